@@ -1,0 +1,68 @@
+"""Intermission: Genkit-style interrupts for Python generations, resumable in any process.
+
+ai = Intermission(model=GeminiModel("gemini-2.5-flash"))
+ask = ai.define_interrupt(name="askQuestion", description="...", output_schema=str)
+response = await ai.generate(prompt="Ask me a movie trivia question.", tools=[ask])
+if response.finish_reason == "interrupted":
+    answer = ask.respond(response.interrupts[0], "Casablanca")
+    response = await ai.generate(messages=response.messages, tools=[ask],
+                                 resume=Resume(respond=[answer]))
+"""
+
+from intermission_schemas import Message, ToolRequestPart, ToolResponsePart
+
+from ._app import Intermission
+from ._chat import Chat
+from ._model import FinishReason, Model, ModelChunk, ModelRequest, ModelResponse, Usage
+from ._prompts import Prompt
+from ._response import GenerateResponse, Resume
+from ._scripted import ScriptedModel, reply, tool_call
+from ._stream import GenerateStream
+from ._tools import Tool, ToolContext
+from .errors import (
+    IntermissionError,
+    MaxTurnsError,
+    ModelError,
+    ModelUnavailableError,
+    RateLimitedError,
+    ResumeError,
+    SchemaError,
+    ToolError,
+    ToolInterrupt,
+    UnknownToolError,
+    UsageError,
+)
+
+__all__ = [
+    "Chat",
+    "FinishReason",
+    "GenerateResponse",
+    "GenerateStream",
+    "Intermission",
+    "IntermissionError",
+    "MaxTurnsError",
+    "Message",
+    "Model",
+    "ModelChunk",
+    "ModelError",
+    "ModelRequest",
+    "ModelResponse",
+    "ModelUnavailableError",
+    "Prompt",
+    "RateLimitedError",
+    "Resume",
+    "ResumeError",
+    "SchemaError",
+    "ScriptedModel",
+    "Tool",
+    "ToolContext",
+    "ToolError",
+    "ToolInterrupt",
+    "ToolRequestPart",
+    "ToolResponsePart",
+    "UnknownToolError",
+    "Usage",
+    "UsageError",
+    "reply",
+    "tool_call",
+]

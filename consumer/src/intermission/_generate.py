@@ -1,0 +1,334 @@
+"""The model/tool loop, and how a resume re-enters it.
+
+A pause is nothing but data: the last model message carries Genkit's markers on its tool
+requests (``interrupt`` on the ones waiting, ``pendingOutput`` on the ones that finished), so
+any process holding the messages can resume. Nothing here keeps state between calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
+
+from intermission_schemas import (
+    Marker,
+    Message,
+    Part,
+    ToolRequest,
+    ToolRequestPart,
+    ToolResponse,
+    ToolResponsePart,
+    with_metadata,
+)
+
+from ._model import ChunkCallback, Model, ModelRequest, Usage
+from ._response import GenerateResponse, Resume
+from ._schema import Schema
+from ._tools import Done, Outcome, Paused, Tool
+from .errors import MaxTurnsError, ResumeError, UnknownToolError
+
+T = TypeVar("T")
+
+
+class Generation:
+    """One call of generate(): the inputs that stay fixed while the loop runs."""
+
+    __slots__ = ("config", "context", "max_turns", "model", "on_chunk", "output", "tools")
+
+    def __init__(
+        self,
+        *,
+        model: Model,
+        tools: Mapping[str, Tool],
+        context: Mapping[str, Any],
+        config: dict[str, Any] | None,
+        output: Schema | None,
+        max_turns: int,
+        on_chunk: ChunkCallback | None,
+    ) -> None:
+        self.model = model
+        self.tools = tools
+        self.context = context
+        self.config = config
+        self.output = output
+        self.max_turns = max_turns
+        self.on_chunk = on_chunk
+
+    async def run(self, messages: list[Message], resume: Resume | None) -> GenerateResponse:
+        if resume is not None:
+            messages, waiting = await self._resume(messages, resume)
+            if waiting:
+                return self._paused(messages, None)
+        definitions = [tool.definition for tool in self.tools.values()]
+        output_schema = self.output.json_schema if self.output is not None else None
+        usage: Usage | None = None
+        for _ in range(self.max_turns):
+            request = ModelRequest(
+                messages=list(messages),
+                tools=definitions,
+                config=self.config,
+                output_schema=output_schema,
+            )
+            reply = await self.model.generate(request, self.on_chunk)
+            usage = _add_usage(usage, reply.usage)
+            message = _with_refs(reply.message, len(messages))
+            requests = message.tool_requests
+            if not requests:
+                messages.append(message)
+                return GenerateResponse(
+                    messages=messages,
+                    finish_reason=reply.finish_reason,
+                    interrupts=[],
+                    usage=usage,
+                    output_schema=self.output,
+                )
+            outcomes = await _all([self._call(part.tool_request) for part in requests])
+            if any(isinstance(o, Paused) for o in outcomes):
+                messages.append(_mark(message, dict(zip(map(id, requests), outcomes, strict=True))))
+                return self._paused(messages, usage)
+            messages.append(message)
+            messages.append(_tool_message(requests, outcomes))
+        raise MaxTurnsError(self.max_turns)
+
+    def _paused(self, messages: list[Message], usage: Usage | None) -> GenerateResponse:
+        interrupts = [p for p in messages[-1].tool_requests if p.is_interrupted]
+        return GenerateResponse(
+            messages=messages,
+            finish_reason="interrupted",
+            interrupts=interrupts,
+            usage=usage,
+            output_schema=self.output,
+        )
+
+    def _tool(self, name: str) -> Tool:
+        tool = self.tools.get(name)
+        if tool is None:
+            raise UnknownToolError("tool", name)
+        return tool
+
+    async def _call(self, request: ToolRequest, resumed: Any = None, original_input: Any = None) -> Outcome:
+        tool = self._tool(request.name)
+        return await tool.run(request, self.context, resumed=resumed, original_input=original_input)
+
+    async def _resume(self, messages: list[Message], resume: Resume) -> tuple[list[Message], bool]:
+        """The history with the answers applied; True when a restarted tool paused again."""
+        last = messages[-1] if messages else None
+        pending = _pending(last)
+        answers = _match_answers(pending, resume)
+        assert last is not None  # _pending raised otherwise
+        parts: list[Part] = list(last.content)
+        responses: dict[int, ToolResponsePart] = {}
+        restarts: list[tuple[int, ToolRequestPart, ToolRequestPart]] = []
+        for index, part in enumerate(parts):
+            if not isinstance(part, ToolRequestPart):
+                continue
+            metadata = part.metadata or {}
+            request = part.tool_request
+            if Marker.PENDING_OUTPUT in metadata:
+                parts[index] = with_metadata(part, pendingOutput=None)
+                responses[index] = _response(
+                    request, metadata[Marker.PENDING_OUTPUT], {Marker.SOURCE: "pending"}
+                )
+                continue
+            if not part.is_interrupted:
+                raise ResumeError(
+                    "not_interrupted",
+                    f"tool request {request.ref!r} has neither an interrupt nor pending output",
+                    ref=request.ref,
+                )
+            answer = answers[request.ref or ""]
+            tool = self._tool(request.name)
+            if isinstance(answer, ToolResponsePart):
+                output = tool.check_output(answer.tool_response.output, request.ref)
+                parts[index] = with_metadata(
+                    part, interrupt=None, resolvedInterrupt=metadata[Marker.INTERRUPT]
+                )
+                answered = (answer.metadata or {}).get(Marker.INTERRUPT_RESPONSE, True)
+                responses[index] = _response(request, output, {Marker.INTERRUPT_RESPONSE: answered})
+            else:
+                if not tool.restartable:
+                    raise ResumeError(
+                        "not_restartable",
+                        f"{tool.name!r} is an interrupt with no function; answer it with respond",
+                        ref=request.ref,
+                    )
+                restarts.append((index, part, answer))
+        waiting = False
+        if restarts:
+            outcomes = await _all([self._restart(part, answer) for _, part, answer in restarts])
+            for (index, part, answer), outcome in zip(restarts, outcomes, strict=True):
+                parts[index], response = _restarted(part, answer, outcome)
+                if response is None:
+                    waiting = True
+                else:
+                    responses[index] = response
+        if waiting:
+            # Answers already settled in this round wait as pending output for the next resume.
+            for index, response in responses.items():
+                held = parts[index]
+                assert isinstance(held, ToolRequestPart)
+                parts[index] = with_metadata(held, pendingOutput=response.tool_response.output)
+            return [
+                *messages[:-1],
+                Message(role="model", content=parts, metadata=last.metadata),
+            ], True
+        model_message = Message(role="model", content=parts, metadata=last.metadata)
+        tool_message = Message(role="tool", content=[responses[i] for i in sorted(responses)])
+        return [*messages[:-1], model_message, tool_message], False
+
+    async def _restart(self, part: ToolRequestPart, answer: ToolRequestPart) -> Outcome:
+        tool = self._tool(part.tool_request.name)
+        answer_metadata = answer.metadata or {}
+        request = part.tool_request
+        original_input = None
+        # The input comes from the stored history unless the answer explicitly replaces it, so a
+        # restart cannot slip in a different input unchecked.
+        if Marker.REPLACED_INPUT in answer_metadata:
+            new_input = tool.check_input(answer.tool_request.input, request.ref)
+            original_input = request.input
+            request = ToolRequest(name=request.name, ref=request.ref, input=new_input)
+        return await self._call(
+            request,
+            resumed=answer_metadata.get(Marker.RESUMED, True),
+            original_input=original_input,
+        )
+
+
+def _pending(last: Message | None) -> dict[str, ToolRequestPart]:
+    if last is None or last.role != "model":
+        raise ResumeError("not_interrupted", "the history does not end in a paused model turn")
+    pending = {p.tool_request.ref or "": p for p in last.tool_requests if p.is_interrupted}
+    if not pending:
+        raise ResumeError("not_interrupted", "the last model turn has no pending interrupt")
+    return pending
+
+
+def _match_answers(
+    pending: Mapping[str, ToolRequestPart], resume: Resume
+) -> dict[str, ToolResponsePart | ToolRequestPart]:
+    answers: dict[str, ToolResponsePart | ToolRequestPart] = {}
+    for answer in [*resume.respond, *resume.restart]:
+        if isinstance(answer, ToolResponsePart):
+            name, ref = answer.tool_response.name, answer.tool_response.ref
+        elif isinstance(answer, ToolRequestPart):
+            name, ref = answer.tool_request.name, answer.tool_request.ref
+        else:
+            raise ResumeError("unknown_ref", f"an answer must be a tool part, got {type(answer)!r}")
+        target = pending.get(ref or "")
+        if target is None:
+            raise ResumeError("unknown_ref", f"no pending interrupt has ref {ref!r}", ref=ref)
+        if target.tool_request.name != name:
+            raise ResumeError(
+                "unknown_ref",
+                f"ref {ref!r} is an interrupt of {target.tool_request.name!r}, not {name!r}",
+                ref=ref,
+            )
+        if (ref or "") in answers:
+            raise ResumeError("duplicate_answer", f"ref {ref!r} is answered twice", ref=ref)
+        answers[ref or ""] = answer
+    missing = [ref for ref in pending if ref not in answers]
+    if missing:
+        raise ResumeError(
+            "missing_answer", f"no answer for pending ref(s) {', '.join(missing)}", ref=missing[0]
+        )
+    return answers
+
+
+def _restarted(
+    part: ToolRequestPart, answer: ToolRequestPart, outcome: Outcome
+) -> tuple[ToolRequestPart, ToolResponsePart | None]:
+    """The request part after its restart ran, and its response unless it paused again."""
+    answer_metadata = answer.metadata or {}
+    request = part.tool_request
+    replaced = Marker.REPLACED_INPUT in answer_metadata
+    if replaced:
+        request = ToolRequest(name=request.name, ref=request.ref, input=answer.tool_request.input)
+    changes: dict[str, Any] = {
+        Marker.RESUMED: answer_metadata.get(Marker.RESUMED, True),
+        Marker.REPLACED_INPUT: part.tool_request.input if replaced else None,
+    }
+    updated = ToolRequestPart(request, metadata=part.metadata)
+    if isinstance(outcome, Paused):
+        return with_metadata(updated, interrupt=outcome.metadata, **changes), None
+    resolved = with_metadata(
+        updated,
+        interrupt=None,
+        resolvedInterrupt=(part.metadata or {})[Marker.INTERRUPT],
+        **changes,
+    )
+    return resolved, _response(request, outcome.output, None)
+
+
+def _response(request: ToolRequest, output: Any, metadata: dict[str, Any] | None) -> ToolResponsePart:
+    return ToolResponsePart(
+        ToolResponse(name=request.name, ref=request.ref, output=output), metadata=metadata
+    )
+
+
+def _with_refs(message: Message, position: int) -> Message:
+    """Give every tool request a ref unique in the history, since resumes match answers by ref."""
+    seen: set[str] = set()
+    changed = False
+    parts: list[Part] = []
+    for index, part in enumerate(message.content):
+        if isinstance(part, ToolRequestPart):
+            ref = part.tool_request.ref
+            if not ref or ref in seen:
+                ref = f"{part.tool_request.name}-{position}-{index}"
+                request = ToolRequest(name=part.tool_request.name, ref=ref, input=part.tool_request.input)
+                part = ToolRequestPart(request, metadata=part.metadata)
+                changed = True
+            seen.add(ref)
+        parts.append(part)
+    if not changed:
+        return message
+    return Message(role=message.role, content=parts, metadata=message.metadata)
+
+
+def _mark(message: Message, outcomes: Mapping[int, Outcome]) -> Message:
+    """The model message with each request marked as paused or as finished with pending output."""
+    parts: list[Part] = []
+    for part in message.content:
+        if isinstance(part, ToolRequestPart):
+            outcome = outcomes[id(part)]
+            if isinstance(outcome, Paused):
+                part = with_metadata(part, interrupt=outcome.metadata)
+            else:
+                part = with_metadata(part, pendingOutput=outcome.output)
+        parts.append(part)
+    return Message(role=message.role, content=parts, metadata=message.metadata)
+
+
+def _tool_message(requests: Sequence[ToolRequestPart], outcomes: Sequence[Outcome]) -> Message:
+    content: list[Part] = []
+    for part, outcome in zip(requests, outcomes, strict=True):
+        assert isinstance(outcome, Done)
+        content.append(_response(part.tool_request, outcome.output, None))
+    return Message(role="tool", content=content)
+
+
+def _add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
+    if total is None or more is None:
+        return more or total
+
+    def add(a: int | None, b: int | None) -> int | None:
+        return None if a is None and b is None else (a or 0) + (b or 0)
+
+    return Usage(
+        input_tokens=add(total.input_tokens, more.input_tokens),
+        output_tokens=add(total.output_tokens, more.output_tokens),
+        total_tokens=add(total.total_tokens, more.total_tokens),
+    )
+
+
+async def _all(calls: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run calls concurrently; the first failure cancels the rest and is raised as itself."""
+    if len(calls) == 1:
+        return [await calls[0]]
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(call) for call in calls]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]

@@ -1,0 +1,86 @@
+"""One way to validate a value, whether its schema is a Python type or a JSON Schema.
+
+Users write pydantic models or plain types (``str``, ``list[str]``); inline interrupts from the
+service arrive as JSON Schema documents. Both become a `Schema`, built once per tool.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import jsonschema
+import pydantic
+
+from .errors import SchemaError
+
+
+class Schema(Protocol):
+    json_schema: dict[str, Any] | None
+
+    def validate(self, value: Any, what: str) -> Any:
+        """The value as the tool function sees it; raises SchemaError naming the field."""
+        ...
+
+    def dump(self, value: Any) -> Any:
+        """The value as JSON-compatible data, for the history."""
+        ...
+
+
+class AnySchema:
+    json_schema: dict[str, Any] | None = None
+
+    def validate(self, value: Any, what: str) -> Any:
+        return value
+
+    def dump(self, value: Any) -> Any:
+        return value
+
+
+class TypeSchema:
+    """A schema from a Python type, through pydantic."""
+
+    def __init__(self, type_: Any) -> None:
+        self._adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(type_)
+        self.json_schema = self._adapter.json_schema()
+
+    def validate(self, value: Any, what: str) -> Any:
+        try:
+            return self._adapter.validate_python(value)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise SchemaError(what, field, first["msg"].lower()) from exc
+
+    def dump(self, value: Any) -> Any:
+        return self._adapter.dump_python(value, mode="json", exclude_none=True)
+
+
+class JsonSchema:
+    """A schema given as a JSON Schema document (inline interrupts, published schemas)."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        try:
+            validator_class = jsonschema.validators.validator_for(document)
+            validator_class.check_schema(document)
+        except jsonschema.SchemaError as exc:
+            raise SchemaError("JSON Schema", ".".join(map(str, exc.path)), exc.message) from exc
+        self._validator = validator_class(document)
+        self.json_schema = document
+
+    def validate(self, value: Any, what: str) -> Any:
+        error = jsonschema.exceptions.best_match(self._validator.iter_errors(value))
+        if error is not None:
+            raise SchemaError(what, ".".join(map(str, error.absolute_path)), error.message)
+        return value
+
+    def dump(self, value: Any) -> Any:
+        return value
+
+
+def schema_of(spec: Any) -> Schema:
+    """A Schema from None (anything goes), a JSON Schema dict, or a Python type."""
+    if spec is None:
+        return AnySchema()
+    if isinstance(spec, dict):
+        return JsonSchema(spec)
+    return TypeSchema(spec)

@@ -1,0 +1,62 @@
+"""A model that answers from a script: for tests, examples and benchmarks. Needs no key."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeAlias
+
+from intermission_schemas import Message, Part, TextPart, ToolRequest, ToolRequestPart
+
+from ._model import ChunkCallback, ModelChunk, ModelRequest, ModelResponse
+from .errors import UsageError
+
+Reply: TypeAlias = ModelResponse | Message | str
+ReplyFunction: TypeAlias = Callable[[ModelRequest], Reply | Awaitable[Reply]]
+
+
+def tool_call(name: str, input: Any = None, *, ref: str | None = None) -> ToolRequestPart:
+    """A tool request part, as a model would emit it."""
+    return ToolRequestPart(ToolRequest(name=name, ref=ref, input=input))
+
+
+def reply(*parts: str | Part) -> Message:
+    """A model message from text and parts: ``reply("Let me ask", tool_call("askQuestion", {...}))``."""
+    return Message(role="model", content=[TextPart(p) if isinstance(p, str) else p for p in parts])
+
+
+class ScriptedModel:
+    """Replies in order from a list, or from a function of the request.
+
+    Every request is kept in ``requests`` so tests can check what the model was sent.
+    """
+
+    def __init__(self, script: Sequence[Reply] | ReplyFunction) -> None:
+        self._function = script if callable(script) else None
+        self._replies = list(script) if not callable(script) else []
+        self._next = 0
+        self.requests: list[ModelRequest] = []
+
+    async def generate(self, request: ModelRequest, on_chunk: ChunkCallback | None = None) -> ModelResponse:
+        self.requests.append(request)
+        if self._function is not None:
+            produced = self._function(request)
+            answer = await produced if inspect.isawaitable(produced) else produced
+        else:
+            if self._next >= len(self._replies):
+                raise UsageError(f"the scripted model ran out after {len(self._replies)} replies")
+            answer = self._replies[self._next]
+            self._next += 1
+        response = _as_response(answer)
+        if on_chunk is not None:
+            for part in response.message.content:
+                await on_chunk(ModelChunk(content=[part]))
+        return response
+
+
+def _as_response(answer: Reply) -> ModelResponse:
+    if isinstance(answer, ModelResponse):
+        return answer
+    if isinstance(answer, str):
+        answer = reply(answer)
+    return ModelResponse(message=answer, finish_reason="stop")

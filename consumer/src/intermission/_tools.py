@@ -1,0 +1,188 @@
+"""Tools and interrupts: what the model may call, and how a paused call is answered."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, NamedTuple, NoReturn, TypeAlias
+
+from intermission_schemas import (
+    Marker,
+    ToolDefinition,
+    ToolRequest,
+    ToolRequestPart,
+    ToolResponse,
+    ToolResponsePart,
+)
+
+from ._schema import Schema, schema_of
+from .errors import (
+    IntermissionError,
+    ResumeError,
+    SchemaError,
+    ToolError,
+    ToolInterrupt,
+    UsageError,
+)
+
+
+class ToolContext:
+    """The second argument of every tool function."""
+
+    __slots__ = ("context", "name", "original_input", "ref", "resumed")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        ref: str | None,
+        context: Mapping[str, Any],
+        resumed: Any = None,
+        original_input: Any = None,
+    ) -> None:
+        self.name = name
+        self.ref = ref
+        self.context = context
+        # The metadata given to restart(); None on a first run, True for a bare restart.
+        self.resumed = resumed
+        # The input the model first sent, when restart(replace_input=...) changed it; else None.
+        self.original_input = original_input
+
+    def interrupt(self, metadata: Any = None) -> NoReturn:
+        """Pause the generation here. ``metadata`` travels with the interrupt to whoever answers."""
+        raise ToolInterrupt(metadata)
+
+
+ToolFunction: TypeAlias = Callable[[Any, ToolContext], Awaitable[Any]]
+
+
+class Done(NamedTuple):
+    output: Any
+
+
+class Paused(NamedTuple):
+    metadata: Any
+
+
+Outcome: TypeAlias = Done | Paused
+
+
+class Tool:
+    """A tool the model can call. Without a function it is a pure interrupt: it always pauses."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        description: str,
+        input_schema: Any = None,
+        output_schema: Any = None,
+        fn: ToolFunction | None = None,
+    ) -> None:
+        if not name:
+            raise UsageError("a tool needs a name")
+        self.name = name
+        self.description = description
+        self.input: Schema = schema_of(input_schema)
+        self.output: Schema = schema_of(output_schema)
+        self.fn = fn
+        self.definition = ToolDefinition(
+            name=name,
+            description=description,
+            input_schema=self.input.json_schema,
+            output_schema=self.output.json_schema,
+            metadata={"interrupt": True} if fn is None else None,
+        )
+
+    @property
+    def is_interrupt(self) -> bool:
+        return self.fn is None
+
+    @property
+    def restartable(self) -> bool:
+        return self.fn is not None
+
+    def __repr__(self) -> str:
+        kind = "Interrupt" if self.is_interrupt else "Tool"
+        return f"<{kind} {self.name}>"
+
+    # -- answering a pause ------------------------------------------------------------------
+
+    def respond(self, interrupt: ToolRequestPart, output: Any, *, metadata: Any = None) -> ToolResponsePart:
+        """An answer to ``interrupt``, checked against this tool's output schema."""
+        request = self._own(interrupt)
+        value = self.check_output(output, request.ref)
+        return ToolResponsePart(
+            ToolResponse(name=self.name, ref=request.ref, output=value),
+            metadata={Marker.INTERRUPT_RESPONSE: metadata if metadata is not None else True},
+        )
+
+    def restart(
+        self, interrupt: ToolRequestPart, resumed: Any = None, *, replace_input: Any = None
+    ) -> ToolRequestPart:
+        """A request to run this tool again, with ``ctx.resumed`` set to ``resumed``."""
+        request = self._own(interrupt)
+        if not self.restartable:
+            raise ResumeError(
+                "not_restartable",
+                f"{self.name!r} is an interrupt with no function; answer it with respond()",
+                ref=request.ref,
+            )
+        metadata: dict[str, Any] = {Marker.RESUMED: resumed if resumed is not None else True}
+        new_input = request.input
+        if replace_input is not None:
+            new_input = self.check_input(replace_input, request.ref)
+            metadata[Marker.REPLACED_INPUT] = request.input
+        return ToolRequestPart(
+            ToolRequest(name=self.name, ref=request.ref, input=new_input), metadata=metadata
+        )
+
+    def check_output(self, output: Any, ref: str | None) -> Any:
+        """The output as JSON data, or ResumeError(invalid_output) naming the field."""
+        try:
+            return self.output.dump(self.output.validate(output, f"output for {self.name!r}"))
+        except SchemaError as exc:
+            raise ResumeError("invalid_output", str(exc), ref=ref, field=exc.field) from exc
+
+    def check_input(self, value: Any, ref: str | None) -> Any:
+        try:
+            return self.input.dump(self.input.validate(value, f"input for {self.name!r}"))
+        except SchemaError as exc:
+            raise ResumeError("invalid_input", str(exc), ref=ref, field=exc.field) from exc
+
+    def _own(self, interrupt: ToolRequestPart) -> ToolRequest:
+        if not isinstance(interrupt, ToolRequestPart):
+            raise UsageError(f"expected an interrupt (ToolRequestPart), got {type(interrupt)!r}")
+        request = interrupt.tool_request
+        if request.name != self.name:
+            raise UsageError(f"{self.name}.respond/restart given an interrupt of {request.name!r}")
+        return request
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def run(
+        self,
+        request: ToolRequest,
+        context: Mapping[str, Any],
+        *,
+        resumed: Any = None,
+        original_input: Any = None,
+    ) -> Outcome:
+        if self.fn is None:
+            return Paused(True)
+        ctx = ToolContext(
+            name=self.name,
+            ref=request.ref,
+            context=context,
+            resumed=resumed,
+            original_input=original_input,
+        )
+        value = self.input.validate(request.input, f"input for tool {self.name!r}")
+        try:
+            result = await self.fn(value, ctx)
+        except ToolInterrupt as signal:
+            return Paused(signal.metadata if signal.metadata is not None else True)
+        except IntermissionError:
+            raise
+        except Exception as exc:
+            raise ToolError(self.name, request.ref) from exc
+        return Done(self.output.dump(result))

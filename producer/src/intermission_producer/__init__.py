@@ -1,0 +1,1 @@
+"""Async client for Intermission (filled by the service issue)."""
