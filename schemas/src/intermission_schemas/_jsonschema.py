@@ -7,6 +7,17 @@ from typing import Any
 import msgspec
 
 from ._documents import ChatState, PausedGeneration
+from ._events import (
+    DeadLetter,
+    GenerateRequest,
+    InterruptRaised,
+    ResumeRejected,
+    ResumeRequested,
+    RunCompleted,
+    RunFailed,
+    RunResult,
+    Snapshot,
+)
 from ._messages import Message, Part, ToolDefinition, ToolRequestPart, ToolResponsePart
 
 DOCUMENT_TYPES: dict[str, Any] = {
@@ -17,6 +28,15 @@ DOCUMENT_TYPES: dict[str, Any] = {
     "ToolDefinition": ToolDefinition,
     "PausedGeneration": PausedGeneration,
     "ChatState": ChatState,
+    "GenerateRequest": GenerateRequest,
+    "InterruptRaised": InterruptRaised,
+    "ResumeRequested": ResumeRequested,
+    "RunCompleted": RunCompleted,
+    "RunFailed": RunFailed,
+    "ResumeRejected": ResumeRejected,
+    "DeadLetter": DeadLetter,
+    "Snapshot": Snapshot,
+    "RunResult": RunResult,
 }
 
 

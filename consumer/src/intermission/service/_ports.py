@@ -1,0 +1,67 @@
+"""The two seams between the worker and the outside: a log of records and an object store.
+
+Kafka and S3 implement them in production; an in-process log and a local directory implement
+them for the embedded demo and unit tests. The worker code is the same either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+import msgspec
+
+
+class Record(msgspec.Struct, frozen=True, kw_only=True):
+    """One consumed record, with where it came from (dead letters keep the position)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+class Publisher(Protocol):
+    async def publish(self, topic: str, key: str, value: bytes) -> None:
+        """Returns once the record is durable (acks=all); raises otherwise."""
+        ...
+
+
+class Subscription(Protocol):
+    def records(self) -> AsyncIterator[Record]:
+        """Records of the subscribed topics, in order per partition, until closed."""
+        ...
+
+    async def commit(self, record: Record) -> None:
+        """Mark ``record`` and everything before it on its partition as done."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class StoredObject(msgspec.Struct, frozen=True):
+    data: bytes
+    etag: str
+
+
+class PreconditionFailed(Exception):  # noqa: N818 - named after S3's 412
+    """A conditional write lost: the object exists (create) or changed (replace)."""
+
+
+class SnapshotStore(Protocol):
+    async def create(self, key: str, data: bytes) -> str:
+        """Write only if ``key`` is absent (If-None-Match: *); returns the etag."""
+        ...
+
+    async def replace(self, key: str, data: bytes, etag: str) -> str:
+        """Write only if ``key`` still has ``etag`` (If-Match); returns the new etag."""
+        ...
+
+    async def get(self, key: str) -> StoredObject | None:
+        """The object, or None when absent."""
+        ...
+
+    async def list(self, prefix: str) -> list[str]:
+        """Keys under ``prefix``, in lexicographic order."""
+        ...

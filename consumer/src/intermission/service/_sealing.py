@@ -1,0 +1,70 @@
+"""Tamper evidence for stored snapshots, and where they live.
+
+Key layout (relative to the store's prefix):
+
+    runs/{run_id}/snapshots/{version:08d}   one pause; version 1 is the first
+    runs/{run_id}/result                    the end of the run
+
+An object is one header line and the JSON body:
+
+    intermission-seal/1 hmac-sha256=<hex>\\n{json}      with a snapshot key configured
+    intermission-seal/1 sha256=<hex>\\n{json}           without one (detects corruption only)
+
+With a key, nobody without it can rewrite a snapshot unnoticed; each snapshot also records its
+parent's sha256, so the versions of a run form a chain a replay can check end to end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from ..errors import IntermissionError
+
+_MAGIC = b"intermission-seal/1 "
+
+
+class TamperedSnapshotError(IntermissionError):
+    """A stored object whose seal does not match its body, or that has no seal."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"snapshot {key!r} {problem}")
+        self.key = key
+
+
+def snapshot_key(run_id: str, version: int) -> str:
+    return f"runs/{run_id}/snapshots/{version:08d}"
+
+
+def result_key(run_id: str) -> str:
+    return f"runs/{run_id}/result"
+
+
+def run_prefix(run_id: str) -> str:
+    return f"runs/{run_id}/"
+
+
+def sha256_hex(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+class Sealer:
+    def __init__(self, secret: bytes | None = None) -> None:
+        self._secret = secret
+
+    def _digest(self, body: bytes) -> bytes:
+        if self._secret is None:
+            return b"sha256=" + sha256_hex(body).encode()
+        return b"hmac-sha256=" + hmac.new(self._secret, body, hashlib.sha256).hexdigest().encode()
+
+    def seal(self, body: bytes) -> bytes:
+        return _MAGIC + self._digest(body) + b"\n" + body
+
+    def open(self, key: str, data: bytes) -> bytes:
+        """The body, once its seal is checked."""
+        header, newline, body = data.partition(b"\n")
+        if not newline or not header.startswith(_MAGIC):
+            raise TamperedSnapshotError(key, "has no seal")
+        if not hmac.compare_digest(header[len(_MAGIC) :], self._digest(body)):
+            raise TamperedSnapshotError(key, "does not match its seal")
+        return body

@@ -1,0 +1,77 @@
+"""An AsyncAPI 3.0 document generated from the event types, for integrators in any language."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from ._events import (
+    DeadLetter,
+    GenerateRequest,
+    InterruptRaised,
+    ResumeRejected,
+    ResumeRequested,
+    RunCompleted,
+    RunFailed,
+)
+
+DEFAULT_TOPICS: dict[str, str] = {
+    "requests": "intermission.requests",
+    "approvals": "intermission.approvals",
+    "resumes": "intermission.resumes",
+    "results": "intermission.results",
+    "dead_letter": "intermission.dead-letter",
+}
+
+_CHANNEL_EVENTS: dict[str, tuple[str, list[Any]]] = {
+    "requests": ("receive", [GenerateRequest]),
+    "approvals": ("send", [InterruptRaised]),
+    "resumes": ("receive", [ResumeRequested]),
+    "results": ("send", [RunCompleted, RunFailed, ResumeRejected]),
+    "dead_letter": ("send", [DeadLetter]),
+}
+
+
+def asyncapi_document(topics: Mapping[str, str] = DEFAULT_TOPICS) -> dict[str, Any]:
+    """The worker's view: it receives requests and resumes, and sends everything else."""
+    all_types = [t for _, types in _CHANNEL_EVENTS.values() for t in types]
+    schemas, components = msgspec.json.schema_components(
+        all_types, ref_template="#/components/schemas/{name}"
+    )
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    for channel, (action, types) in _CHANNEL_EVENTS.items():
+        refs = []
+        for type_ in types:
+            name = type_.__name__
+            messages[name] = {
+                "name": name,
+                "contentType": "application/json",
+                "payload": {"$ref": f"#/components/schemas/{name}"},
+                "bindings": {"kafka": {"key": {"type": "string", "description": "run id"}}},
+            }
+            refs.append({"$ref": f"#/components/messages/{name}"})
+        channels[channel] = {
+            "address": topics[channel],
+            "messages": {ref["$ref"].rsplit("/", 1)[1]: ref for ref in refs},
+        }
+        operations[f"{action}_{channel}"] = {
+            "action": action,
+            "channel": {"$ref": f"#/channels/{channel}"},
+        }
+    del schemas
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Intermission",
+            "version": "1",
+            "description": "Generations that pause for approval and resume on any worker.",
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"schemas": components, "messages": messages},
+    }

@@ -1,0 +1,226 @@
+"""Events on Intermission's topics: one tagged union per topic, every event keyed by run id.
+
+    requests    GenerateRequest                          upstream services -> workers
+    approvals   InterruptRaised                          workers -> approval systems
+    resumes     ResumeRequested                          approval systems -> workers
+    results     RunCompleted | RunFailed | ResumeRejected  workers -> whoever asked
+    dead-letter DeadLetter                               workers -> operators
+
+The evolution rules of _documents.py hold here too: new fields get defaults, tags never change,
+unknown fields are ignored, and ``version`` rises only when a default cannot keep old readers
+right. The ``type`` tag is the event's class name.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, TypeAlias
+
+import msgspec
+
+from ._documents import PausedGeneration
+from ._messages import Message, ToolDefinition
+
+EVENT_VERSION = 1
+
+
+class _Event(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag=True):
+    run_id: str
+    version: int = EVENT_VERSION
+
+
+# -- requests -------------------------------------------------------------------------------
+
+
+class ExpiryPolicy(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """What happens when nobody answers a pause in time.
+
+    ``reject``: later resumes are rejected as expired and the run fails (RunFailed code expired).
+    ``respond``: unanswered interrupts get ``default_output`` and the run continues.
+    """
+
+    after_seconds: float
+    on_expiry: Literal["reject", "respond"] = "reject"
+    default_output: Any = None
+
+
+class GenerateRequest(_Event, frozen=True, kw_only=True):
+    idempotency_key: str
+    prompt: str | None = None  # a prompt registered on the worker, rendered with ``input``
+    input: Any = None
+    messages: list[Message] = []  # or inline messages (after the prompt's, if both)
+    system: str | None = None
+    tools: list[str] = []  # names from the worker's registry
+    interrupts: list[ToolDefinition] = []  # inline interrupts: no code, just JSON Schemas
+    config: dict[str, Any] | None = None
+    context: dict[str, Any] = {}
+    max_turns: int = 5
+    reply_to: str | None = None  # results topic for this run; the worker's default otherwise
+    expiry: ExpiryPolicy | None = None
+    approvers: list[str] = []  # who may answer; empty means anyone
+    tags: dict[str, str] = {}
+
+
+RequestEvent: TypeAlias = GenerateRequest
+
+
+# -- approvals ------------------------------------------------------------------------------
+
+
+class SnapshotRef(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    key: str
+    version: int
+    sha256: str
+
+
+class PendingInterrupt(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """One paused tool call, with what a form needs to render and check an answer."""
+
+    ref: str
+    tool: str
+    input: Any = None
+    metadata: Any = None  # the interrupt's metadata (ctx.interrupt(...)), or True
+    description: str = ""
+    output_schema: dict[str, Any] | None = None  # a respond answer must satisfy this
+    input_schema: dict[str, Any] | None = None  # a restart's replaceInput must satisfy this
+    restartable: bool = False
+
+
+class InterruptRaised(_Event, frozen=True, kw_only=True):
+    snapshot: SnapshotRef
+    interrupts: list[PendingInterrupt]
+    created_at: datetime
+    expires_at: datetime | None = None
+    answered: list[str] = []  # refs already answered by earlier partial resumes
+    tags: dict[str, str] = {}
+
+
+ApprovalEvent: TypeAlias = InterruptRaised
+
+
+# -- resumes --------------------------------------------------------------------------------
+
+
+class RespondAnswer(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    ref: str
+    output: Any
+    metadata: Any = None
+
+
+class RestartAnswer(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    ref: str
+    resumed: Any = None
+    replace_input: Any = None
+    replaces_input: bool = False  # distinguishes "replace with null" from "keep the input"
+
+
+class ResumeRequested(_Event, frozen=True, kw_only=True):
+    resume_id: str  # de-duplication: a resume is applied at most once
+    snapshot_version: int  # the pause this answers; an older one is stale
+    respond: list[RespondAnswer] = []
+    restart: list[RestartAnswer] = []
+    answered_by: str = ""
+
+
+ResumeEvent: TypeAlias = ResumeRequested
+
+
+# -- results --------------------------------------------------------------------------------
+
+
+class RunCompleted(_Event, frozen=True, kw_only=True):
+    text: str
+    finish_reason: str
+    output: Any = None
+    result_key: str = ""  # the stored final history
+    tags: dict[str, str] = {}
+
+
+class RunFailed(_Event, frozen=True, kw_only=True):
+    code: str  # unknown_tool, invalid_request, model_error, tool_error, max_turns, expired, ...
+    message: str
+    tags: dict[str, str] = {}
+
+
+RejectReason: TypeAlias = Literal[
+    "stale",
+    "unknown_run",
+    "unknown_ref",
+    "invalid_output",
+    "invalid_input",
+    "not_restartable",
+    "expired",
+    "duplicate",
+    "unauthorized",
+]
+
+
+class ResumeRejected(_Event, frozen=True, kw_only=True):
+    resume_id: str
+    reason: RejectReason
+    detail: str
+    snapshot_version: int = 0
+    refs: list[str] = []
+    field: str | None = None  # for invalid_output / invalid_input: the offending field
+
+
+ResultEvent: TypeAlias = RunCompleted | RunFailed | ResumeRejected
+
+
+# -- dead letters ---------------------------------------------------------------------------
+
+
+class DeadLetter(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag=True):
+    """A record the worker could not take, kept whole so nothing is lost."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    reason: Literal["undecodable", "unknown_event", "invalid_fields", "oversized", "poison"]
+    detail: str
+    version: int = EVENT_VERSION
+
+
+# -- the snapshot stored in S3 --------------------------------------------------------------
+
+SnapshotStatus: TypeAlias = Literal["pending", "resuming", "resolved", "expired"]
+
+
+class CollectedAnswer(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    resume_id: str
+    answered_by: str
+    respond: RespondAnswer | None = None
+    restart: RestartAnswer | None = None
+
+
+class Snapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag=True):
+    """One pause of one run. Version N lives at ``runs/{run_id}/snapshots/{N:08d}``.
+
+    ``parent_sha256`` chains each version to the one before, so a replay tool can check that no
+    stored step was rewritten.
+    """
+
+    run_id: str
+    snapshot_version: int
+    status: SnapshotStatus
+    request: GenerateRequest
+    paused: PausedGeneration
+    created_at: datetime
+    expires_at: datetime | None = None
+    answers: dict[str, CollectedAnswer] = {}  # by ref
+    applied_resumes: list[str] = []  # resume ids merged into ``answers``
+    resumed_by: str | None = None  # the resume id that claimed the pause
+    parent_sha256: str | None = None
+    schema_version: int = 1
+
+
+class RunResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag=True):
+    """The end of a run, at ``runs/{run_id}/result``."""
+
+    run_id: str
+    completed: RunCompleted | RunFailed
+    messages: list[Message] = []
+    parent_sha256: str | None = None
+    schema_version: int = 1
