@@ -55,16 +55,21 @@ class Prompt:
             metadata = await dotprompt.render_metadata(self._source)
             if metadata.tools and not self._tools:
                 self._tools = list(metadata.tools)
-            if self._input is None and metadata.input is not None and metadata.input.schema_:
-                self._input = JsonSchema(dict(metadata.input.schema_))
-            if self._output is None and metadata.output is not None and metadata.output.schema_:
-                self._output = dict(metadata.output.schema_)
+            if self._input is None and metadata.input is not None and metadata.input.schema:
+                self._input = JsonSchema(dict(metadata.input.schema))
+            if self._output is None and metadata.output is not None and metadata.output.schema:
+                self._output = dict(metadata.output.schema)
             if self._config is None and metadata.config:
                 self._config = dict(metadata.config)
             if self._model is None and metadata.model:
                 self._model = metadata.model
             self._compiled = await dotprompt.compile(self._source)
         return self._compiled
+
+    async def tool_names(self) -> list[str]:
+        """The tools this prompt offers, from its definition or its front matter."""
+        await self._prepare(self._ai.dotprompt)
+        return [t if isinstance(t, str) else t.name for t in self._tools]
 
     async def render(self, input: Any = None) -> list[Message]:
         render = await self._prepare(self._ai.dotprompt)
@@ -83,7 +88,7 @@ class Prompt:
         config: dict[str, Any] | None = None,
         max_turns: int = 5,
     ) -> GenerateResponse:
-        options = await self._options(input, messages, resume, config)
+        options = await self.options(input, messages, resume, config)
         return await self._ai.generate(context=context, max_turns=max_turns, **options)
 
     def stream(
@@ -95,19 +100,23 @@ class Prompt:
         context: dict[str, Any] | None = None,
     ) -> GenerateStream:
         async def start(on_chunk: Any) -> GenerateResponse:
-            options = await self._options(input, messages, resume, None)
+            options = await self.options(input, messages, resume, None)
             return await self._ai.generate(context=context, on_chunk=on_chunk, **options)
 
         return GenerateStream(start)
 
-    async def _options(
+    async def options(
         self,
         input: Any,
         messages: list[Message] | None,
         resume: Resume | None,
         config: dict[str, Any] | None,
     ) -> dict[str, Any]:
+        """The keyword arguments of ``Intermission.generate`` this call would use (messages,
+        resume, tools, config, output_schema, model); the service builds on them."""
         if resume is not None:
+            if input is not None:
+                raise UsageError(f"a resume of prompt {self.name!r} continues its messages; drop the input")
             if not messages:
                 raise UsageError(f"resuming prompt {self.name!r} needs the paused messages")
             await self._prepare(self._ai.dotprompt)

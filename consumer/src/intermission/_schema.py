@@ -52,7 +52,7 @@ class TypeSchema:
             raise SchemaError(what, field, first["msg"].lower()) from exc
 
     def dump(self, value: Any) -> Any:
-        return self._adapter.dump_python(value, mode="json", exclude_none=True)
+        return self._adapter.dump_python(value, mode="json", exclude_none=True, by_alias=True)
 
 
 class JsonSchema:
@@ -70,7 +70,12 @@ class JsonSchema:
     def validate(self, value: Any, what: str) -> Any:
         error = jsonschema.exceptions.best_match(self._validator.iter_errors(value))
         if error is not None:
-            raise SchemaError(what, ".".join(map(str, error.absolute_path)), error.message)
+            path = [str(p) for p in error.absolute_path]
+            if error.validator == "required":
+                # The path stops at the object; name the missing property, as pydantic does.
+                missing = [p for p in error.validator_value if repr(p) in error.message]
+                path += missing[:1]
+            raise SchemaError(what, ".".join(path), error.message)
         return value
 
     def dump(self, value: Any) -> Any:

@@ -167,6 +167,8 @@ class Tool:
         resumed: Any = None,
         original_input: Any = None,
     ) -> Outcome:
+        # Checked before pausing too: an approver must never be shown input the schema forbids.
+        value = self.input.validate(request.input, f"input for tool {self.name!r}")
         if self.fn is None:
             return Paused(True)
         ctx = ToolContext(
@@ -176,7 +178,6 @@ class Tool:
             resumed=resumed,
             original_input=original_input,
         )
-        value = self.input.validate(request.input, f"input for tool {self.name!r}")
         try:
             result = await self.fn(value, ctx)
         except ToolInterrupt as signal:
@@ -185,4 +186,4 @@ class Tool:
             raise
         except Exception as exc:
             raise ToolError(self.name, request.ref) from exc
-        return Done(self.output.dump(result))
+        return Done(self.output.dump(self.output.validate(result, f"output of tool {self.name!r}")))

@@ -45,7 +45,7 @@ class StoredObject(msgspec.Struct, frozen=True):
     etag: str
 
 
-class PreconditionFailed(Exception):  # noqa: N818 - named after S3's 412
+class PreconditionFailed(Exception):
     """A conditional write lost: the object exists (create) or changed (replace)."""
 
 

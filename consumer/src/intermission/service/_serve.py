@@ -1,0 +1,74 @@
+"""Running the worker for real: Kafka in, Kafka out, snapshots in S3."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from .._app import Intermission
+from ._compose import build_worker, topics_of
+from ._kafka import KafkaPublisher, KafkaSubscription, ensure_topics
+from ._s3 import S3SnapshotStore
+from ._settings import Settings
+
+log = logging.getLogger("intermission.worker")
+
+
+def snapshot_store(settings: Settings) -> S3SnapshotStore:
+    settings.require("bucket")
+    assert settings.bucket is not None
+    return S3SnapshotStore(
+        bucket=settings.bucket,
+        prefix=settings.prefix,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+    )
+
+
+async def create_topics(settings: Settings, *, partitions: int = 6, replication: int = 1) -> list[str]:
+    settings.require("bootstrap_servers")
+    assert settings.bootstrap_servers is not None
+    topics = topics_of(settings)
+    names = [topics.requests, topics.approvals, topics.resumes, topics.results, topics.dead_letter]
+    await ensure_topics(
+        settings.bootstrap_servers, names, partitions, replication, security=settings.kafka_security()
+    )
+    return names
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    ai: Intermission | None = None,
+    consumer_options: dict[str, object] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until ``stop`` is set (or the task is cancelled). Fails fast on missing settings."""
+    settings.require("bootstrap_servers", "bucket")
+    assert settings.bootstrap_servers is not None
+    store = snapshot_store(settings)
+    topics = topics_of(settings)
+    security = settings.kafka_security()
+    async with (
+        KafkaPublisher(
+            settings.bootstrap_servers, security=security, max_request_size=settings.max_record_bytes * 2
+        ) as publisher,
+        KafkaSubscription(
+            settings.bootstrap_servers,
+            [topics.requests, topics.resumes],
+            settings.group_id,
+            security=security,
+            consumer_options=consumer_options,
+        ) as subscription,
+    ):
+        worker = build_worker(settings, store=store, publisher=publisher, ai=ai)
+        serving = asyncio.create_task(worker.run(subscription))
+        log.info("worker serving %s and %s as group %s", topics.requests, topics.resumes, settings.group_id)
+        if stop is None:
+            await serving
+            return
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait([serving, stopper], return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
