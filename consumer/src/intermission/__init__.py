@@ -13,6 +13,7 @@ from intermission_schemas import Message, ToolRequestPart, ToolResponsePart
 
 from ._app import Intermission
 from ._chat import Chat
+from ._gemini import GeminiModel, RetryPolicy
 from ._model import FinishReason, Model, ModelChunk, ModelRequest, ModelResponse, Usage
 from ._prompts import Prompt
 from ._response import GenerateResponse, Resume
@@ -36,6 +37,7 @@ from .errors import (
 __all__ = [
     "Chat",
     "FinishReason",
+    "GeminiModel",
     "GenerateResponse",
     "GenerateStream",
     "Intermission",
@@ -52,6 +54,7 @@ __all__ = [
     "RateLimitedError",
     "Resume",
     "ResumeError",
+    "RetryPolicy",
     "SchemaError",
     "ScriptedModel",
     "Tool",
