@@ -282,8 +282,12 @@ def _annotations(function: Callable[..., Any]) -> tuple[Any, Any]:
     """The input and output types a tool function declares, or (None, None)."""
     try:
         hints = get_type_hints(function)
-    except (NameError, TypeError):
-        return None, None
+    except (NameError, TypeError) as exc:
+        # Guessing "no schema" here would hand the tool raw dicts it does not expect.
+        raise UsageError(
+            f"cannot resolve the annotations of tool {function.__name__!r} ({exc}); "
+            "pass input_schema= and output_schema= explicitly"
+        ) from exc
     parameters = list(inspect.signature(function).parameters)
     input_type = hints.get(parameters[0]) if parameters else None
     return input_type, hints.get("return")

@@ -168,7 +168,7 @@ class Generation:
             for index, response in responses.items():
                 held = parts[index]
                 assert isinstance(held, ToolRequestPart)
-                parts[index] = with_metadata(held, pendingOutput=response.tool_response.output)
+                parts[index] = _hold(held, response.tool_response.output)
             return [
                 *messages[:-1],
                 Message(role="model", content=parts, metadata=last.metadata),
@@ -269,13 +269,18 @@ def _response(request: ToolRequest, output: Any, metadata: dict[str, Any] | None
 def _with_refs(message: Message, position: int) -> Message:
     """Give every tool request a ref unique in the history, since resumes match answers by ref."""
     seen: set[str] = set()
+    # Refs the model chose; a generated ref must not take one a later part already has.
+    given = {p.tool_request.ref for p in message.tool_requests if p.tool_request.ref}
     changed = False
     parts: list[Part] = []
     for index, part in enumerate(message.content):
         if isinstance(part, ToolRequestPart):
             ref = part.tool_request.ref
             if not ref or ref in seen:
-                ref = f"{part.tool_request.name}-{position}-{index}"
+                base = ref = f"{part.tool_request.name}-{position}-{index}"
+                suffix = 1
+                while ref in seen or ref in given:
+                    ref, suffix = f"{base}-{suffix}", suffix + 1
                 request = ToolRequest(name=part.tool_request.name, ref=ref, input=part.tool_request.input)
                 part = ToolRequestPart(request, metadata=part.metadata)
                 changed = True
@@ -295,9 +300,16 @@ def _mark(message: Message, outcomes: Mapping[int, Outcome]) -> Message:
             if isinstance(outcome, Paused):
                 part = with_metadata(part, interrupt=outcome.metadata)
             else:
-                part = with_metadata(part, pendingOutput=outcome.output)
+                part = _hold(part, outcome.output)
         parts.append(part)
     return Message(role=message.role, content=parts, metadata=message.metadata)
+
+
+def _hold(part: ToolRequestPart, output: Any) -> ToolRequestPart:
+    """``part`` with ``output`` as its pendingOutput. Not with_metadata: a None output must stay."""
+    return ToolRequestPart(
+        part.tool_request, metadata={**(part.metadata or {}), Marker.PENDING_OUTPUT: output}
+    )
 
 
 def _tool_message(requests: Sequence[ToolRequestPart], outcomes: Sequence[Outcome]) -> Message:
@@ -330,5 +342,8 @@ async def _all(calls: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(call) for call in calls]
     except BaseExceptionGroup as failed:
-        raise failed.exceptions[0] from None
-    return [task.result() for task in tasks]
+        first = failed.exceptions[0]
+    else:
+        return [task.result() for task in tasks]
+    # Raised outside the handler: `raise ... from None` would wipe the __cause__ a ToolError carries.
+    raise first
