@@ -1,1 +1,51 @@
-"""Async client for Intermission (filled by the service issue)."""
+"""Async client for Intermission: submit generations, answer interrupts, replay runs.
+
+    async with IntermissionClient("kafka:9092") as client:
+        result = await client.submit_and_wait(request, timeout=600)      # upstream service
+        async for raised in client.interrupts(group_id="approvals-ui"):  # approval system
+            await client.respond(raised, {ref: output}, answered_by="alice")
+
+The event types come from ``intermission_schemas`` and are re-exported here, so one import
+serves a caller.
+"""
+
+from intermission_schemas import (
+    ExpiryPolicy,
+    GenerateRequest,
+    InterruptRaised,
+    PendingInterrupt,
+    RespondAnswer,
+    RestartAnswer,
+    ResultEvent,
+    ResumeRejected,
+    ResumeRequested,
+    RunCompleted,
+    RunFailed,
+)
+
+from ._answers import build_resume
+from ._client import IntermissionClient
+from ._errors import AnswerError, AnswerReason, ClientUsageError, ProducerError, ResultTimeout
+from ._topics import Topics
+
+__all__ = [
+    "AnswerError",
+    "AnswerReason",
+    "ClientUsageError",
+    "ExpiryPolicy",
+    "GenerateRequest",
+    "IntermissionClient",
+    "InterruptRaised",
+    "PendingInterrupt",
+    "ProducerError",
+    "RespondAnswer",
+    "RestartAnswer",
+    "ResultEvent",
+    "ResultTimeout",
+    "ResumeRejected",
+    "ResumeRequested",
+    "RunCompleted",
+    "RunFailed",
+    "Topics",
+    "build_resume",
+]

@@ -1,0 +1,62 @@
+"""Every error the producer SDK raises, in one small tree.
+
+ProducerError                 base of all errors below
+├── ClientUsageError          the calling code is wrong: an empty run id or idempotency key, a
+│                             client used outside ``async with``, an empty resume, ...
+├── AnswerError               a resume does not fit the InterruptRaised it answers; found
+│                             locally, before anything is sent. ``.reason`` uses the names of
+│                             ResumeRejected.reason: unknown_ref, duplicate, invalid_output,
+│                             invalid_input, not_restartable. ``.ref`` names the interrupt,
+│                             ``.field`` the offending field ("" for the whole value).
+└── ResultTimeout             no result arrived in time (also a TimeoutError, so code that
+                              already catches TimeoutError keeps working)
+
+Kafka's own errors (aiokafka.errors.KafkaError) pass through unchanged: wrapping them would
+hide the retriable/fatal distinction aiokafka already draws.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeAlias
+
+AnswerReason: TypeAlias = Literal[
+    "unknown_ref",
+    "duplicate",
+    "invalid_output",
+    "invalid_input",
+    "not_restartable",
+]
+
+
+class ProducerError(Exception):
+    """Base of every error the producer SDK raises."""
+
+
+class ClientUsageError(ProducerError):
+    """The calling code is wrong; the message says how."""
+
+
+class AnswerError(ProducerError):
+    """An answer that the service would reject, caught before it was sent."""
+
+    def __init__(
+        self, reason: AnswerReason, detail: str, *, ref: str | None = None, field: str | None = None
+    ):
+        where = f" (interrupt {ref!r}" + (f", field {field!r}" if field else "") + ")" if ref else ""
+        super().__init__(f"{reason}: {detail}{where}")
+        self.reason: AnswerReason = reason
+        self.detail = detail
+        self.ref = ref
+        self.field = field
+
+
+class ResultTimeout(ProducerError, TimeoutError):
+    """No RunCompleted or RunFailed for ``run_id`` within ``timeout`` seconds.
+
+    The request may still be running: submitting it again with the same idempotency key is safe.
+    """
+
+    def __init__(self, run_id: str, timeout: float, what: str = "no result") -> None:
+        super().__init__(f"{what} for run {run_id!r} within {timeout:g} s")
+        self.run_id = run_id
+        self.timeout = timeout
