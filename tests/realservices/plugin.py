@@ -1,0 +1,124 @@
+"""pytest plugin: real Kafka and S3 as fixtures.
+
+Session fixtures start a service the first time a test asks for it, never otherwise, and stop it
+when the session ends. A service that cannot start turns every test that needs it into an ERROR
+carrying the reason: never a skip, since a skipped integration test looks like a passing one.
+
+Fixtures:
+    kafka_service       (session)  KafkaService
+    kafka_bootstrap     (function) str, "host:port"
+    kafka_topic_prefix  (function) str, unique per test; append your own topic names
+    s3_service          (session)  S3Service
+    s3_bucket           (function) S3Bucket, a fresh empty bucket
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+import pytest
+
+from .kafka import KafkaService, KafkaUnavailableError, start_kafka
+from .s3 import S3Service, S3UnavailableError, s3_client, start_s3, unique_bucket_name
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
+
+__all__ = [
+    "S3Bucket",
+    "kafka_bootstrap",
+    "kafka_service",
+    "kafka_topic_prefix",
+    "s3_bucket",
+    "s3_service",
+]
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class S3Bucket:
+    """Everything a test needs to reach its own bucket."""
+
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+    region: str
+    name: str
+
+    def client(self) -> S3Client:
+        return s3_client(self.endpoint_url, self.access_key, self.secret_key, self.region)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The root pyproject registers these too; registering here keeps the plugin usable alone
+    # under --strict-markers. Registering a marker twice is harmless.
+    config.addinivalue_line("markers", "kafka: needs a real Apache Kafka broker")
+    config.addinivalue_line("markers", "s3: needs a real S3-compatible server")
+
+
+def _start_or_error(start: Callable[[], _T]) -> _T:
+    try:
+        return start()
+    except (KafkaUnavailableError, S3UnavailableError) as exc:
+        message = str(exc)
+    # pytest.fail in a fixture's setup is reported as an ERROR of each test that uses it, and
+    # pytest caches the failure for the session, so the start is not retried per test. Called
+    # outside the except block and with pytrace=False, so that only the message is shown.
+    pytest.fail(message, pytrace=False)
+
+
+def _slug(text: str, limit: int = 40) -> str:
+    """Lowercase letters, digits and hyphens: valid in both Kafka topic and S3 bucket names."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-") or "test"
+
+
+@pytest.fixture(scope="session")
+def kafka_service() -> Iterator[KafkaService]:
+    service = _start_or_error(start_kafka)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def kafka_bootstrap(kafka_service: KafkaService) -> str:
+    return kafka_service.bootstrap_servers
+
+
+@pytest.fixture
+def kafka_topic_prefix(request: pytest.FixtureRequest) -> str:
+    """E.g. ``test-produce-consume-1a2b3c4d-``: tests share one broker, so topics must differ.
+
+    Does not start Kafka by itself; request `kafka_bootstrap` too.
+    """
+    return f"{_slug(request.node.name)}-{uuid.uuid4().hex[:8]}-"
+
+
+@pytest.fixture(scope="session")
+def s3_service() -> Iterator[S3Service]:
+    service = _start_or_error(start_s3)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_service: S3Service, request: pytest.FixtureRequest) -> S3Bucket:
+    """A new bucket named after the test. Not emptied afterwards: the server's whole data
+    directory is deleted when the session ends."""
+    name = unique_bucket_name(_slug(request.node.name, limit=40))
+    s3_service.client().create_bucket(Bucket=name)
+    return S3Bucket(
+        endpoint_url=s3_service.endpoint_url,
+        access_key=s3_service.access_key,
+        secret_key=s3_service.secret_key,
+        region=s3_service.region,
+        name=name,
+    )
