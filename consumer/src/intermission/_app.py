@@ -197,7 +197,7 @@ class Intermission:
         if system is not None and not any(m.role == "system" for m in history):
             history.insert(0, Message(role="system", content=[TextPart(system)]))
         if prompt is not None:
-            content = [TextPart(prompt)] if isinstance(prompt, str) else list(prompt)
+            content: list[Part] = [TextPart(prompt)] if isinstance(prompt, str) else list(prompt)
             history.append(Message(role="user", content=content))
         if not history:
             raise UsageError("generate() needs a prompt or messages")

@@ -78,7 +78,7 @@ class Chat:
                 raise UsageError("send() needs a prompt or a resume")
             if not messages and self._system:
                 messages.append(Message(role="system", content=[TextPart(self._system)]))
-            content = [TextPart(prompt)] if isinstance(prompt, str) else list(prompt)
+            content: list[Part] = [TextPart(prompt)] if isinstance(prompt, str) else list(prompt)
             messages.append(Message(role="user", content=content))
         elif prompt is not None:
             raise UsageError("send() takes a prompt or a resume, not both")

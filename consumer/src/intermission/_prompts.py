@@ -52,7 +52,7 @@ class Prompt:
     async def _prepare(self, dotprompt: Dotprompt) -> Any:
         """Compile once; take tools, schemas, config and model from the front matter."""
         if self._compiled is None:
-            metadata = await dotprompt.render_metadata(self._source)
+            metadata: Any = await dotprompt.render_metadata(self._source)
             if metadata.tools and not self._tools:
                 self._tools = list(metadata.tools)
             if self._input is None and metadata.input is not None and metadata.input.schema:

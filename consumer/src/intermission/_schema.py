@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import pydantic
 
 from .errors import SchemaError
@@ -27,7 +27,8 @@ class Schema(Protocol):
 
 
 class AnySchema:
-    json_schema: dict[str, Any] | None = None
+    def __init__(self) -> None:
+        self.json_schema: dict[str, Any] | None = None
 
     def validate(self, value: Any, what: str) -> Any:
         return value
@@ -41,7 +42,7 @@ class TypeSchema:
 
     def __init__(self, type_: Any) -> None:
         self._adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(type_)
-        self.json_schema = self._adapter.json_schema()
+        self.json_schema: dict[str, Any] | None = self._adapter.json_schema()
 
     def validate(self, value: Any, what: str) -> Any:
         try:
@@ -65,7 +66,7 @@ class JsonSchema:
         except jsonschema.SchemaError as exc:
             raise SchemaError("JSON Schema", ".".join(map(str, exc.path)), exc.message) from exc
         self._validator = validator_class(document)
-        self.json_schema = document
+        self.json_schema: dict[str, Any] | None = document
 
     def validate(self, value: Any, what: str) -> Any:
         error = jsonschema.exceptions.best_match(self._validator.iter_errors(value))

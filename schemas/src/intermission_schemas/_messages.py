@@ -36,7 +36,7 @@ class _Part(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel", tag
     pass
 
 
-class TextPart(_Part, tag="text"):
+class TextPart(_Part, frozen=True, tag="text"):
     text: str
     metadata: Metadata | None = None
 
@@ -46,12 +46,12 @@ class Media(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel"):
     content_type: str | None = None
 
 
-class MediaPart(_Part, tag="media"):
+class MediaPart(_Part, frozen=True, tag="media"):
     media: Media
     metadata: Metadata | None = None
 
 
-class DataPart(_Part, tag="data"):
+class DataPart(_Part, frozen=True, tag="data"):
     data: Any
     metadata: Metadata | None = None
 
@@ -62,7 +62,7 @@ class ToolRequest(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel
     input: Any = None
 
 
-class ToolRequestPart(_Part, tag="toolRequest"):
+class ToolRequestPart(_Part, frozen=True, tag="toolRequest"):
     tool_request: ToolRequest
     metadata: Metadata | None = None
 
@@ -82,7 +82,7 @@ class ToolResponse(msgspec.Struct, frozen=True, omit_defaults=True, rename="came
     output: Any = None
 
 
-class ToolResponsePart(_Part, tag="toolResponse"):
+class ToolResponsePart(_Part, frozen=True, tag="toolResponse"):
     tool_response: ToolResponse
     metadata: Metadata | None = None
 

@@ -14,6 +14,7 @@ as ``poison`` so the partition moves on.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable
 from typing import Literal
@@ -65,7 +66,13 @@ class Worker:
                 lane = in_flight.setdefault((record.topic, record.partition), {})
                 lane[record.offset] = task
                 task.add_done_callback(
-                    lambda t, r=record: self._finished(t, r, tails, in_flight, subscription)
+                    functools.partial(
+                        self._finished,
+                        record=record,
+                        tails=tails,
+                        in_flight=in_flight,
+                        subscription=subscription,
+                    )
                 )
         finally:
             pending = [t for lane in in_flight.values() for t in lane.values()]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from intermission_schemas import Message
+from intermission_schemas import Message, ToolResponsePart
 from pydantic import BaseModel, Field
 
 from .._app import Intermission
@@ -27,7 +27,7 @@ _CANNED_INPUT: dict[str, Any] = {
 def _scripted_turn(request: ModelRequest) -> Message:
     last = request.messages[-1]
     if last.role == "tool":
-        outputs = [p.tool_response.output for p in last.content]
+        outputs = [p.tool_response.output for p in last.content if isinstance(p, ToolResponsePart)]
         return reply(f"Done. Tool results: {outputs}")
     if not request.tools:
         return reply(f"You said: {last.text}")
