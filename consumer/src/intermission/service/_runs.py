@@ -172,7 +172,7 @@ class Runs:
         snapshot = loaded.snapshot
         if snapshot.status == "resuming" and snapshot.resumed_by == event.resume_id:
             # This resume claimed the pause earlier and the worker stopped before finishing.
-            await self._continue(loaded)
+            await self._recover(loaded)
             return True
         if event.resume_id in snapshot.applied_resumes:
             raise _Rejected("duplicate", f"resume {event.resume_id!r} was already applied")
@@ -242,6 +242,30 @@ class Runs:
             )
         return answers
 
+    async def _recover(self, claimed: _Loaded) -> None:
+        """Finish a claim whose worker stopped. If the next step is already durable, repeat its
+        event instead of running the tools again."""
+        snapshot = claimed.snapshot
+        parent = sha256_hex(claimed.body)
+        following = await self._load(snapshot.run_id, snapshot.snapshot_version + 1)
+        if following is not None and following.snapshot.parent_sha256 == parent:
+            await self._raise(following)
+        else:
+            result = await self.store.get(result_key(snapshot.run_id))
+            if result is None:
+                await self._continue(claimed)
+                return
+            stored = decode_run_result(self.sealer.open(result_key(snapshot.run_id), result.data))
+            await self._publish_result(stored.completed, snapshot.request)
+        await self._mark_resolved(claimed)
+
+    async def _mark_resolved(self, claimed: _Loaded) -> None:
+        resolved = msgspec.structs.replace(claimed.snapshot, status="resolved")
+        try:
+            await self._replace(claimed, resolved)
+        except PreconditionFailed:
+            log.info("pause %s/%s was resolved by another worker", resolved.run_id, resolved.snapshot_version)
+
     async def _continue(self, claimed: _Loaded) -> None:
         """Run the claimed pause to its next pause or its end, then mark it resolved."""
         snapshot = claimed.snapshot
@@ -263,11 +287,7 @@ class Runs:
             await self._settle(
                 request, response, version=snapshot.snapshot_version + 1, parent=sha256_hex(claimed.body)
             )
-        resolved = msgspec.structs.replace(snapshot, status="resolved")
-        try:
-            await self._replace(claimed, resolved)
-        except PreconditionFailed:
-            log.info("pause %s/%s was resolved by another worker", request.run_id, snapshot.snapshot_version)
+        await self._mark_resolved(claimed)
 
     def _resume(self, snapshot: Snapshot, tools: Mapping[str, Tool]) -> Resume:
         respond, restart = [], []

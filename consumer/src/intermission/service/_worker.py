@@ -74,7 +74,15 @@ class Worker:
                         subscription=subscription,
                     )
                 )
+        except asyncio.CancelledError:
+            # Stopped hard: abandon in-flight records. Their offsets are not committed, so the
+            # partition's next owner handles them again, and every effect is idempotent.
+            for lane in in_flight.values():
+                for task in lane.values():
+                    task.cancel()
+            raise
         finally:
+            # Closed cleanly: let what is in flight finish, so its offsets can be committed.
             pending = [t for lane in in_flight.values() for t in lane.values()]
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)

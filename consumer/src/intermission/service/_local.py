@@ -1,0 +1,151 @@
+"""In-process stand-ins for the two seams: a directory for S3 and a list per topic for Kafka.
+
+They keep the contracts of the real adapters (conditional writes, committed offsets and
+redelivery) so the embedded demo and the unit tests exercise the same worker code paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from ..errors import UsageError
+from ._ports import PreconditionFailed, Record, StoredObject
+
+__all__ = ["LocalSnapshotStore", "MemoryLog"]
+
+
+def _etag(data: bytes) -> str:
+    # Quoted like S3's, so callers never learn to strip quotes for one store and not the other.
+    return f'"{hashlib.sha256(data).hexdigest()}"'
+
+
+class LocalSnapshotStore:
+    """`SnapshotStore` in a directory, for one process.
+
+    Each key is one file whose name is the percent-encoded key, so any S3 key works, "a" and
+    "a/b" included, and listing is one directory read. create is atomic even across processes
+    (a hard link fails if the name exists). replace is compare-then-rename under an asyncio
+    lock: atomic within this process only; two processes replacing the same key could both win.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self._objects = Path(root) / "objects"
+        # Temp files live apart from objects so a crash mid-write never shows up as a key.
+        self._tmp = Path(root) / "tmp"
+        self._objects.mkdir(parents=True, exist_ok=True)
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        self._lock = asyncio.Lock()
+
+    def _path(self, key: str) -> Path:
+        if key in {"", ".", ".."}:
+            raise UsageError(f"invalid snapshot key {key!r}")
+        return self._objects / quote(key, safe="")
+
+    def _write_temp(self, data: bytes) -> str:
+        fd, name = tempfile.mkstemp(dir=self._tmp)  # O_CREAT | O_EXCL: never reuses a file
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())  # the content is on disk before the name points at it
+        return name
+
+    def _create_sync(self, key: str, data: bytes) -> str:
+        target, temp = self._path(key), self._write_temp(data)
+        try:
+            os.link(temp, target)  # fails if target exists: atomic create-if-absent
+        except FileExistsError:
+            raise PreconditionFailed(key) from None
+        finally:
+            os.unlink(temp)
+        return _etag(data)
+
+    def _replace_sync(self, key: str, data: bytes, etag: str) -> str:
+        current = self._read(key)
+        if current is None or _etag(current) != etag:
+            raise PreconditionFailed(key)
+        os.replace(self._write_temp(data), self._path(key))
+        return _etag(data)
+
+    def _read(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def _list_sync(self, prefix: str) -> list[str]:
+        keys = (unquote(name) for name in os.listdir(self._objects))
+        return sorted(key for key in keys if key.startswith(prefix))
+
+    async def create(self, key: str, data: bytes) -> str:
+        return await asyncio.to_thread(self._create_sync, key, data)
+
+    async def replace(self, key: str, data: bytes, etag: str) -> str:
+        # The lock makes compare-and-rename one step for every task of this process.
+        async with self._lock:
+            return await asyncio.to_thread(self._replace_sync, key, data, etag)
+
+    async def get(self, key: str) -> StoredObject | None:
+        data = await asyncio.to_thread(self._read, key)
+        return None if data is None else StoredObject(data=data, etag=_etag(data))
+
+    async def list(self, prefix: str) -> list[str]:
+        return await asyncio.to_thread(self._list_sync, prefix)
+
+
+class MemoryLog:
+    """`Publisher` plus subscriptions: one partition per topic, offsets committed per group.
+
+    A subscription starts at its group's committed offset, so records read but not committed
+    are delivered again to the group's next subscription, as Kafka does after a crash. There is
+    no group membership: run one subscription per group at a time.
+    """
+
+    def __init__(self) -> None:
+        self.topics: dict[str, list[Record]] = defaultdict(list)
+        self.committed: dict[tuple[str, str], int] = {}  # (group, topic) -> next offset
+        self.changed = asyncio.Condition()
+
+    async def publish(self, topic: str, key: str, value: bytes) -> None:
+        async with self.changed:
+            log = self.topics[topic]
+            log.append(Record(topic=topic, partition=0, offset=len(log), key=key.encode(), value=value))
+            self.changed.notify_all()
+
+    def subscribe(self, topics: Sequence[str], group: str) -> _MemorySubscription:
+        return _MemorySubscription(self, topics, group)
+
+
+class _MemorySubscription:
+    def __init__(self, log: MemoryLog, topics: Sequence[str], group: str) -> None:
+        self._log, self._group, self._closed = log, group, False
+        self._next = {topic: log.committed.get((group, topic), 0) for topic in topics}
+
+    def _pending(self) -> list[Record]:
+        return [r for topic, at in self._next.items() for r in self._log.topics[topic][at:]]
+
+    async def records(self) -> AsyncIterator[Record]:
+        while not self._closed:
+            async with self._log.changed:
+                await self._log.changed.wait_for(lambda: self._closed or bool(self._pending()))
+                batch = self._pending()
+            # Yield outside the lock: the consumer may publish while handling a record.
+            for record in batch:
+                if self._closed:
+                    return
+                self._next[record.topic] = record.offset + 1
+                yield record
+
+    async def commit(self, record: Record) -> None:
+        self._log.committed[(self._group, record.topic)] = record.offset + 1
+
+    async def close(self) -> None:
+        self._closed = True
+        async with self._log.changed:
+            self._log.changed.notify_all()

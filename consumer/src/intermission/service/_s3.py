@@ -1,0 +1,185 @@
+"""S3 behind the snapshot-store seam, with conditional writes as the only concurrency control.
+
+boto3 is synchronous: every call runs on a private thread pool sized like the client's
+connection pool, so the event loop never blocks and as many calls run at once as there are
+connections for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import random
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..errors import IntermissionError
+from ._ports import PreconditionFailed, StoredObject
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
+
+__all__ = ["S3SnapshotStore", "StoreUnavailableError"]
+
+_T = TypeVar("_T")
+
+# 409 ConditionalRequestConflict means another conditional write to the key was in flight; AWS
+# says to retry. The retry then meets the winner's object and fails with 412 if it lost.
+_CONFLICT_ATTEMPTS = 4
+_CONFLICT_BACKOFF_S = 0.02
+_MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
+
+
+class StoreUnavailableError(IntermissionError):
+    """The object store failed for a reason other than a lost condition (network, auth,
+    missing bucket, 5xx after botocore's retries). The cause is the botocore error."""
+
+
+class S3SnapshotStore:
+    """`SnapshotStore` on one bucket under one key prefix.
+
+    Keys given to and returned by the methods are relative to ``prefix``. ETags are kept exactly
+    as S3 returns them (with their quotes), so they can be passed back as If-Match unchanged.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        max_pool_connections: int = 64,
+        path_style: bool | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        # Path-style addressing by default for custom endpoints: virtual-host buckets need DNS
+        # names like bucket.127.0.0.1, which do not resolve for local or on-premises servers.
+        use_path = endpoint_url is not None if path_style is None else path_style
+        config = Config(
+            max_pool_connections=max_pool_connections,
+            retries={"mode": "standard"},
+            s3={"addressing_style": "path" if use_path else "auto"},
+        )
+        # A client is thread-safe and expensive to build: one per store, shared by all threads.
+        # None credentials fall through to boto3's default chain (env, profile, IAM role).
+        self._client: S3Client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            config=config,
+        )
+        self._pool = ThreadPoolExecutor(max_workers=max_pool_connections, thread_name_prefix="s3")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+        self._client.close()
+
+    def __enter__(self) -> S3SnapshotStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> S3SnapshotStore:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def _call(self, fn: Callable[..., _T], /, **kwargs: Any) -> _T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, **kwargs))
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    async def ensure_bucket(self) -> None:
+        """Create the bucket if it does not exist yet (a bucket we already own is fine)."""
+        try:
+            await self._call(self._client.create_bucket, Bucket=self.bucket)
+        except ClientError as exc:
+            if _code(exc) not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                raise StoreUnavailableError(f"cannot create bucket {self.bucket!r}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError(f"cannot create bucket {self.bucket!r}: {exc}") from exc
+
+    async def create(self, key: str, data: bytes) -> str:
+        return await self._put(key, data, IfNoneMatch="*")
+
+    async def replace(self, key: str, data: bytes, etag: str) -> str:
+        return await self._put(key, data, IfMatch=etag)
+
+    async def _put(self, key: str, data: bytes, **condition: str) -> str:
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            try:
+                response = await self._call(
+                    self._client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data, **condition
+                )
+                return response["ETag"]
+            except ClientError as exc:
+                code = _code(exc)
+                # 404: If-Match on a key that no longer exists (AWS answers so); the object
+                # changed under the caller exactly as with a 412.
+                if code == "PreconditionFailed" or (condition.get("IfMatch") and code in _MISSING_CODES):
+                    raise PreconditionFailed(key) from exc
+                if code != "ConditionalRequestConflict":
+                    raise StoreUnavailableError(f"put {key!r}: {exc}") from exc
+                await asyncio.sleep(_CONFLICT_BACKOFF_S * (2**attempt) * (0.5 + random.random()))
+            except BotoCoreError as exc:
+                raise StoreUnavailableError(f"put {key!r}: {exc}") from exc
+        # Still conflicting after the retries: someone else keeps writing this key, so the
+        # caller's condition cannot be said to hold.
+        raise PreconditionFailed(key)
+
+    async def get(self, key: str) -> StoredObject | None:
+        try:
+            response = await self._call(self._client.get_object, Bucket=self.bucket, Key=self._key(key))
+            # Reading the body is network I/O too: keep it off the event loop.
+            data = await self._call(response["Body"].read)
+        except ClientError as exc:
+            if _code(exc) in _MISSING_CODES:
+                return None
+            raise StoreUnavailableError(f"get {key!r}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError(f"get {key!r}: {exc}") from exc
+        return StoredObject(data=data, etag=response["ETag"])
+
+    def _list_sync(self, prefix: str) -> list[str]:
+        # One thread walks all pages: a run has few objects, and per-page hops would only add
+        # latency. S3 returns keys in UTF-8 binary order, which sorted() reproduces for str.
+        paginator = self._client.get_paginator("list_objects_v2")
+        strip = len(self.prefix)
+        keys = [
+            item["Key"][strip:]
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix))
+            for item in page.get("Contents", [])
+        ]
+        return sorted(keys)
+
+    async def list(self, prefix: str) -> list[str]:
+        try:
+            return await self._call(self._list_sync, prefix=prefix)
+        except ClientError as exc:
+            raise StoreUnavailableError(f"list {prefix!r}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError(f"list {prefix!r}: {exc}") from exc
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
