@@ -122,6 +122,17 @@ async def empty_and_binary_values(store: SnapshotStore) -> None:
     assert got.data == blob
 
 
+async def delete_then_create_again(store: SnapshotStore) -> None:
+    await store.create("runs/d/x", b"one")
+    await store.delete("runs/d/x")
+    assert await store.get("runs/d/x") is None
+    await store.delete("runs/d/x")  # deleting what is absent is fine
+    await store.create("runs/d/x", b"two")
+    stored = await store.get("runs/d/x")
+    assert stored is not None
+    assert stored.data == b"two"
+
+
 CONTRACT: list[Check] = [
     create_then_get,
     create_twice_fails,
@@ -133,4 +144,5 @@ CONTRACT: list[Check] = [
     get_missing_is_none,
     list_by_prefix,
     empty_and_binary_values,
+    delete_then_create_again,
 ]

@@ -329,3 +329,27 @@ async def test_tampered_snapshot_is_not_resumed(harness: Harness) -> None:
     assert harness.dead_letters[0].reason == "poison"
     assert "seal" in harness.dead_letters[0].detail
     assert not [r for r in harness.results if isinstance(r, RunCompleted)]
+
+
+@pytest.mark.parametrize("policy", ["reject", "respond"])
+async def test_the_sweep_expires_a_pause_nobody_answered(harness: Harness, policy: str) -> None:
+    clock = Clock()
+    worker = await harness.start_worker(clock=clock)
+    run_id = _run_id()
+    expiry = ExpiryPolicy(after_seconds=60, on_expiry=policy, default_output="Saturday")  # type: ignore[arg-type]
+    await harness.submit(run_id, "two questions", tools=["askQuestion"], expiry=expiry)
+    await harness.approval(run_id)
+    sweeper = harness.runs(clock=clock)
+    assert await sweeper.sweep_expired() == 0  # not due yet
+    clock.now += timedelta(minutes=2)
+    assert await sweeper.sweep_expired() == 1
+    assert await sweeper.sweep_expired() == 0  # each pause expires once
+    if policy == "reject":
+        failed = await harness.result(run_id, RunFailed)
+        assert failed.code == "expired"
+        assert await _stored_status(harness, run_id) == "expired"
+    else:
+        done = await harness.result(run_id, RunCompleted)
+        assert done.text == "done: ['Saturday', 'Saturday']"
+    await worker.stop()
+    assert await harness.backend.store.list("expiries/") == []

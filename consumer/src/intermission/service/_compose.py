@@ -48,4 +48,9 @@ def build_worker(
         topics=topics_of(settings),
         sealer=Sealer(secret),
     )
-    return Worker(runs, max_in_flight=settings.max_in_flight, max_record_bytes=settings.max_record_bytes)
+    return Worker(
+        runs,
+        max_in_flight=settings.max_in_flight,
+        max_record_bytes=settings.max_record_bytes,
+        sweep_interval=settings.expiry_sweep_seconds,
+    )

@@ -98,6 +98,9 @@ class LocalSnapshotStore:
     async def list(self, prefix: str) -> list[str]:
         return await asyncio.to_thread(self._list_sync, prefix)
 
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
+
 
 class MemoryLog:
     """`Publisher` plus subscriptions: one partition per topic, offsets committed per group.

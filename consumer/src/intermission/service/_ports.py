@@ -65,3 +65,7 @@ class SnapshotStore(Protocol):
     async def list(self, prefix: str) -> list[str]:
         """Keys under ``prefix``, in lexicographic order."""
         ...
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key``; absent already is fine."""
+        ...

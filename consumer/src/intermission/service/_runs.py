@@ -10,6 +10,7 @@ store write, then event publish.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -48,7 +49,16 @@ from ..errors import (
     UnknownToolError,
 )
 from ._ports import PreconditionFailed, Publisher, SnapshotStore, StoredObject
-from ._sealing import Sealer, result_key, run_prefix, sha256_hex, snapshot_key
+from ._sealing import (
+    EXPIRY_PREFIX,
+    Sealer,
+    expiry_key,
+    parse_expiry_key,
+    result_key,
+    run_prefix,
+    sha256_hex,
+    snapshot_key,
+)
 
 log = logging.getLogger("intermission.worker")
 
@@ -265,6 +275,43 @@ class Runs:
             await self._replace(claimed, resolved)
         except PreconditionFailed:
             log.info("pause %s/%s was resolved by another worker", resolved.run_id, resolved.snapshot_version)
+        await self._drop_marker(resolved)
+
+    # -- expiry -----------------------------------------------------------------------------
+
+    async def sweep_expired(self) -> int:
+        """Apply the expiry policy to every pause whose deadline has passed; returns how many.
+
+        Safe to run on every worker at once: each pause changes by conditional write, so only
+        one sweeper (or one late resume) acts on it.
+        """
+        now = self.clock()
+        swept = 0
+        for key in await self.store.list(EXPIRY_PREFIX):
+            deadline, run_id, version = parse_expiry_key(key)
+            if deadline > now:
+                break  # keys sort by deadline
+            loaded = await self._load(run_id, version)
+            snapshot = loaded.snapshot if loaded is not None else None
+            if loaded is not None and snapshot is not None and snapshot.status == "pending":
+                if snapshot.expires_at is not None and snapshot.expires_at <= now:
+                    await self._expire(loaded)
+                    swept += 1
+                elif snapshot.expires_at != deadline:
+                    await self.store.delete(key)  # a stray marker from a retried pause
+            elif snapshot is None or snapshot.status != "resuming":
+                await self.store.delete(key)
+        return swept
+
+    async def _create_marker(self, key: str) -> None:
+        with contextlib.suppress(PreconditionFailed):  # a retried pause wrote it already
+            await self.store.create(key, b"")
+
+    async def _drop_marker(self, snapshot: Snapshot) -> None:
+        if snapshot.expires_at is not None:
+            await self.store.delete(
+                expiry_key(snapshot.expires_at, snapshot.run_id, snapshot.snapshot_version)
+            )
 
     async def _continue(self, claimed: _Loaded) -> None:
         """Run the claimed pause to its next pause or its end, then mark it resolved."""
@@ -334,6 +381,7 @@ class Runs:
             await self._replace(loaded, expired)
         except PreconditionFailed:
             return
+        await self._drop_marker(expired)
         failure = RunFailed(
             run_id=snapshot.run_id,
             code="expired",
@@ -362,6 +410,9 @@ class Runs:
             )
             body = encode(snapshot)
             key = snapshot_key(request.run_id, version)
+            if expires is not None:
+                # The marker goes first: a pause must never exist without its deadline on record.
+                await self._create_marker(expiry_key(expires, request.run_id, version))
             try:
                 etag = await self.store.create(key, self.sealer.seal(body))
                 loaded = _Loaded(snapshot, body, etag)

@@ -160,6 +160,15 @@ class S3SnapshotStore:
             raise StoreUnavailableError(f"get {key!r}: {exc}") from exc
         return StoredObject(data=data, etag=response["ETag"])
 
+    async def delete(self, key: str) -> None:
+        try:
+            await self._call(self._client.delete_object, Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if _code(exc) not in _MISSING_CODES:
+                raise StoreUnavailableError(f"delete {key!r}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError(f"delete {key!r}: {exc}") from exc
+
     def _list_sync(self, prefix: str) -> list[str]:
         # One thread walks all pages: a run has few objects, and per-page hops would only add
         # latency. S3 returns keys in UTF-8 binary order, which sorted() reproduces for str.

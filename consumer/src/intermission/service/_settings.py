@@ -45,6 +45,7 @@ class Settings(pydantic.BaseModel):
     topic_dead_letter: str = "intermission.dead-letter"
     max_record_bytes: int = pydantic.Field(default=1_048_576, gt=0)
     max_in_flight: int = pydantic.Field(default=64, gt=0)
+    expiry_sweep_seconds: float = pydantic.Field(default=30.0, gt=0)
     # S3
     bucket: str | None = None
     prefix: str = "intermission/"

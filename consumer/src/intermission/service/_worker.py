@@ -44,6 +44,7 @@ class Worker:
         max_record_bytes: int = 1_048_576,
         attempts: int = 3,
         retry_delay: float = 0.5,
+        sweep_interval: float | None = None,
     ) -> None:
         self.runs = runs
         self.topics: Topics = runs.topics
@@ -52,11 +53,13 @@ class Worker:
         self._max_record_bytes = max_record_bytes
         self._attempts = attempts
         self._retry_delay = retry_delay
+        self._sweep_interval = sweep_interval
 
     async def run(self, subscription: Subscription) -> None:
         """Consume until the subscription closes or this task is cancelled."""
         tails: dict[bytes | None, asyncio.Task[None]] = {}
         in_flight: dict[tuple[str, int], dict[int, asyncio.Task[None]]] = {}
+        sweeper = asyncio.create_task(self._sweep_forever()) if self._sweep_interval else None
         try:
             async for record in subscription.records():
                 await self._slots.acquire()
@@ -82,10 +85,26 @@ class Worker:
                     task.cancel()
             raise
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
             # Closed cleanly: let what is in flight finish, so its offsets can be committed.
             pending = [t for lane in in_flight.values() for t in lane.values()]
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _sweep_forever(self) -> None:
+        """Expire overdue pauses nobody answered. Every worker sweeps; conditional writes make
+        sure each pause expires once."""
+        assert self._sweep_interval is not None
+        while True:
+            await asyncio.sleep(self._sweep_interval)
+            try:
+                swept = await self.runs.sweep_expired()
+            except Exception:
+                log.exception("expiry sweep failed; trying again in %ss", self._sweep_interval)
+            else:
+                if swept:
+                    log.info("expired %d pause(s)", swept)
 
     async def _after(self, previous: asyncio.Task[None] | None, record: Record) -> None:
         if previous is not None:
