@@ -353,3 +353,33 @@ async def test_the_sweep_expires_a_pause_nobody_answered(harness: Harness, polic
         assert done.text == "done: ['Saturday', 'Saturday']"
     await worker.stop()
     assert await harness.backend.store.list("expiries/") == []
+
+
+async def test_audit_follows_the_chain_and_finds_a_rewritten_step(harness: Harness) -> None:
+    from intermission.service import Sealer, audit_run
+
+    worker = await harness.start_worker()
+    run_id = _run_id()
+    await harness.submit(run_id, "transfer", tools=["transferMoney"])
+    raised = await harness.approval(run_id)
+    await harness.send(harness.backend.topics.resumes, run_id, _approve(run_id, raised.interrupts[0].ref))
+    await harness.result(run_id, RunCompleted)
+    await worker.stop()
+    sealer = Sealer(b"test-key")
+    audit = await audit_run(harness.backend.store, sealer, run_id)
+    assert audit.intact, audit.problem
+    assert [(s.version, s.status) for s in audit.steps] == [(1, "resolved"), (0, "RunCompleted")]
+    assert audit.steps[1].parent_sha256 == audit.steps[0].sha256
+
+    # Someone holding the key rewrites the pause: the seal holds, the chain does not.
+    key = snapshot_key(run_id, 1)
+    stored = await harness.backend.store.get(key)
+    assert stored is not None
+    body = stored.data.partition(b"\n")[2].replace(b"100000", b"900000")
+    await harness.backend.store.replace(key, sealer.seal(body), stored.etag)
+    broken = await audit_run(harness.backend.store, sealer, run_id)
+    assert not broken.intact
+    assert "does not follow the last pause" in (broken.problem or "")
+    # Without the key, a rewrite cannot even be sealed.
+    forged = await audit_run(harness.backend.store, Sealer(b"another-key"), run_id)
+    assert "seal" in (forged.problem or "")

@@ -70,7 +70,7 @@ RequestEvent: TypeAlias = GenerateRequest
 class SnapshotRef(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     key: str
     version: int
-    sha256: str
+    sha256: str  # the pause digest: stable while answers are collected (see the README)
 
 
 class PendingInterrupt(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

@@ -54,9 +54,9 @@ from ._sealing import (
     Sealer,
     expiry_key,
     parse_expiry_key,
+    pause_digest,
     result_key,
     run_prefix,
-    sha256_hex,
     snapshot_key,
 )
 
@@ -75,7 +75,6 @@ class Topics(msgspec.Struct, frozen=True, kw_only=True):
 
 class _Loaded(msgspec.Struct, frozen=True):
     snapshot: Snapshot
-    body: bytes
     etag: str
 
 
@@ -208,7 +207,7 @@ class Runs:
             etag = await self._replace(loaded, updated)
         except PreconditionFailed:
             return False
-        claimed = _Loaded(updated, encode(updated), etag)
+        claimed = _Loaded(updated, etag)
         if complete:
             await self._continue(claimed)
         else:
@@ -256,7 +255,7 @@ class Runs:
         """Finish a claim whose worker stopped. If the next step is already durable, repeat its
         event instead of running the tools again."""
         snapshot = claimed.snapshot
-        parent = sha256_hex(claimed.body)
+        parent = pause_digest(snapshot)
         following = await self._load(snapshot.run_id, snapshot.snapshot_version + 1)
         if following is not None and following.snapshot.parent_sha256 == parent:
             await self._raise(following)
@@ -332,7 +331,7 @@ class Runs:
             await self._fail(request, exc)
         else:
             await self._settle(
-                request, response, version=snapshot.snapshot_version + 1, parent=sha256_hex(claimed.body)
+                request, response, version=snapshot.snapshot_version + 1, parent=pause_digest(snapshot)
             )
         await self._mark_resolved(claimed)
 
@@ -374,7 +373,7 @@ class Runs:
                 etag = await self._replace(loaded, claimed)
             except PreconditionFailed:
                 return
-            await self._continue(_Loaded(claimed, encode(claimed), etag))
+            await self._continue(_Loaded(claimed, etag))
             return
         expired = msgspec.structs.replace(snapshot, status="expired")
         try:
@@ -408,14 +407,13 @@ class Runs:
                 expires_at=expires,
                 parent_sha256=parent,
             )
-            body = encode(snapshot)
             key = snapshot_key(request.run_id, version)
             if expires is not None:
                 # The marker goes first: a pause must never exist without its deadline on record.
                 await self._create_marker(expiry_key(expires, request.run_id, version))
             try:
-                etag = await self.store.create(key, self.sealer.seal(body))
-                loaded = _Loaded(snapshot, body, etag)
+                etag = await self.store.create(key, self.sealer.seal(encode(snapshot)))
+                loaded = _Loaded(snapshot, etag)
             except PreconditionFailed:
                 existing = await self._load(request.run_id, version)
                 assert existing is not None
@@ -465,7 +463,7 @@ class Runs:
             snapshot=SnapshotRef(
                 key=snapshot_key(snapshot.run_id, snapshot.snapshot_version),
                 version=snapshot.snapshot_version,
-                sha256=sha256_hex(loaded.body),
+                sha256=pause_digest(snapshot),
             ),
             interrupts=[
                 _pending(part, tools.get(part.tool_request.name)) for part in snapshot.paused.interrupts
@@ -502,7 +500,7 @@ class Runs:
         if stored is None:
             return None
         body = self.sealer.open(key, stored.data)
-        return _Loaded(decode_snapshot(body), body, stored.etag)
+        return _Loaded(decode_snapshot(body), stored.etag)
 
     async def _replace(self, loaded: _Loaded, updated: Snapshot) -> str:
         key = snapshot_key(updated.run_id, updated.snapshot_version)

@@ -12,8 +12,11 @@ An object is one header line and the JSON body:
     intermission-seal/1 hmac-sha256=<hex>\\n{json}      with a snapshot key configured
     intermission-seal/1 sha256=<hex>\\n{json}           without one (detects corruption only)
 
-With a key, nobody without it can rewrite a snapshot unnoticed; each snapshot also records its
-parent's sha256, so the versions of a run form a chain a replay can check end to end.
+With a key, nobody without it can rewrite a snapshot unnoticed. Each step also records its
+parent's *pause digest*: the sha256 of the parts of a pause that never change (run, version,
+request, history, times, its own parent). Status and collected answers change by design, so they
+are left out of it; the answers become part of the next step's history, which its own digest
+covers. So the versions of a run form a chain a replay can check end to end.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import UTC, datetime
+
+from intermission_schemas import Snapshot, encode
 
 from ..errors import IntermissionError
 
@@ -63,6 +68,23 @@ def run_prefix(run_id: str) -> str:
 
 def sha256_hex(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
+
+
+def pause_digest(snapshot: Snapshot) -> str:
+    """The digest that names a pause: stable while its status and answers change."""
+    return sha256_hex(
+        encode(
+            (
+                snapshot.run_id,
+                snapshot.snapshot_version,
+                snapshot.request,
+                snapshot.paused,
+                snapshot.created_at,
+                snapshot.expires_at,
+                snapshot.parent_sha256,
+            )
+        )
+    )
 
 
 class Sealer:
