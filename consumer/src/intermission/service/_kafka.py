@@ -96,7 +96,12 @@ class KafkaPublisher:
         )
 
     async def start(self) -> None:
-        await self._producer.start()
+        try:
+            await self._producer.start()
+        except BaseException:
+            # A broker that cannot be reached must not leave a half-open producer behind.
+            await self._producer.stop()
+            raise
 
     async def stop(self) -> None:
         """Flushes pending records, then closes; safe to call twice."""
@@ -161,7 +166,11 @@ class KafkaSubscription:
 
     async def start(self) -> None:
         self._consumer.subscribe(self._topics)
-        await self._consumer.start()
+        try:
+            await self._consumer.start()
+        except BaseException:
+            await self._consumer.stop()
+            raise
 
     async def close(self) -> None:
         """Leaves the group (its partitions move at once) and ends `records()`."""

@@ -1,0 +1,32 @@
+"""The ``intermission`` command line: one module per command, assembled here."""
+
+from __future__ import annotations
+
+import typer
+
+from ._approvals import approvals
+from ._demo import demo
+from ._schemas import schemas_app
+from ._service import topics_app, worker
+from ._submit import submit
+
+app = typer.Typer(
+    name="intermission",
+    help="LLM generations that pause for people and systems, and resume on any worker.",
+    no_args_is_help=True,
+    # Locals in a traceback would print settings, keys and prompts to the terminal and its logs.
+    pretty_exceptions_show_locals=False,
+)
+app.command()(demo)
+app.command()(worker)
+app.command()(submit)
+app.command()(approvals)
+app.add_typer(topics_app, name="topics")
+app.add_typer(schemas_app, name="schemas")
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,168 @@
+"""`intermission worker` and `intermission topics create`: the service against real Kafka and S3."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from .._app import Intermission
+from ..service._compose import load_app
+from ..service._settings import Settings
+from ._common import (
+    BootstrapServers,
+    TopicApprovals,
+    TopicDeadLetter,
+    TopicRequests,
+    TopicResults,
+    TopicResumes,
+    console,
+    kafka_errors,
+    load_settings,
+    usage_errors,
+)
+
+log = logging.getLogger("intermission.worker")
+
+topics_app = typer.Typer(help="Manage Intermission's Kafka topics.", no_args_is_help=True)
+
+
+def worker(
+    bootstrap_servers: BootstrapServers = None,
+    bucket: Annotated[
+        str | None,
+        typer.Option(help="S3 bucket for snapshots (env INTERMISSION_BUCKET)", show_default=False),
+    ] = None,
+    prefix: Annotated[
+        str | None,
+        typer.Option(help="Key prefix in the bucket (env INTERMISSION_PREFIX)", show_default=False),
+    ] = None,
+    s3_endpoint_url: Annotated[
+        str | None,
+        typer.Option(help="S3-compatible endpoint (env INTERMISSION_S3_ENDPOINT_URL)", show_default=False),
+    ] = None,
+    group_id: Annotated[
+        str | None, typer.Option(help="Consumer group (env INTERMISSION_GROUP_ID)", show_default=False)
+    ] = None,
+    app_spec: Annotated[
+        str | None,
+        typer.Option(
+            "--app", help="module:attribute of your Intermission (env INTERMISSION_APP)", show_default=False
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model name (env INTERMISSION_MODEL)", show_default=False)
+    ] = None,
+    topic_requests: TopicRequests = None,
+    topic_approvals: TopicApprovals = None,
+    topic_resumes: TopicResumes = None,
+    topic_results: TopicResults = None,
+    topic_dead_letter: TopicDeadLetter = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "INFO",
+) -> None:
+    """Serve requests and resumes from Kafka, with snapshots in S3, until SIGINT or SIGTERM."""
+    with usage_errors():
+        settings = load_settings(
+            bootstrap_servers=bootstrap_servers,
+            bucket=bucket,
+            prefix=prefix,
+            s3_endpoint_url=s3_endpoint_url,
+            group_id=group_id,
+            app=app_spec,
+            model=model,
+            topic_requests=topic_requests,
+            topic_approvals=topic_approvals,
+            topic_resumes=topic_resumes,
+            topic_results=topic_results,
+            topic_dead_letter=topic_dead_letter,
+        )
+        # Checked here, before any connection, so a missing setting is exit 2 at once rather
+        # than after a broker round trip.
+        settings.require("bootstrap_servers", "bucket")
+        _configure_logging(log_level)
+        if model is not None:
+            # The default app reads its model name from the environment when it is imported
+            # (it is a module-level object), so the flag must be there before load_app.
+            os.environ["INTERMISSION_MODEL"] = model
+        ai = load_app(settings.app)
+    with kafka_errors(settings):
+        asyncio.run(_serve(settings, ai))
+    log.info("worker stopped")
+
+
+def _configure_logging(level: str) -> None:
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        raise typer.BadParameter(f"unknown log level {level!r}", param_hint="--log-level")
+    logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiokafka logs every rebalance and reconnect at INFO: noise next to the worker's own lines.
+    logging.getLogger("aiokafka").setLevel(max(numeric, logging.WARNING))
+
+
+async def _serve(settings: Settings, ai: Intermission) -> None:
+    from ..service._serve import run_worker
+
+    stop = asyncio.Event()
+    _on_stop_signals(stop.set)
+    await run_worker(settings, ai=ai, stop=stop)
+
+
+def _on_stop_signals(stop: Callable[[], None]) -> None:
+    """The first SIGINT/SIGTERM stops the worker gracefully; a second one acts as usual
+    (KeyboardInterrupt or termination), so a stuck shutdown can still be interrupted."""
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def handle(received: signal.Signals) -> None:
+        log.info("%s received: stopping after the records in flight", received.name)
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        stop()
+
+    for sig in signals:
+        try:
+            loop.add_signal_handler(sig, handle, sig)
+        except NotImplementedError:  # Windows: Ctrl-C still raises KeyboardInterrupt
+            return
+
+
+@topics_app.command("create")
+def topics_create(
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions per topic.")] = 6,
+    replication: Annotated[int, typer.Option(min=1, help="Replication factor.")] = 1,
+    bootstrap_servers: BootstrapServers = None,
+    topic_requests: TopicRequests = None,
+    topic_approvals: TopicApprovals = None,
+    topic_resumes: TopicResumes = None,
+    topic_results: TopicResults = None,
+    topic_dead_letter: TopicDeadLetter = None,
+) -> None:
+    """Create the five topics; existing ones are left as they are."""
+    from ..service._serve import create_topics
+
+    with usage_errors():
+        settings = load_settings(
+            bootstrap_servers=bootstrap_servers,
+            topic_requests=topic_requests,
+            topic_approvals=topic_approvals,
+            topic_resumes=topic_resumes,
+            topic_results=topic_results,
+            topic_dead_letter=topic_dead_letter,
+        )
+        settings.require("bootstrap_servers")
+    with kafka_errors(settings):
+        names = asyncio.run(create_topics(settings, partitions=partitions, replication=replication))
+    table = Table(title=f"Topics on {settings.bootstrap_servers}", title_justify="left")
+    table.add_column("topic")
+    table.add_column("partitions", justify="right")
+    table.add_column("replication", justify="right")
+    for name in names:
+        table.add_row(name, str(partitions), str(replication))
+    console.print(table)
+    console.print("existing topics keep their own partition count and replication", style="dim")

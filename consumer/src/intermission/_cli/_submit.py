@@ -1,0 +1,155 @@
+"""`intermission submit`: publish a GenerateRequest, and optionally wait for its result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from intermission_schemas import (
+    EventDecodeError,
+    GenerateRequest,
+    Message,
+    RunCompleted,
+    RunFailed,
+    TextPart,
+    decode_request,
+)
+from rich.table import Table
+
+from ..service._settings import Settings
+from ._common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    BootstrapServers,
+    TopicRequests,
+    TopicResults,
+    as_json,
+    console,
+    fail,
+    kafka_errors,
+    load_settings,
+    producer_client,
+    usage_errors,
+)
+
+
+def submit(
+    run_id: Annotated[
+        str | None, typer.Option(help="Run id (default: from --file, else a new one).", show_default=False)
+    ] = None,
+    prompt_text: Annotated[
+        str | None, typer.Option(help="The user message to send.", show_default=False)
+    ] = None,
+    tool: Annotated[
+        list[str] | None, typer.Option(help="A tool of the worker's registry; repeat for more.")
+    ] = None,
+    system: Annotated[str | None, typer.Option(help="A system instruction.", show_default=False)] = None,
+    wait: Annotated[
+        float | None,
+        typer.Option(min=0, help="Wait this many seconds for the result and print it.", show_default=False),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="A GenerateRequest as JSON (camelCase, as on the wire)."
+        ),
+    ] = None,
+    bootstrap_servers: BootstrapServers = None,
+    topic_requests: TopicRequests = None,
+    topic_results: TopicResults = None,
+) -> None:
+    """Publish a GenerateRequest built from the flags (or read from --file)."""
+    with usage_errors():
+        settings = load_settings(
+            bootstrap_servers=bootstrap_servers, topic_requests=topic_requests, topic_results=topic_results
+        )
+        settings.require("bootstrap_servers")
+        request = _request(run_id, prompt_text, tool or [], system, file)
+        with kafka_errors(settings):
+            final = asyncio.run(_publish(settings, request, wait))
+    if final is not None:
+        _print_result(final)
+
+
+def _request(
+    run_id: str | None, text: str | None, tools: list[str], system: str | None, file: Path | None
+) -> GenerateRequest:
+    if file is not None:
+        if text is not None:
+            fail("give either --file or --prompt-text, not both", EXIT_USAGE)
+        return _load_request(file, run_id, tools, system)
+    if text is None:
+        fail("give --prompt-text (or --file with a GenerateRequest)", EXIT_USAGE)
+    run_id = run_id or f"cli-{uuid.uuid4().hex[:12]}"
+    return GenerateRequest(
+        run_id=run_id,
+        idempotency_key=run_id,  # re-running the same command is then a no-op on the service
+        messages=[Message(role="user", content=[TextPart(text)])],
+        tools=tools,
+        system=system,
+    )
+
+
+def _load_request(file: Path, run_id: str | None, tools: list[str], system: str | None) -> GenerateRequest:
+    """The file's request; a flag given on the command line wins over the file's field."""
+    try:
+        fields: Any = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        fail(f"{file}: not JSON: {exc}", EXIT_USAGE)
+    if not isinstance(fields, dict):
+        fail(f"{file}: expected a JSON object (a GenerateRequest)", EXIT_USAGE)
+    # Hand-written files need not carry the wire's event tag, nor an idempotency key.
+    fields.setdefault("type", "GenerateRequest")
+    overrides = {"runId": run_id, "tools": tools or None, "system": system}
+    fields.update({key: value for key, value in overrides.items() if value is not None})
+    if fields.get("runId"):
+        fields.setdefault("idempotencyKey", fields["runId"])
+    try:
+        return decode_request(msgspec.json.encode(fields))
+    except EventDecodeError as exc:
+        fail(f"{file}: not a GenerateRequest: {exc.detail}", EXIT_USAGE)
+
+
+async def _publish(
+    settings: Settings, request: GenerateRequest, wait: float | None
+) -> RunCompleted | RunFailed | None:
+    from intermission_producer import ResultTimeout
+
+    async with producer_client(settings) as client:
+        if wait is None:
+            await client.submit(request)
+            console.print(f"submitted run {request.run_id} to {settings.topic_requests}")
+            return None
+        with console.status(f"run {request.run_id}: waiting up to {wait:g} s for its result…"):
+            console.print(
+                f"submitted run {request.run_id}; answer its pauses with `intermission approvals`",
+                soft_wrap=True,
+            )
+            try:
+                result: RunCompleted | RunFailed = await client.submit_and_wait(request, timeout=wait)
+            except ResultTimeout as exc:
+                fail(str(exc))
+        return result
+
+
+def _print_result(result: RunCompleted | RunFailed) -> None:
+    table = Table(show_header=False, title=type(result).__name__, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("run id", result.run_id)
+    if isinstance(result, RunFailed):
+        table.add_row("code", result.code)
+        table.add_row("message", result.message)
+        console.print(table)
+        raise typer.Exit(EXIT_FAILED)
+    table.add_row("finish reason", result.finish_reason)
+    table.add_row("text", result.text)
+    if result.output is not None:
+        table.add_row("output", as_json(result.output))
+    table.add_row("result key", result.result_key)
+    console.print(table)
