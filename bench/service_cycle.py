@@ -1,0 +1,906 @@
+"""Full service cycles on real Kafka + S3, next to the floor of the raw operations one cycle needs.
+
+Usage: ``uv run python bench/service_cycle.py [--concurrency 1,64] [--cycles 200] [--warmup 20]
+[--workers 2] [--partitions 6] [--fetch-max-wait-ms 5] [--floor-samples 200] [--trace]
+[--linger-ms N]``. A benchmark, not a test: it prints numbers and never fails on one. Other
+processes on the machine move the numbers a lot: the header shows the load average.
+
+Services: a real Apache Kafka broker and SeaweedFS, started here with ``tests/realservices``
+(``start_kafka()``, ``start_s3()``) unless ``KAFKA_BOOTSTRAP_SERVERS`` names a broker or
+``INTERMISSION_S3_ENDPOINT_URL`` an S3 endpoint (credentials from ``AWS_ACCESS_KEY_ID`` /
+``AWS_SECRET_ACCESS_KEY``, region from ``INTERMISSION_S3_REGION``). Topics and the bucket are new
+and uniquely named for every run.
+
+Workers: ``--workers`` in-process Worker instances on one consumer group, each built like its
+own process (its own KafkaPublisher, KafkaSubscription, S3SnapshotStore, Runs and registry: the
+transferMoney app of tests/service/service_app.py with its scripted zero-latency model).
+
+A cycle, as a caller and an approver see it: publish GenerateRequest, receive InterruptRaised,
+publish ResumeRequested (restart, approved) at once, receive RunCompleted. Timed from the request
+publish to the RunCompleted receipt.
+
+The floor: the raw operations one cycle puts on its critical path (counted from _runs.py, see
+``CRITICAL_PATH``), each timed alone, one at a time, with the same publisher and consumer
+settings and the same S3SnapshotStore, on objects the size of a real snapshot and result. floor
+= sum of per-op p50 x count. ``--trace`` also wraps the workers' store and publisher in counting
+proxies and prints the operations really made per cycle, with their in-cycle latencies.
+CPU columns: this process's CPU per op (floor) and per cycle, and the services' per cycle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import platform
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# bench/ is a folder of scripts; tests/ holds realservices and the service tests' app.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "service"))
+
+import _timing
+import service_app
+from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from intermission.service import (
+    PreconditionFailed,
+    Record,
+    Runs,
+    Sealer,
+    StoredObject,
+    Topics,
+    Worker,
+    result_key,
+    snapshot_key,
+)
+from intermission.service import _kafka as kafka_module
+from intermission.service._kafka import KafkaPublisher, KafkaSubscription, ensure_topics
+from intermission.service._s3 import S3SnapshotStore
+from intermission_schemas import (
+    GenerateRequest,
+    InterruptRaised,
+    Message,
+    RestartAnswer,
+    ResumeRequested,
+    RunCompleted,
+    TextPart,
+    decode_approval,
+    decode_request,
+    decode_result,
+    decode_resume,
+    encode,
+)
+from realservices.kafka import fast_consumer_kwargs, start_kafka
+from realservices.s3 import start_s3, unique_bucket_name
+
+# The operations on a cycle's critical path (request publish -> RunCompleted receipt), in
+# order, with the _runs.py code that makes them. (label, count) refer to the floor ops below.
+CRITICAL_PATH: list[tuple[str, int, str]] = [
+    ("hop", 4, "request, InterruptRaised, ResumeRequested, RunCompleted: produce -> consume"),
+    ("get_absent", 2, "on_request -> _republish_if_done: get(result) + _load(v1), both absent"),
+    ("create_snapshot", 1, "_settle: store.create(snapshot v1), If-None-Match"),
+    ("get_snapshot", 1, "on_resume -> _try_resume -> _load(v1)"),
+    ("replace", 1, "_try_resume -> _replace: claim pending -> resuming, If-Match"),
+    ("create_result", 1, "_continue -> _settle -> _store_result: store.create(result)"),
+]
+# Made by the worker after RunCompleted is published: they cost worker time, not cycle latency.
+OFF_PATH: list[tuple[str, int, str]] = [
+    ("replace", 1, "_continue: _replace(resolved), after the result is published"),
+    ("commit", 2, "Worker._finished: one offset commit per consumed record"),
+]
+FLOOR_LABELS = {
+    "hop": "kafka produce->consume hop",
+    "get_absent": "s3 get, absent (404)",
+    "get_snapshot": "s3 get snapshot",
+    "create_snapshot": "s3 put If-None-Match snapshot",
+    "create_result": "s3 put If-None-Match result",
+    "replace": "s3 put If-Match snapshot",
+    "commit": "kafka offset commit",
+}
+CYCLE_TIMEOUT_S = 30.0
+
+
+# -- services ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Services:
+    bootstrap: str
+    kafka_source: str
+    s3: dict[str, Any]
+    s3_source: str
+    stops: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        while self.stops:
+            self.stops.pop()()
+
+
+def start_services() -> Services:
+    """Kafka and S3: from the environment when given, else started here (from the main thread,
+    so the child processes die with us)."""
+    kafka = start_kafka()
+    services = Services(kafka.bootstrap_servers, kafka.source, {}, "env")
+    services.stops.append(kafka.stop)
+    try:
+        endpoint = os.environ.get("INTERMISSION_S3_ENDPOINT_URL", "").strip()
+        if endpoint:
+            services.s3 = {
+                "endpoint_url": endpoint,
+                "region": os.environ.get("INTERMISSION_S3_REGION", "us-east-1"),
+                "access_key": os.environ.get("AWS_ACCESS_KEY_ID"),
+                "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY"),
+            }
+        else:
+            s3 = start_s3()
+            services.stops.append(s3.stop)
+            services.s3_source = "seaweedfs"
+            services.s3 = {
+                "endpoint_url": s3.endpoint_url,
+                "region": s3.region,
+                "access_key": s3.access_key,
+                "secret_key": s3.secret_key,
+            }
+    except BaseException:
+        services.stop()
+        raise
+    return services
+
+
+# -- tracing proxies (--trace only) -------------------------------------------------------------
+
+
+class Trace:
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = defaultdict(list)
+        self.enabled = False
+
+    def reset(self) -> None:
+        self.samples.clear()
+
+    async def timed(self, name: str, work: Awaitable[Any]) -> Any:
+        start = time.perf_counter()
+        try:
+            return await work
+        finally:
+            if self.enabled:
+                self.samples[name].append(time.perf_counter() - start)
+
+
+class TracedStore:
+    def __init__(self, inner: S3SnapshotStore, trace: Trace) -> None:
+        self.inner, self.trace = inner, trace
+
+    async def create(self, key: str, data: bytes) -> str:
+        kind = "result" if key.endswith("/result") else "snapshot"
+        return str(await self.trace.timed(f"s3 create {kind}", self.inner.create(key, data)))
+
+    async def replace(self, key: str, data: bytes, etag: str) -> str:
+        return str(await self.trace.timed("s3 replace snapshot", self.inner.replace(key, data, etag)))
+
+    async def get(self, key: str) -> Any:
+        start = time.perf_counter()
+        found = await self.inner.get(key)
+        if self.trace.enabled:
+            kind = "result" if key.endswith("/result") else "snapshot"
+            state = "hit" if found is not None else "absent"
+            self.trace.samples[f"s3 get {kind} ({state})"].append(time.perf_counter() - start)
+        return found
+
+    async def list(self, prefix: str) -> list[str]:
+        return list(await self.trace.timed("s3 list", self.inner.list(prefix)))
+
+    async def delete(self, key: str) -> None:
+        await self.trace.timed("s3 delete", self.inner.delete(key))
+
+
+class TracedPublisher:
+    def __init__(self, inner: KafkaPublisher, trace: Trace) -> None:
+        self.inner, self.trace = inner, trace
+
+    async def publish(self, topic: str, key: str, value: bytes) -> None:
+        await self.trace.timed(
+            f"kafka publish {topic.rsplit('-', 1)[-1]}", self.inner.publish(topic, key, value)
+        )
+
+
+class TracedSubscription:
+    def __init__(self, inner: KafkaSubscription, trace: Trace) -> None:
+        self.inner, self.trace = inner, trace
+
+    def records(self) -> Any:
+        return self.inner.records()
+
+    async def commit(self, record: Record) -> None:
+        await self.trace.timed("kafka commit", self.inner.commit(record))
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+# -- workers and the client ---------------------------------------------------------------------
+
+
+@dataclass
+class RunningWorker:
+    publisher: KafkaPublisher
+    store: S3SnapshotStore
+    subscription: KafkaSubscription
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        await self.subscription.close()
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        await self.publisher.stop()
+        self.store.close()
+
+
+async def start_worker(
+    index: int,
+    services: Services,
+    bucket: str,
+    topics: Topics,
+    group: str,
+    consumer_options: dict[str, Any],
+    trace: Trace | None,
+) -> RunningWorker:
+    publisher = KafkaPublisher(services.bootstrap, client_id=f"bench-worker-{index}")
+    await publisher.start()
+    store = S3SnapshotStore(bucket, prefix="bench/", **services.s3)
+    ai, _ = service_app.build()
+    runs = Runs(
+        ai=ai,
+        store=TracedStore(store, trace) if trace else store,
+        publisher=TracedPublisher(publisher, trace) if trace else publisher,
+        topics=topics,
+        sealer=Sealer(b"bench-snapshot-key"),
+    )
+    subscription = KafkaSubscription(
+        services.bootstrap,
+        [topics.requests, topics.resumes],
+        group,
+        client_id=f"bench-worker-{index}",
+        consumer_options=consumer_options,
+    )
+    await subscription.start()
+    worker = Worker(runs)
+    source = TracedSubscription(subscription, trace) if trace else subscription
+    task = asyncio.create_task(worker.run(source))
+    return RunningWorker(publisher, store, subscription, task)
+
+
+class Client:
+    """A caller and an approver in one: one publisher, one consumer (own group) per topic,
+    events dispatched to per-run futures."""
+
+    def __init__(self, bootstrap: str, topics: Topics, consumer_options: dict[str, Any]) -> None:
+        self.topics = topics
+        self.publisher = KafkaPublisher(bootstrap, client_id="bench-client")
+        tag = uuid.uuid4().hex[:8]
+        self.approvals = KafkaSubscription(
+            bootstrap, [topics.approvals], f"bench-approver-{tag}", consumer_options=consumer_options
+        )
+        self.results = KafkaSubscription(
+            bootstrap, [topics.results], f"bench-caller-{tag}", consumer_options=consumer_options
+        )
+        self._approval: dict[str, asyncio.Future[Any]] = {}
+        self._result: dict[str, asyncio.Future[Any]] = {}
+        self._pumps: list[asyncio.Task[None]] = []
+        self.approval_size = 0
+        self.last_run_id = ""
+
+    async def start(self) -> None:
+        await self.publisher.start()
+        for subscription, decode, waiting in [
+            (self.approvals, decode_approval, self._approval),
+            (self.results, decode_result, self._result),
+        ]:
+            await subscription.start()
+            self._pumps.append(asyncio.create_task(self._pump(subscription, decode, waiting)))
+
+    async def _pump(self, subscription: KafkaSubscription, decode: Any, waiting: dict[str, Any]) -> None:
+        async for record in subscription.records():
+            event = decode(record.value)
+            if isinstance(event, InterruptRaised):
+                self.approval_size = len(record.value)
+            future = waiting.pop(event.run_id, None)
+            if future is not None and not future.done():
+                future.set_result(event)
+
+    async def cycle(self) -> tuple[float, float, float]:
+        """(whole cycle, request -> InterruptRaised, ResumeRequested publish -> RunCompleted)."""
+        loop = asyncio.get_running_loop()
+        run_id = f"run-{uuid.uuid4().hex}"
+        approval: asyncio.Future[InterruptRaised] = loop.create_future()
+        result: asyncio.Future[Any] = loop.create_future()
+        self._approval[run_id], self._result[run_id] = approval, result
+        request = encode(
+            GenerateRequest(
+                run_id=run_id,
+                idempotency_key=run_id,
+                messages=[Message(role="user", content=[TextPart("transfer")])],
+                tools=["transferMoney"],
+            )
+        )
+        perf = time.perf_counter
+        try:
+            async with asyncio.timeout(CYCLE_TIMEOUT_S):
+                start = perf()
+                await self.publisher.publish(self.topics.requests, run_id, request)
+                raised = await approval
+                approved = perf()
+                resume = ResumeRequested(
+                    run_id=run_id,
+                    resume_id=uuid.uuid4().hex,
+                    snapshot_version=raised.snapshot.version,
+                    restart=[RestartAnswer(ref=raised.interrupts[0].ref, resumed={"status": "APPROVED"})],
+                    answered_by="bench-approver",
+                )
+                await self.publisher.publish(self.topics.resumes, run_id, encode(resume))
+                done = await result
+                end = perf()
+        finally:
+            self._approval.pop(run_id, None)
+            self._result.pop(run_id, None)
+        if not isinstance(done, RunCompleted):
+            raise RuntimeError(f"run {run_id} ended with {done!r}")
+        self.last_run_id = run_id
+        return end - start, approved - start, end - approved
+
+    async def close(self) -> None:
+        for subscription in (self.approvals, self.results):
+            await subscription.close()
+        for pump in self._pumps:
+            pump.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+        await self.publisher.stop()
+
+
+async def wait_assigned(subscriptions: list[KafkaSubscription], expected: set[tuple[str, int]]) -> None:
+    """Until every member holds partitions and together they hold all (the group has settled)."""
+    async with asyncio.timeout(60):
+        while True:
+            held = [s.assignment() for s in subscriptions]
+            if all(held) and frozenset().union(*held) == expected:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def run_cycles(client: Client, concurrency: int, cycles: int) -> tuple[list[tuple[float, ...]], float]:
+    """``cycles`` cycles by ``concurrency`` clients, each starting its next cycle at once."""
+    samples: list[tuple[float, ...]] = []
+    remaining = cycles
+
+    async def one_client() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            samples.append(await client.cycle())
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one_client() for _ in range(concurrency)))
+    return samples, time.perf_counter() - start
+
+
+# -- the floor ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Series:
+    """Durations of one op (seconds) and the CPU this process spent per op (ms), less the CPU
+    it burns anyway while idle (consumers polling)."""
+
+    samples: list[float]
+    cpu_ms: float
+
+
+async def idle_cpu_rate(seconds: float = 2.0) -> tuple[float, float]:
+    """CPU seconds per wall second of (this process, the services) with nothing to do."""
+    cpu, start = cpu_now(), time.perf_counter()
+    await asyncio.sleep(seconds)
+    after, wall = cpu_now(), time.perf_counter() - start
+    return (after[0] - cpu[0]) / wall, (after[1] - cpu[1]) / wall
+
+
+async def sample(fn: Callable[[int], Awaitable[object]], warmup: int, n: int, idle: float) -> Series:
+    for i in range(warmup):
+        await fn(-1 - i)
+    out = []
+    cpu, begin = os.times(), time.perf_counter()
+    for i in range(n):
+        start = time.perf_counter()
+        await fn(i)
+        out.append(time.perf_counter() - start)
+    after, wall = os.times(), time.perf_counter() - begin
+    spent = (after.user + after.system) - (cpu.user + cpu.system) - idle * wall
+    return Series(out, _ms(spent) / n)
+
+
+class Hop:
+    """produce -> consume on a scratch topic, with the client's consumer settings."""
+
+    def __init__(self, bootstrap: str, topic: str, consumer_options: dict[str, Any]) -> None:
+        self.topic = topic
+        self.subscription = KafkaSubscription(
+            bootstrap, [topic], f"bench-floor-{uuid.uuid4().hex[:8]}", consumer_options=consumer_options
+        )
+        self._waiting: dict[bytes, asyncio.Future[Record]] = {}
+        self._pump: asyncio.Task[None] | None = None
+        self.last: Record | None = None
+        self.ack_s = 0.0  # of the latest round trip: publish until the producer's ack
+
+    async def start(self, partitions: int) -> None:
+        await self.subscription.start()
+        await wait_assigned([self.subscription], {(self.topic, p) for p in range(partitions)})
+        self._pump = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async for record in self.subscription.records():
+            self.last = record
+            future = self._waiting.pop(record.key or b"", None)
+            if future is not None and not future.done():
+                future.set_result(record)
+
+    async def round_trip(self, publish: Callable[[str, str, bytes], Awaitable[Any]], payload: bytes) -> float:
+        """Seconds from the publish call to the consumer's receipt."""
+        key = uuid.uuid4().hex
+        future: asyncio.Future[Record] = asyncio.get_running_loop().create_future()
+        self._waiting[key.encode()] = future
+        start = time.perf_counter()
+        await publish(self.topic, key, payload)
+        acked = time.perf_counter()
+        async with asyncio.timeout(CYCLE_TIMEOUT_S):
+            await future
+        self.ack_s = acked - start
+        return time.perf_counter() - start
+
+    async def close(self) -> None:
+        await self.subscription.close()
+        if self._pump is not None:
+            self._pump.cancel()
+            await asyncio.gather(self._pump, return_exceptions=True)
+
+
+class DictStore:
+    """A SnapshotStore in a dict, for timing the compute of a cycle without any I/O."""
+
+    def __init__(self) -> None:
+        self._objects: dict[str, tuple[bytes, str]] = {}
+        self._version = 0
+
+    async def create(self, key: str, data: bytes) -> str:
+        if key in self._objects:
+            raise PreconditionFailed(key)
+        return self._put(key, data)
+
+    async def replace(self, key: str, data: bytes, etag: str) -> str:
+        if key not in self._objects or self._objects[key][1] != etag:
+            raise PreconditionFailed(key)
+        return self._put(key, data)
+
+    def _put(self, key: str, data: bytes) -> str:
+        self._version += 1
+        self._objects[key] = (data, str(self._version))
+        return str(self._version)
+
+    async def get(self, key: str) -> StoredObject | None:
+        found = self._objects.get(key)
+        return None if found is None else StoredObject(data=found[0], etag=found[1])
+
+    async def list(self, prefix: str) -> list[str]:
+        return sorted(k for k in self._objects if k.startswith(prefix))
+
+    async def delete(self, key: str) -> None:
+        self._objects.pop(key, None)
+
+
+class LastPublished:
+    def __init__(self) -> None:
+        self.last: dict[str, bytes] = {}
+
+    async def publish(self, topic: str, key: str, value: bytes) -> None:
+        self.last[topic] = value
+
+
+async def compute_only(topics: Topics, warmup: int, n: int, idle: float) -> Series:
+    """One cycle's Runs + engine + codec work (both handlers, every decode and encode), no I/O."""
+    ai, _ = service_app.build()
+    published = LastPublished()
+    runs = Runs(ai=ai, store=DictStore(), publisher=published, topics=topics, sealer=Sealer(b"k"))
+
+    async def cycle(_: int) -> None:
+        run_id = uuid.uuid4().hex
+        message = Message(role="user", content=[TextPart("transfer")])
+        request = GenerateRequest(
+            run_id=run_id, idempotency_key=run_id, messages=[message], tools=["transferMoney"]
+        )
+        await runs.on_request(decode_request(encode(request)))
+        raised = decode_approval(published.last[topics.approvals])
+        answer = RestartAnswer(ref=raised.interrupts[0].ref, resumed={"status": "APPROVED"})
+        resume = ResumeRequested(run_id=run_id, resume_id=run_id, snapshot_version=1, restart=[answer])
+        await runs.on_resume(decode_resume(encode(resume)))
+        if not isinstance(decode_result(published.last[topics.results]), RunCompleted):
+            raise RuntimeError("the in-memory cycle did not complete")
+
+    return await sample(cycle, warmup, n, idle)
+
+
+async def measure_floor(
+    *,
+    services: Services,
+    store: S3SnapshotStore,
+    client: Client,
+    hop: Hop,
+    snapshot: bytes,
+    result: bytes,
+    warmup: int,
+    n: int,
+    idle: float,
+) -> tuple[dict[str, Series], dict[str, Series]]:
+    """(floor ops, diagnostics), each timed alone, one at a time."""
+    ops: dict[str, Series] = {}
+    diag: dict[str, Series] = {}
+    payload = b"x" * max(client.approval_size, 256)  # the largest event of a cycle
+
+    async def hop_once(publish: Callable[[str, str, bytes], Awaitable[Any]], acks: list[float]) -> None:
+        await hop.round_trip(publish, payload)
+        acks.append(hop.ack_s)
+
+    acks: list[float] = []
+    ops["hop"] = await sample(lambda _: hop_once(client.publisher.publish, acks), warmup, n, idle)
+    diag["kafka produce until ack (same publisher)"] = Series(acks[warmup:], math.nan)
+
+    # The same round trip without the publisher's 2 ms linger (diagnostic only).
+    eager = AIOKafkaProducer(
+        bootstrap_servers=services.bootstrap, enable_idempotence=True, acks="all", linger_ms=0
+    )
+    await eager.start()
+    try:
+
+        async def eager_publish(topic: str, key: str, value: bytes) -> None:
+            await (await eager.send(topic, value=value, key=key.encode()))
+
+        eager_acks: list[float] = []
+        diag["kafka hop, linger_ms=0 producer"] = await sample(
+            lambda _: hop_once(eager_publish, eager_acks), warmup, n, idle
+        )
+        diag["kafka produce until ack, linger_ms=0"] = Series(eager_acks[warmup:], math.nan)
+    finally:
+        await eager.stop()
+
+    assert hop.last is not None
+    last = hop.last
+    ops["commit"] = await sample(lambda _: hop.subscription.commit(last), warmup, n, idle)
+
+    run = uuid.uuid4().hex[:8]
+    etags: dict[int, str] = {}
+
+    async def create(i: int) -> None:
+        etags[i] = await store.create(f"floor-{run}/{i}/snapshot", snapshot)
+
+    async def create_result(i: int) -> None:
+        await store.create(f"floor-{run}/{i}/result", result)
+
+    async def get(i: int) -> None:
+        assert await store.get(f"floor-{run}/{i}/snapshot") is not None
+
+    async def get_absent(i: int) -> None:
+        assert await store.get(f"floor-{run}/{i}/absent") is None
+
+    async def replace(i: int) -> None:
+        etags[i] = await store.replace(f"floor-{run}/{i}/snapshot", snapshot, etags[i])
+
+    ops["create_snapshot"] = await sample(create, warmup, n, idle)
+    ops["get_snapshot"] = await sample(get, warmup, n, idle)
+    ops["replace"] = await sample(replace, warmup, n, idle)
+    ops["get_absent"] = await sample(get_absent, warmup, n, idle)
+    ops["create_result"] = await sample(create_result, warmup, n, idle)
+    diag["s3 list, empty prefix"] = await sample(
+        lambda i: store.list(f"floor-{run}/none-{i}/"), warmup, n, idle
+    )
+
+    pool = ThreadPoolExecutor(max_workers=8)
+    loop = asyncio.get_running_loop()
+    try:
+        diag["thread-pool hop, no-op (run_in_executor)"] = await sample(
+            lambda _: loop.run_in_executor(pool, int), warmup, n, idle
+        )
+    finally:
+        pool.shutdown()
+    diag["Runs + engine + codecs, no I/O, per cycle"] = await compute_only(client.topics, warmup, n, idle)
+    return ops, diag
+
+
+# -- cpu accounting -----------------------------------------------------------------------------
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) of this process's live children: the broker and weed when
+    started here. Linux only; 0 elsewhere or for services given through the environment."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    me = os.getpid()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me:  # fields[1] is the ppid; utime and stime are fields 11 and 12
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def cpu_now() -> tuple[float, float]:
+    """(this process, its children) CPU seconds so far."""
+    own = os.times()
+    return own.user + own.system, _children_cpu_s()
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+
+def _ms(seconds: float) -> float:
+    return seconds * 1000
+
+
+def print_floor(ops: dict[str, Series], diag: dict[str, Series], n: int, idle: tuple[float, float]) -> Floor:
+    """Prints the floor table."""
+    p50 = {name: _ms(_timing.percentile(s.samples, 50)) for name, s in ops.items()}
+    print(
+        f"\nfloor: each raw op alone, one at a time, {n} samples; ms. cpu = this process's CPU per op "
+        f"(idle polling, {idle[0] * 100:.0f}% of a core here, subtracted)"
+    )
+    print(f"  {'operation':<34} {'count':>5} {'p50':>7} {'p95':>7} {'x count':>8} {'cpu':>6}   made by")
+    floor = Floor()
+
+    def row(name: str, count: int, where: str) -> tuple[float, float]:
+        p95 = _ms(_timing.percentile(ops[name].samples, 95))
+        cost, cpu = p50[name] * count, ops[name].cpu_ms
+        print(
+            f"  {FLOOR_LABELS[name]:<34} {count:>5} {p50[name]:>7.2f} {p95:>7.2f} {cost:>8.2f} "
+            f"{cpu:>6.2f}   {where}"
+        )
+        return cost, cpu * count
+
+    for name, count, where in CRITICAL_PATH:
+        cost, cpu = row(name, count, where)
+        floor.critical += cost
+        floor.cpu += cpu
+    print(f"  {'floor, critical path':<34} {'':>5} {'':>7} {'':>7} {floor.critical:>8.2f} {floor.cpu:>6.2f}")
+    print("  off the critical path (after RunCompleted is published; worker time, not latency):")
+    off = 0.0
+    for name, count, where in OFF_PATH:
+        cost, cpu = row(name, count, where)
+        off += cost
+        floor.cpu += cpu
+    print(
+        f"  {'all ops of a cycle, serial':<34} {'':>5} {'':>7} {'':>7} {floor.critical + off:>8.2f} "
+        f"{floor.cpu:>6.2f}"
+    )
+    print("  diagnostics (not in the floor):")
+    for name, series in diag.items():
+        print(
+            f"  {name:<40} {_ms(_timing.percentile(series.samples, 50)):>7.2f} "
+            f"{_ms(_timing.percentile(series.samples, 95)):>7.2f} {'':>8} {series.cpu_ms:>6.2f}"
+        )
+    floor.first_half = 2 * p50["hop"] + 2 * p50["get_absent"] + p50["create_snapshot"]
+    return floor
+
+
+@dataclass
+class Floor:
+    critical: float = 0.0  # ms: sum of p50 x count over the critical path
+    first_half: float = 0.0  # ms: the part of it up to InterruptRaised
+    cpu: float = 0.0  # ms of this process's CPU for all raw ops of one cycle
+
+
+def print_trace(trace: Trace, cycles: int) -> None:
+    print("\ntrace at concurrency 1: worker store/publisher calls per cycle, in-cycle latency (ms)")
+    print(f"  {'call':<34} {'per cycle':>9} {'p50':>8} {'p95':>8}")
+    for name in sorted(trace.samples):
+        s = trace.samples[name]
+        print(
+            f"  {name:<34} {len(s) / cycles:>9.2f} {_ms(_timing.percentile(s, 50)):>8.2f} "
+            f"{_ms(_timing.percentile(s, 95)):>8.2f}"
+        )
+
+
+async def bench(args: argparse.Namespace, services: Services) -> None:
+    concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    prefix = f"bench-{uuid.uuid4().hex[:8]}-"
+    topics = Topics(
+        requests=f"{prefix}requests",
+        approvals=f"{prefix}approvals",
+        resumes=f"{prefix}resumes",
+        results=f"{prefix}results",
+        dead_letter=f"{prefix}dead-letter",
+    )
+    scratch = f"{prefix}floor"
+    consumer_options = {**fast_consumer_kwargs(), "fetch_max_wait_ms": args.fetch_max_wait_ms}
+    await ensure_topics(
+        services.bootstrap,
+        [topics.requests, topics.approvals, topics.resumes, topics.results, topics.dead_letter, scratch],
+        args.partitions,
+        1,
+    )
+    bucket = unique_bucket_name("bench")
+    setup_store = S3SnapshotStore(bucket, **services.s3)
+    await setup_store.ensure_bucket()
+    setup_store.close()
+
+    trace = Trace() if args.trace else None
+    group = f"bench-workers-{uuid.uuid4().hex[:8]}"
+    workers: list[RunningWorker] = []
+    client = Client(services.bootstrap, topics, consumer_options)
+    hop = Hop(services.bootstrap, scratch, consumer_options)
+    try:
+        for i in range(args.workers):
+            workers.append(await start_worker(i, services, bucket, topics, group, consumer_options, trace))
+        await client.start()
+
+        def every(*names: str) -> set[tuple[str, int]]:
+            return {(t, p) for t in names for p in range(args.partitions)}
+
+        await wait_assigned([w.subscription for w in workers], every(topics.requests, topics.resumes))
+        await wait_assigned([client.approvals], every(topics.approvals))
+        await wait_assigned([client.results], every(topics.results))
+        await hop.start(args.partitions)
+
+        # Warm everything (JIT, connections, caches) before any number is taken.
+        await run_cycles(client, 1, args.warmup)
+        await run_cycles(client, max(concurrencies), max(concurrencies))
+        # A real pause and a real result, as stored: the floor's S3 ops move objects this size.
+        stored_snapshot = await workers[0].store.get(snapshot_key(client.last_run_id, 1))
+        stored_result = await workers[0].store.get(result_key(client.last_run_id))
+        assert stored_snapshot is not None
+        assert stored_result is not None
+        idle = await idle_cpu_rate()
+        ops, diag = await measure_floor(
+            services=services,
+            store=workers[0].store,
+            client=client,
+            hop=hop,
+            snapshot=stored_snapshot.data,
+            result=stored_result.data,
+            warmup=min(args.warmup, 20),
+            n=args.floor_samples,
+            idle=idle[0],
+        )
+
+        print(
+            f"service cycle: python {platform.python_version()} on {platform.machine()}, "
+            f"{os.cpu_count()} cpus; kafka {services.kafka_source} at {services.bootstrap}; "
+            f"s3 {services.s3_source} at {services.s3['endpoint_url']}; "
+            f"load average {os.getloadavg()[0]:.2f} (other processes share these cpus)"
+        )
+        print(
+            f"  {args.workers} workers (one group, max_in_flight=64), {args.partitions} partitions per "
+            "topic, replication 1; model: scripted, zero latency; snapshots HMAC-sealed"
+        )
+        print(
+            f"  producer (KafkaPublisher): acks=all, idempotent, linger_ms={kafka_module._LINGER_MS}"
+            f"{' (overridden by --linger-ms)' if args.linger_ms is not None else ''}, max_batch_size=1 MiB"
+        )
+        shown = {
+            k: consumer_options[k]
+            for k in ("fetch_max_wait_ms", "heartbeat_interval_ms", "session_timeout_ms")
+        }
+        print(
+            f"  consumers (KafkaSubscription, workers and clients alike): {shown}, fetch_min_bytes=1, "
+            "read_committed, manual commit"
+        )
+        print(
+            f"  s3 (S3SnapshotStore): boto3 on a 64-thread pool; stored snapshot v1 "
+            f"{len(stored_snapshot.data)} B, result {len(stored_result.data)} B, "
+            f"InterruptRaised event {client.approval_size} B"
+        )
+        floor = print_floor(ops, diag, args.floor_samples, idle)
+
+        print("\ncycles: publish GenerateRequest -> InterruptRaised -> publish ResumeRequested -> done")
+        print(
+            "  cpu/cyc: CPU ms per cycle of this process (client + workers, all threads); "
+            "svc cpu: of the broker and weed processes started here.\n"
+            f"  idle (consumers polling every {args.fetch_max_wait_ms} ms, no traffic): this process "
+            f"{idle[0] * 100:.0f}% of a core, services {idle[1] * 100:.0f}%; "
+            f"the raw ops of one cycle cost this process {floor.cpu:.2f} ms CPU"
+        )
+        print(
+            f"  {'conc':>4} {'cycles':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
+            f"{'req->raised p50':>15} {'resume->done p50':>16} {'cycles/s':>9} {'cpu/cyc':>8} {'svc cpu':>8}"
+        )
+        at_one: tuple[float, float, float] | None = None
+        traced = 0
+        for concurrency in concurrencies:
+            cycles = max(args.cycles, 10 * concurrency)
+            await run_cycles(client, concurrency, max(args.warmup, concurrency))
+            if trace is not None and concurrency == 1:
+                trace.reset()
+                trace.enabled = True
+            cpu_before = cpu_now()
+            samples, wall = await run_cycles(client, concurrency, cycles)
+            cpu_after = cpu_now()
+            own_cpu = _ms(cpu_after[0] - cpu_before[0]) / cycles
+            services_cpu = _ms(cpu_after[1] - cpu_before[1]) / cycles
+            if trace is not None:
+                trace.enabled = False
+            whole = [s[0] for s in samples]
+            first = _ms(_timing.percentile([s[1] for s in samples], 50))
+            second = _ms(_timing.percentile([s[2] for s in samples], 50))
+            summary = _timing.summarize(whole)
+            print(
+                f"  {concurrency:>4} {cycles:>6} {summary.p50_ms:>8.2f} {summary.p95_ms:>8.2f} "
+                f"{summary.max_ms:>8.2f} {first:>15.2f} {second:>16.2f} {cycles / wall:>9.1f} "
+                f"{own_cpu:>8.2f} {services_cpu:>8.2f}"
+            )
+            if concurrency == 1:
+                at_one = (summary.p50_ms, first, second)
+                traced = cycles
+        if trace is not None and traced:
+            print_trace(trace, traced)
+        if at_one is not None:
+            p50, first, second = at_one
+            half, rest = floor.first_half, floor.critical - floor.first_half
+            print(
+                f"\nat concurrency 1: cycle p50 / floor = {p50:.2f} / {floor.critical:.2f} ms = "
+                f"{p50 / floor.critical:.2f}x\n"
+                f"  request->raised {first:.2f} / {half:.2f} ms = {first / half:.2f}x; "
+                f"resume->done {second:.2f} / {rest:.2f} ms = {second / rest:.2f}x"
+            )
+        print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+        # The workers still write "resolved" and commit after the last RunCompleted: let them.
+        await asyncio.sleep(1.0)
+    finally:
+        await hop.close()
+        await client.close()
+        # All members leave together: one at a time, each departure would rebalance the others
+        # and fail their last commits (harmless, but noisy).
+        await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", default=os.environ.get("BENCH_CONCURRENCY", "1,64"))
+    parser.add_argument(
+        "--cycles",
+        type=int,
+        default=int(os.environ.get("BENCH_CYCLES", "200")),
+        help="timed cycles per concurrency level (at least 10 per concurrent client)",
+    )
+    parser.add_argument("--warmup", type=int, default=int(os.environ.get("BENCH_WARMUP", "20")))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--fetch-max-wait-ms", type=int, default=5)
+    parser.add_argument("--floor-samples", type=int, default=200)
+    parser.add_argument(
+        "--linger-ms",
+        type=int,
+        default=None,
+        help="experiment: override KafkaPublisher's linger (default: the production value)",
+    )
+    parser.add_argument(
+        "--trace", action="store_true", help="count and time the workers' store and publish calls"
+    )
+    args = parser.parse_args()
+    if args.linger_ms is not None:
+        # An experiment, not production: KafkaPublisher reads this constant when it is built.
+        kafka_module._LINGER_MS = args.linger_ms
+    services = start_services()
+    try:
+        asyncio.run(bench(args, services))
+    finally:
+        services.stop()
+
+
+if __name__ == "__main__":
+    main()
