@@ -98,6 +98,32 @@ class RealBackend(Backend):
         await self.kafka.stop()
 
 
+class GatedStore:
+    """Wraps a store so creates wait at a gate: holds a record's effects open mid-flight."""
+
+    def __init__(self, inner: SnapshotStore) -> None:
+        self.inner = inner
+        self.gate = asyncio.Event()
+        self.reached = asyncio.Event()
+
+    async def create(self, key: str, data: bytes) -> str:
+        self.reached.set()
+        await self.gate.wait()
+        return await self.inner.create(key, data)
+
+    async def replace(self, key: str, data: bytes, etag: str) -> str:
+        return await self.inner.replace(key, data, etag)
+
+    async def get(self, key: str) -> Any:
+        return await self.inner.get(key)
+
+    async def list(self, prefix: str) -> list[str]:
+        return await self.inner.list(prefix)
+
+    async def delete(self, key: str) -> None:
+        await self.inner.delete(key)
+
+
 @dataclass
 class RunningWorker:
     worker: Worker
@@ -114,6 +140,12 @@ class RunningWorker:
             self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
 
+    async def kill(self) -> None:
+        """Stop as a crash would: in-flight records are abandoned, nothing more is committed."""
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        await self.subscription.close()
+
 
 @dataclass
 class Harness:
@@ -126,12 +158,18 @@ class Harness:
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _watchers: list[tuple[Subscription, asyncio.Task[None]]] = field(default_factory=list)
 
-    def runs(self, *, clock: Callable[[], datetime] | None = None, ai: Intermission | None = None) -> Runs:
+    def runs(
+        self,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        ai: Intermission | None = None,
+        store: SnapshotStore | None = None,
+    ) -> Runs:
         """A fresh Runs: what a new worker process would build."""
         options: dict[str, Any] = {"clock": clock} if clock else {}
         return Runs(
             ai=ai or self.ai,
-            store=self.backend.store,
+            store=store or self.backend.store,
             publisher=self.backend.publisher,
             topics=self.backend.topics,
             sealer=Sealer(b"test-key"),

@@ -383,3 +383,22 @@ async def test_audit_follows_the_chain_and_finds_a_rewritten_step(harness: Harne
     # Without the key, a rewrite cannot even be sealed.
     forged = await audit_run(harness.backend.store, Sealer(b"another-key"), run_id)
     assert "seal" in (forged.problem or "")
+
+
+async def test_a_record_whose_worker_dies_mid_flight_is_handled_by_the_next(harness: Harness) -> None:
+    from harness import GatedStore
+
+    gated = GatedStore(harness.backend.store)
+    doomed = await harness.start_worker(store=gated)
+    run_id = _run_id()
+    await harness.submit(run_id, "transfer", tools=["transferMoney"])
+    async with asyncio.timeout(30):
+        await gated.reached.wait()  # the worker is inside the record, before its snapshot write
+    await doomed.kill()
+    assert not [a for a in harness.approvals if a.run_id == run_id]
+
+    successor = await harness.start_worker()  # same group: it resumes from the last commit
+    raised = await harness.approval(run_id)
+    await successor.stop()
+    assert raised.snapshot.version == 1
+    assert await harness.backend.store.list(f"runs/{run_id}/") == [snapshot_key(run_id, 1)]
