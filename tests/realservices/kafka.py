@@ -17,13 +17,11 @@ import asyncio
 import atexit
 import base64
 import contextlib
-import ctypes
 import functools
 import hashlib
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -35,10 +33,11 @@ import warnings
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+
+from ._process import Stoppable, die_with_parent
 
 __all__ = [
     "KAFKA_VERSION",
@@ -72,7 +71,7 @@ class KafkaUnavailableError(RuntimeError):
 
 
 @dataclass
-class KafkaService:
+class KafkaService(Stoppable):
     """A running broker. `stop()` is idempotent; the object is also a context manager."""
 
     bootstrap_servers: str
@@ -80,22 +79,6 @@ class KafkaService:
     # The local broker's log while it runs; `stop()` deletes it with the broker's data.
     log_path: Path | None = None
     _stop: Callable[[], None] | None = field(default=None, repr=False)
-
-    def stop(self) -> None:
-        stop, self._stop = self._stop, None
-        if stop is not None:
-            stop()
-
-    def __enter__(self) -> KafkaService:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def fast_consumer_kwargs() -> dict[str, Any]:
@@ -541,26 +524,6 @@ def _kafka_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn that makes Linux stop the child if the test process dies (even by SIGKILL).
-
-    PR_SET_PDEATHSIG fires when the *thread* that started the child exits, so it is only used
-    when that thread is the main thread.
-    """
-    if not sys.platform.startswith("linux") or threading.current_thread() is not (threading.main_thread()):
-        return None
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    except OSError:
-        return None
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-    return preexec
-
-
 def _jvm_command(java: str, jars: Path, log4j_config: Path, extra: Sequence[str] = ()) -> list[str]:
     return [
         java,
@@ -628,7 +591,7 @@ class _LocalBroker:
                 stdin=subprocess.DEVNULL,  # CI may have no stdin at all
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent(),
+                preexec_fn=die_with_parent(),
             )
 
     def stop(self, *, report_crash: bool = True) -> None:

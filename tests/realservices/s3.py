@@ -8,29 +8,26 @@ writes (`IfNoneMatch="*"`, `IfMatch=etag`) like AWS S3 does.
 from __future__ import annotations
 
 import atexit
-import ctypes
 import importlib.metadata
 import os
 import random
 import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import sysconfig
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
+
+from ._process import Stoppable, die_with_parent
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -88,7 +85,7 @@ def unique_bucket_name(prefix: str = "test") -> str:
 
 
 @dataclass
-class S3Service:
+class S3Service(Stoppable):
     """A running S3 server. `stop()` is idempotent; the object is also a context manager."""
 
     endpoint_url: str
@@ -107,22 +104,6 @@ class S3Service:
         name = unique_bucket_name(prefix)
         self.client().create_bucket(Bucket=name)
         return name
-
-    def stop(self) -> None:
-        stop, self._stop = self._stop, None
-        if stop is not None:
-            stop()
-
-    def __enter__(self) -> S3Service:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def find_weed() -> Path | None:
@@ -178,26 +159,6 @@ def start_s3(*, startup_timeout: float = 60.0) -> S3Service:
 
         return S3Service(endpoint_url=server.endpoint_url, log_path=server.log_path, _stop=stop)
     raise S3UnavailableError("\n\n".join(failures))
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn that makes Linux stop the child if the test process dies (even by SIGKILL).
-
-    PR_SET_PDEATHSIG fires when the *thread* that started the child exits, so it is only used
-    when that thread is the main thread. (Same helper as in kafka.py; each module stands alone.)
-    """
-    if not sys.platform.startswith("linux") or threading.current_thread() is not (threading.main_thread()):
-        return None
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    except OSError:
-        return None
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-    return preexec
 
 
 def _pick_ports(count: int) -> list[int]:
@@ -282,7 +243,7 @@ class _WeedServer:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent(),
+                preexec_fn=die_with_parent(),
             )
 
     def log_tail(self) -> str:
