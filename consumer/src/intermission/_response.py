@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from intermission_schemas import Message, PausedGeneration, ToolRequestPart, decode_messages
+from intermission_schemas import Message, PausedGeneration, ToolRequestPart
 
 from ._model import FinishReason, Usage
 from ._schema import Schema
@@ -75,4 +75,4 @@ class GenerateResponse:
         )
 
 
-__all__ = ["GenerateResponse", "Resume", "decode_messages"]
+__all__ = ["GenerateResponse", "Resume"]

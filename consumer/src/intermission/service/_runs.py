@@ -24,6 +24,7 @@ from intermission_schemas import (
     InterruptRaised,
     PendingInterrupt,
     RejectReason,
+    RespondAnswer,
     ResumeRejected,
     ResumeRequested,
     RunCompleted,
@@ -155,7 +156,7 @@ class Runs:
         if request.prompt is not None:
             prompt = self.ai.prompt(request.prompt)
             options = await prompt.options(request.input, list(request.messages), None, request.config)
-            options["tools"] = [*map(self.ai._resolve_tool, options["tools"]), *tools]
+            options["tools"] = [*options["tools"], *tools]  # generate() resolves names
         elif request.system is not None:
             options["system"] = request.system
         options.setdefault("config", request.config)
@@ -568,9 +569,7 @@ def _pending(part: ToolRequestPart, tool: Tool | None) -> PendingInterrupt:
     )
 
 
-def _default_answer(ref: str, output: Any) -> Any:
-    from intermission_schemas import RespondAnswer
-
+def _default_answer(ref: str, output: Any) -> RespondAnswer:
     return RespondAnswer(ref=ref, output=output, metadata={"expired": True})
 
 
