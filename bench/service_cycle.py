@@ -55,7 +55,6 @@ from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from intermission.service import (
     PreconditionFailed,
     Record,
-    Runs,
     Sealer,
     StoredObject,
     Topics,
@@ -63,9 +62,10 @@ from intermission.service import (
     result_key,
     snapshot_key,
 )
-from intermission.service import _kafka as kafka_module
-from intermission.service._kafka import KafkaPublisher, KafkaSubscription, ensure_topics
-from intermission.service._s3 import S3SnapshotStore
+from intermission.service.adapters import kafka as kafka_module
+from intermission.service.adapters.kafka import KafkaPublisher, KafkaSubscription, ensure_topics
+from intermission.service.adapters.s3 import S3SnapshotStore
+from intermission.service.runs import Runs
 from intermission_schemas import (
     GenerateRequest,
     InterruptRaised,

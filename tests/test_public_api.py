@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import subprocess
 import sys
@@ -9,6 +10,8 @@ from types import ModuleType
 from typing import Any
 
 import intermission
+import intermission.service
+import intermission_producer
 import intermission_schemas
 import pytest
 
@@ -49,10 +52,10 @@ INTERMISSION_ALL = [
 ]
 
 SCHEMAS_ALL = [
+    "AnswerProblem",
     "ApprovalEvent",
     "ChatState",
     "CollectedAnswer",
-    "DEFAULT_TOPICS",
     "DataPart",
     "DeadLetter",
     "DecodeError",
@@ -91,8 +94,11 @@ SCHEMAS_ALL = [
     "ToolRequestPart",
     "ToolResponse",
     "ToolResponsePart",
+    "Topics",
+    "ValueCheck",
     "all_json_schemas",
     "asyncapi_document",
+    "check_answers",
     "decode_approval",
     "decode_chat_state",
     "decode_dead_letter",
@@ -108,12 +114,76 @@ SCHEMAS_ALL = [
     "with_metadata",
 ]
 
-PACKAGES = [(intermission, INTERMISSION_ALL), (intermission_schemas, SCHEMAS_ALL)]
-IDS = ["intermission", "intermission_schemas"]
+SERVICE_ALL = [
+    "AuditedStep",
+    "PreconditionFailed",
+    "Publisher",
+    "Record",
+    "RunAudit",
+    "Sealer",
+    "Settings",
+    "SettingsError",
+    "SnapshotStore",
+    "StoreUnavailableError",
+    "StoredObject",
+    "Subscription",
+    "TamperedSnapshotError",
+    "Topics",
+    "Worker",
+    "audit_run",
+    "build_worker",
+    "load_app",
+    "result_key",
+    "snapshot_key",
+]
+
+PRODUCER_ALL = [
+    "AnswerError",
+    "AnswerReason",
+    "BrokerError",
+    "ClientUsageError",
+    "ExpiryPolicy",
+    "GenerateRequest",
+    "IntermissionClient",
+    "InterruptRaised",
+    "KafkaSecurity",
+    "PendingInterrupt",
+    "ProducerError",
+    "RespondAnswer",
+    "RestartAnswer",
+    "ResultEvent",
+    "ResultTimeout",
+    "ResumeRejected",
+    "ResumeRequested",
+    "RunCompleted",
+    "RunFailed",
+    "Topics",
+    "build_resume",
+]
+
+ADAPTERS = {
+    "intermission.service.adapters.kafka": [
+        "DEFAULT_MAX_REQUEST_SIZE",
+        "KafkaPublisher",
+        "KafkaSecurity",
+        "KafkaSubscription",
+        "ensure_topics",
+    ],
+    "intermission.service.adapters.s3": ["S3SnapshotStore"],
+    "intermission.service.adapters.local": ["LocalSnapshotStore", "MemoryLog"],
+}
+
+PACKAGES = [
+    (intermission, INTERMISSION_ALL),
+    (intermission_schemas, SCHEMAS_ALL),
+    (intermission.service, SERVICE_ALL),
+    (intermission_producer, PRODUCER_ALL),
+]
+IDS = ["intermission", "intermission_schemas", "intermission.service", "intermission_producer"]
 
 
 def test_pinned_lists_are_sorted_and_unique() -> None:
-    for pinned in (INTERMISSION_ALL, SCHEMAS_ALL):
+    for pinned in (INTERMISSION_ALL, SCHEMAS_ALL, SERVICE_ALL, PRODUCER_ALL):
         assert pinned == sorted(pinned)
         assert len(set(pinned)) == len(pinned)
 
@@ -155,7 +225,7 @@ def _public_callables(package: ModuleType) -> list[tuple[str, Any]]:
     return found
 
 
-@pytest.mark.parametrize("package", [intermission, intermission_schemas], ids=IDS)
+@pytest.mark.parametrize("package", [intermission, intermission_schemas], ids=IDS[:2])
 def test_no_public_name_exposes_a_google_genai_type(package: ModuleType) -> None:
     for name in package.__all__:
         value = getattr(package, name)
@@ -186,3 +256,49 @@ def test_the_wire_types_package_imports_neither_pydantic_nor_google() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def _signature_text(function: Any) -> str:
+    try:
+        signature = str(inspect.signature(function))
+    except (TypeError, ValueError):
+        signature = ""
+    return signature + repr(getattr(function, "__annotations__", {}))
+
+
+_CLIENT_LIBRARIES = ("aiokafka", "boto3", "botocore", "types_boto3")
+
+
+@pytest.mark.parametrize(("package", "pinned"), PACKAGES, ids=IDS)
+def test_no_public_signature_outside_an_adapter_names_kafka_or_s3_client_types(
+    package: ModuleType, pinned: list[str]
+) -> None:
+    for name in pinned:
+        value = getattr(package, name)
+        for base in getattr(value, "__mro__", ()):
+            assert not base.__module__.startswith(_CLIENT_LIBRARIES), f"{name} derives from {base!r}"
+    for qualified, function in _public_callables(package):
+        text = _signature_text(function)
+        for library in _CLIENT_LIBRARIES:
+            assert library not in text, f"{qualified} names {library}: {text}"
+        assert "AIOKafka" not in text, qualified
+        assert "S3Client" not in text, qualified
+
+
+@pytest.mark.parametrize("module_name", sorted(ADAPTERS))
+def test_adapters_are_public_and_keep_their_library_to_themselves(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert sorted(module.__all__) == ADAPTERS[module_name]
+    for qualified, function in _public_callables(module):
+        text = _signature_text(function)
+        for name in ("AIOKafka", "S3Client", "botocore"):
+            assert name not in text, f"{qualified} names {name}"
+
+
+def test_every_service_error_is_in_the_one_tree() -> None:
+    from intermission import errors
+
+    for name in ("SettingsError", "StoreUnavailableError", "TamperedSnapshotError"):
+        assert issubclass(getattr(intermission.service, name), errors.IntermissionError)
+    assert issubclass(errors.LogUnavailableError, errors.UnavailableError)
+    assert issubclass(errors.RecordTooLargeError, errors.ServiceError)

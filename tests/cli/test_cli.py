@@ -57,7 +57,7 @@ def offline_demo(monkeypatch: pytest.MonkeyPatch) -> None:
     """The demo's default app with its scripted model (no key, no network)."""
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
-    from intermission.service import demo_app  # the model is chosen when this is first imported
+    from intermission.service.demo import app as demo_app  # the model is chosen when this is first imported
 
     if not isinstance(demo_app.ai.model, ScriptedModel):
         pytest.fail("demo_app was imported with a Gemini key set; run the suite without GEMINI_API_KEY")

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from intermission import Intermission
-from intermission.service import Publisher, Runs, Sealer, SnapshotStore, Subscription, Topics, Worker
-from intermission.service._local import LocalSnapshotStore, MemoryLog
+from intermission.service import Publisher, Sealer, SnapshotStore, Subscription, Topics, Worker
+from intermission.service.adapters.local import LocalSnapshotStore, MemoryLog
+from intermission.service.runs import Runs
 from intermission_schemas import (
     DeadLetter,
     GenerateRequest,
@@ -58,8 +59,8 @@ class RealBackend(Backend):
     name = "real"
 
     def __init__(self, bootstrap: str, bucket: Any, topics: Topics, consumer_options: dict[str, Any]) -> None:
-        from intermission.service._kafka import KafkaPublisher
-        from intermission.service._s3 import S3SnapshotStore
+        from intermission.service.adapters.kafka import KafkaPublisher
+        from intermission.service.adapters.s3 import S3SnapshotStore
 
         self.topics = topics
         self.bootstrap = bootstrap
@@ -77,7 +78,7 @@ class RealBackend(Backend):
         )
 
     async def start(self) -> None:
-        from intermission.service._kafka import ensure_topics
+        from intermission.service.adapters.kafka import ensure_topics
 
         t = self.topics
         await ensure_topics(
@@ -86,7 +87,7 @@ class RealBackend(Backend):
         await self.kafka.start()
 
     async def subscribe(self, topics: list[str], group: str) -> Subscription:
-        from intermission.service._kafka import KafkaSubscription
+        from intermission.service.adapters.kafka import KafkaSubscription
 
         subscription = KafkaSubscription(
             self.bootstrap, topics, group, consumer_options=self.consumer_options

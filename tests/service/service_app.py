@@ -4,6 +4,7 @@ A module of its own so that a worker in another process (``INTERMISSION_APP=serv
 serves exactly the same tools.
 """
 
+import json
 from typing import Literal
 
 from intermission import Intermission, Message, ModelRequest, ToolContext, reply, tool_call
@@ -34,10 +35,25 @@ def scripted(request: ModelRequest) -> Message:
     return reply(*(tool_call(name, args) for name, args in calls))
 
 
+def planner(request: ModelRequest) -> Message:
+    """The planner prompt's own model: two questions, then a plan in the prompt's output schema.
+
+    It says so when it is called without the schema or the config the prompt declares, so a
+    resume that lost either shows in the result."""
+    if request.output_schema is None or (request.config or {}).get("temperature") != 0.1:
+        return reply(f"planner called without its prompt's settings: {request.config}")
+    answers = [p.tool_response.output for m in request.messages if m.role == "tool" for p in m.content]
+    if len(answers) < 2:
+        return reply(
+            tool_call("askQuestion", {"choices": [["Saturday", "Sunday"], ["pizza", "tacos"]][len(answers)]})
+        )
+    return reply(json.dumps({"day": answers[0], "food": answers[1], "plannedBy": "planner-model"}))
+
+
 def build() -> tuple[Intermission, list[dict[str, object]]]:
     from intermission import ScriptedModel
 
-    ai = Intermission(model=ScriptedModel(scripted))
+    ai = Intermission(model=ScriptedModel(scripted), models={"planner-model": ScriptedModel(planner)})
     transfers: list[dict[str, object]] = []
 
     class Transfer(BaseModel):
@@ -61,6 +77,19 @@ def build() -> tuple[Intermission, list[dict[str, object]]]:
         transfers.append(input.model_dump())
         return {"status": "COMPLETED"}
 
+    class Plan(BaseModel):
+        day: str
+        food: str
+        plannedBy: str
+
+    ai.define_prompt(
+        name="planner",
+        prompt="plan a party for {{guests}} guests",
+        tools=["askQuestion"],
+        model="planner-model",
+        output_schema=Plan,
+        config={"temperature": 0.1},
+    )
     return ai, transfers
 
 

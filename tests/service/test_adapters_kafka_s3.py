@@ -9,15 +9,14 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-from intermission.errors import UsageError
+from intermission.errors import RecordTooLargeError, StoreUnavailableError, UsageError
 from intermission.service import PreconditionFailed, Record
-from intermission.service._kafka import (
+from intermission.service.adapters.kafka import (
     KafkaPublisher,
     KafkaSubscription,
-    RecordTooLargeError,
     ensure_topics,
 )
-from intermission.service._s3 import S3SnapshotStore, StoreUnavailableError
+from intermission.service.adapters.s3 import S3SnapshotStore
 from realservices.kafka import fast_consumer_kwargs
 from realservices.plugin import S3Bucket
 from store_contract import CONTRACT, Check
@@ -243,11 +242,11 @@ async def test_commit_for_a_partition_lost_in_a_rebalance_is_dropped_and_redeliv
             reader = asyncio.create_task(_collect(second, seen))  # joins the group, reads on
             await _until(lambda: len(first.assignment()) == 1)
             (kept,) = first.assignment()
-            with caplog.at_level(logging.WARNING, logger="intermission.service._kafka"):
+            with caplog.at_level(logging.WARNING, logger="intermission.service.adapters.kafka"):
                 for record in read_by_first:  # must neither raise nor stop at a lost partition
                     await first.commit(record)
             lost = {(r.partition, r.offset) for r in read_by_first if (r.topic, r.partition) != kept}
-            dropped = [r for r in caplog.records if r.name == "intermission.service._kafka"]
+            dropped = [r for r in caplog.records if r.name == "intermission.service.adapters.kafka"]
             assert len(dropped) == len(lost) > 0
             # The new owner starts where nobody committed: it reads every lost record again.
             await _until(lambda: lost <= {(r.partition, r.offset) for r in seen})

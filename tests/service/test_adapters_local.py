@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from intermission.errors import UsageError
 from intermission.service import Record
-from intermission.service._local import LocalSnapshotStore, MemoryLog
+from intermission.service.adapters.local import LocalSnapshotStore, MemoryLog
 from store_contract import CONTRACT, Check
 
 _WAIT_S = 5.0

@@ -11,6 +11,7 @@ from harness import Harness
 from intermission.service import snapshot_key
 from intermission_schemas import (
     ExpiryPolicy,
+    GenerateRequest,
     RespondAnswer,
     RestartAnswer,
     ResumeRejected,
@@ -76,6 +77,30 @@ async def test_resume_on_a_different_worker_completes(harness: Harness) -> None:
     assert "COMPLETED" in done.text
     assert other_transfers == [{"toAccountId": "ABC123", "amount": 100000}]
     assert await _stored_status(harness, run_id) == "resolved"
+
+
+async def test_a_prompt_run_keeps_its_model_output_schema_and_config_across_resumes(
+    harness: Harness,
+) -> None:
+    worker = await harness.start_worker()
+    run_id = _run_id()
+    request = GenerateRequest(run_id=run_id, idempotency_key=run_id, prompt="planner", input={"guests": 8})
+    await harness.send(harness.backend.topics.requests, run_id, request)
+    for version, answer in [(1, "Sunday"), (2, "tacos")]:
+        raised = await harness.approval(run_id, version)
+        [pending] = raised.interrupts
+        assert pending.tool == "askQuestion"
+        resume = ResumeRequested(
+            run_id=run_id,
+            resume_id=uuid.uuid4().hex,
+            snapshot_version=version,
+            respond=[RespondAnswer(ref=pending.ref, output=answer)],
+            answered_by="alice",
+        )
+        await harness.send(harness.backend.topics.resumes, run_id, resume)
+    done = await harness.result(run_id, RunCompleted)
+    await worker.stop()
+    assert done.output == {"day": "Sunday", "food": "tacos", "plannedBy": "planner-model"}, done.text
 
 
 async def test_duplicate_and_stale_resumes_are_rejected_and_the_tool_runs_once(harness: Harness) -> None:

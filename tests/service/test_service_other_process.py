@@ -18,7 +18,7 @@ _WORKER = """
 import asyncio, os, sys
 from realservices.kafka import fast_consumer_kwargs
 from intermission.service import Settings
-from intermission.service._serve import run_worker
+from intermission.service.wiring.serve import run_worker
 asyncio.run(run_worker(Settings.load(os.environ), consumer_options=fast_consumer_kwargs()))
 """
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from intermission.service import Runs, Sealer, Topics, Worker
-from intermission.service._local import LocalSnapshotStore, MemoryLog
+from intermission.service import Sealer, Topics, Worker
+from intermission.service.adapters.local import LocalSnapshotStore, MemoryLog
+from intermission.service.runs import Runs
 from intermission_schemas import GenerateRequest, Message, TextPart, encode
 from service_app import build
 

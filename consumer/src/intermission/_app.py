@@ -161,6 +161,10 @@ class Intermission:
             raise UnknownToolError("prompt", name)
         return found
 
+    def registered_model(self, name: str) -> Model | None:
+        """The model registered as ``name`` with ``define_model`` (or ``models=``), if any."""
+        return self._models.get(name)
+
     def tool(self, name: str) -> Tool:
         found = self._tools.get(name)
         if found is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +106,22 @@ class Prompt:
 
         return GenerateStream(start)
 
+    async def defaults(self, config: dict[str, Any] | None = None) -> PromptDefaults:
+        """What every generation of this prompt uses besides its messages: its tools, its config
+        (with ``config`` on top), its output schema and its model."""
+        await self._prepare(self._ai.dotprompt)
+        return PromptDefaults(
+            tools=tuple(self._tools),
+            config={**(self._config or {}), **(config or {})} or None,
+            output_schema=self._output,
+            model=self._model,
+        )
+
+    async def history(self, input: Any, messages: list[Message] | None = None) -> list[Message]:
+        """The messages a first call starts from: ``messages`` with the rendered turn spliced in."""
+        rendered = await self.render(input)
+        return _splice(rendered, messages or [])
+
     async def options(
         self,
         input: Any,
@@ -112,26 +129,32 @@ class Prompt:
         resume: Resume | None,
         config: dict[str, Any] | None,
     ) -> dict[str, Any]:
-        """The keyword arguments of ``Intermission.generate`` this call would use (messages,
-        resume, tools, config, output_schema, model); the service builds on them."""
+        """The keyword arguments of ``Intermission.generate`` this call would use."""
         if resume is not None:
             if input is not None:
                 raise UsageError(f"a resume of prompt {self.name!r} continues its messages; drop the input")
             if not messages:
                 raise UsageError(f"resuming prompt {self.name!r} needs the paused messages")
-            await self._prepare(self._ai.dotprompt)
             history = list(messages)
         else:
-            rendered = await self.render(input)
-            history = _splice(rendered, messages or [])
+            history = await self.history(input, messages)
+        defaults = await self.defaults(config)
         return {
             "messages": history,
             "resume": resume,
-            "tools": self._tools,
-            "config": {**(self._config or {}), **(config or {})} or None,
-            "output_schema": self._output,
-            "model": self._model,
+            "tools": defaults.tools,
+            "config": defaults.config,
+            "output_schema": defaults.output_schema,
+            "model": defaults.model,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class PromptDefaults:
+    tools: tuple[Tool | str, ...]
+    config: dict[str, Any] | None
+    output_schema: Any
+    model: str | None
 
 
 def _splice(rendered: list[Message], history: list[Message]) -> list[Message]:

@@ -3,7 +3,8 @@
 IntermissionError                 base of all errors below
 ├── UsageError                    misuse or configuration: fix the calling code
 │   ├── UnknownToolError          a tool, interrupt, prompt or model name not registered
-│   └── SchemaError               a value does not match a schema; `.field` names where
+│   ├── SchemaError               a value does not match a schema; `.field` names where
+│   └── SettingsError             a worker setting is missing or invalid; `.variable` names it
 ├── ModelError                    the model failed at run time
 │   ├── RateLimitedError          429 after retries
 │   └── ModelUnavailableError     5xx or transport failure after retries
@@ -13,6 +14,12 @@ IntermissionError                 base of all errors below
                                   unknown_ref, missing_answer, duplicate_answer,
                                   invalid_output, invalid_input, not_restartable,
                                   not_interrupted; `.field` names a bad field
+└── ServiceError                  the worker's infrastructure, never the caller's input:
+    ├── UnavailableError          a dependency failed; retrying later can succeed
+    │   ├── StoreUnavailableError the object store (network, auth, missing bucket, 5xx)
+    │   └── LogUnavailableError   the log (broker down, producer fenced or broken)
+    ├── RecordTooLargeError       a record over the log's size limit: it must shrink
+    └── TamperedSnapshotError     a stored object fails its seal or names another step
 
 ToolInterrupt (BaseException)     control flow, not an error: raised by ctx.interrupt() inside a
                                   tool, caught by the engine, turned into a pause. It derives
@@ -105,6 +112,49 @@ class ResumeError(IntermissionError):
         self.field = field
 
 
+class SettingsError(UsageError):
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"setting {variable}: {problem}")
+        self.variable = variable
+
+
+class ServiceError(IntermissionError):
+    """The worker's infrastructure failed or refused something."""
+
+
+class UnavailableError(ServiceError):
+    """A dependency cannot be used right now; the same call may succeed later."""
+
+
+class StoreUnavailableError(UnavailableError):
+    """The object store failed for a reason other than a lost condition. The cause is the
+    adapter library's error."""
+
+
+class LogUnavailableError(UnavailableError):
+    """The log (Kafka) could not take or give records. The cause is the adapter library's error."""
+
+
+class RecordTooLargeError(ServiceError):
+    """A record exceeds the log's size limit. Retrying cannot help: the value must shrink."""
+
+    def __init__(self, topic: str, size: int, limit: int | None) -> None:
+        where = f"a limit of {limit} bytes" if limit is not None else "the broker's message.max.bytes"
+        super().__init__(f"record of {size} bytes for topic {topic!r} exceeds {where}")
+        self.topic = topic
+        self.size = size
+        self.limit = limit
+
+
+class TamperedSnapshotError(ServiceError):
+    """A stored object whose seal does not match its body, that has no seal, or whose body
+    belongs to another key (swapped or rolled back)."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"snapshot {key!r} {problem}")
+        self.key = key
+
+
 class ToolInterrupt(BaseException):
     """Raised by ``ctx.interrupt()``; the engine turns it into a pause."""
 
@@ -115,15 +165,22 @@ class ToolInterrupt(BaseException):
 
 __all__ = [
     "IntermissionError",
+    "LogUnavailableError",
     "MaxTurnsError",
     "ModelError",
     "ModelUnavailableError",
     "RateLimitedError",
+    "RecordTooLargeError",
     "ResumeError",
     "ResumeErrorCode",
     "SchemaError",
+    "ServiceError",
+    "SettingsError",
+    "StoreUnavailableError",
+    "TamperedSnapshotError",
     "ToolError",
     "ToolInterrupt",
+    "UnavailableError",
     "UnknownToolError",
     "UsageError",
 ]

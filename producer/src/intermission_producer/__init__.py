@@ -21,21 +21,24 @@ from intermission_schemas import (
     ResumeRequested,
     RunCompleted,
     RunFailed,
+    Topics,
 )
 
 from ._answers import build_resume
 from ._client import IntermissionClient
-from ._errors import AnswerError, AnswerReason, ClientUsageError, ProducerError, ResultTimeout
-from ._topics import Topics
+from ._errors import AnswerError, AnswerReason, BrokerError, ClientUsageError, ProducerError, ResultTimeout
+from ._security import KafkaSecurity
 
 __all__ = [
     "AnswerError",
     "AnswerReason",
+    "BrokerError",
     "ClientUsageError",
     "ExpiryPolicy",
     "GenerateRequest",
     "IntermissionClient",
     "InterruptRaised",
+    "KafkaSecurity",
     "PendingInterrupt",
     "ProducerError",
     "RespondAnswer",

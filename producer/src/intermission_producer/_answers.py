@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from intermission_schemas import (
+    AnswerProblem,
     InterruptRaised,
-    PendingInterrupt,
     RespondAnswer,
     RestartAnswer,
     ResumeRequested,
+    check_answers,
 )
 
 from ._errors import AnswerError, ClientUsageError
@@ -57,31 +58,33 @@ def build_resume(
     if stray := [ref for ref in replace_input if ref not in restart]:
         raise ClientUsageError(f"replace_input names refs that are not restarted: {stray}")
 
-    pending = {interrupt.ref: interrupt for interrupt in raised.interrupts}
-    answered = set(raised.answered)
-    respond_answers: list[RespondAnswer] = []
-    for ref, output in respond.items():
-        interrupt = _answerable(ref, pending, answered)
-        if ref in restart:
-            raise AnswerError("duplicate", "answered twice in one resume (respond and restart)", ref=ref)
-        wire_output = _as_json(output, ref, "output")
-        _check(interrupt.output_schema, wire_output, "invalid_output", ref, "output")
-        respond_answers.append(RespondAnswer(ref=ref, output=wire_output, metadata=metadata))
-
-    restart_answers: list[RestartAnswer] = []
-    for ref, resumed in restart.items():
-        interrupt = _answerable(ref, pending, answered)
-        if not interrupt.restartable:
-            raise AnswerError("not_restartable", f"tool {interrupt.tool!r} cannot be restarted", ref=ref)
-        if ref in replace_input:
-            new_input = _as_json(replace_input[ref], ref, "replace_input")
-            _check(interrupt.input_schema, new_input, "invalid_input", ref, "replace_input")
-            restart_answers.append(
-                RestartAnswer(ref=ref, resumed=resumed, replace_input=new_input, replaces_input=True)
-            )
-        else:
-            restart_answers.append(RestartAnswer(ref=ref, resumed=resumed))
-
+    respond_answers = [
+        RespondAnswer(ref=ref, output=_as_json(output, ref, "output"), metadata=metadata)
+        for ref, output in respond.items()
+    ]
+    restart_answers = [
+        RestartAnswer(
+            ref=ref,
+            resumed=resumed,
+            replace_input=_as_json(replace_input[ref], ref, "replace_input"),
+            replaces_input=True,
+        )
+        if ref in replace_input
+        else RestartAnswer(ref=ref, resumed=resumed)
+        for ref, resumed in restart.items()
+    ]
+    try:
+        check_answers(
+            raised.interrupts,
+            raised.answered,
+            respond_answers,
+            restart_answers,
+            output_problem=lambda interrupt, value: _problem(interrupt.output_schema, value, "output"),
+            input_problem=lambda interrupt, value: _problem(interrupt.input_schema, value, "replace_input"),
+        )
+    except AnswerProblem as problem:
+        ref = problem.refs[0] if problem.refs else None
+        raise AnswerError(problem.reason, problem.detail, ref=ref, field=problem.field) from None
     return ResumeRequested(
         run_id=raised.run_id,
         resume_id=resume_id or uuid.uuid4().hex,
@@ -92,14 +95,12 @@ def build_resume(
     )
 
 
-def _answerable(ref: str, pending: Mapping[str, PendingInterrupt], answered: set[str]) -> PendingInterrupt:
-    interrupt = pending.get(ref)
-    if interrupt is None:
-        known = ", ".join(sorted(pending)) or "none"
-        raise AnswerError("unknown_ref", f"not an interrupt of this pause (pending: {known})", ref=ref)
-    if ref in answered:
-        raise AnswerError("duplicate", "already answered by an earlier resume", ref=ref)
-    return interrupt
+def _problem(schema: dict[str, Any] | None, value: Any, what: str) -> tuple[str, str] | None:
+    problem = schema_problem(schema, value)
+    if problem is None:
+        return None
+    field, message = problem
+    return field, f"{what} does not match the published schema: {message}"
 
 
 def _as_json(value: Any, ref: str, what: str) -> Any:
@@ -109,18 +110,3 @@ def _as_json(value: Any, ref: str, what: str) -> Any:
         return msgspec.json.decode(_encoder.encode(value))
     except (TypeError, msgspec.EncodeError) as exc:
         raise ClientUsageError(f"{what} for interrupt {ref!r} is not JSON-serialisable: {exc}") from exc
-
-
-def _check(
-    schema: dict[str, Any] | None,
-    value: Any,
-    reason: Literal["invalid_output", "invalid_input"],
-    ref: str,
-    what: str,
-) -> None:
-    problem = schema_problem(schema, value)
-    if problem is not None:
-        field, message = problem
-        raise AnswerError(
-            reason, f"{what} does not match the published schema: {message}", ref=ref, field=field
-        )

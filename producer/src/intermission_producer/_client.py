@@ -18,6 +18,7 @@ from intermission_schemas import (
     ResumeRequested,
     RunCompleted,
     RunFailed,
+    Topics,
     decode_approval,
     decode_result,
     encode,
@@ -27,7 +28,7 @@ from ._answers import build_resume
 from ._errors import ClientUsageError, ResultTimeout
 from ._reading import Start, decoded, merge_by_time, open_assigned, read_until
 from ._requests import check_request
-from ._topics import Topics
+from ._security import KafkaSecurity
 
 __all__ = ["IntermissionClient"]
 
@@ -40,12 +41,11 @@ class IntermissionClient:
     The streams (``interrupts``, ``results``) are async generators: close one you leave early
     with ``contextlib.aclosing`` so its consumer stops at once rather than when collected.
 
-    ``security`` goes to every Kafka client it creates (``security_protocol``,
-    ``sasl_mechanism``, ``ssl_context``, ...); ``consumer_options`` to its consumers only
-    (fetch and session tuning). Consumers read committed records only unless
-    ``consumer_options`` says otherwise, so an event from an aborted worker transaction is never
-    seen. One idempotent producer (acks=all) publishes everything: a retried send cannot
-    duplicate or reorder a run's events.
+    ``security`` (a `KafkaSecurity`) goes to every Kafka client it creates;
+    ``consumer_options`` to its consumers only (fetch and session tuning). Consumers read
+    committed records only unless ``consumer_options`` says otherwise, so an event from an
+    aborted worker transaction is never seen. One idempotent producer (acks=all) publishes
+    everything: a retried send cannot duplicate or reorder a run's events.
     """
 
     def __init__(
@@ -53,13 +53,13 @@ class IntermissionClient:
         bootstrap_servers: str,
         *,
         topics: Topics = Topics(),  # noqa: B008 - frozen, so one shared default is safe
-        security: dict[str, Any] | None = None,
+        security: KafkaSecurity | None = None,
         client_id: str = "intermission-producer",
         consumer_options: dict[str, Any] | None = None,
     ) -> None:
         self.topics = topics
         self._bootstrap_servers = bootstrap_servers
-        self._security = dict(security or {})
+        self._security = (security or KafkaSecurity()).options()
         self._client_id = client_id
         self._consumer_options = dict(consumer_options or {})
         self._producer: AIOKafkaProducer | None = None

@@ -8,24 +8,21 @@ ProducerError                 base of all errors below
 │                             ResumeRejected.reason: unknown_ref, duplicate, invalid_output,
 │                             invalid_input, not_restartable. ``.ref`` names the interrupt,
 │                             ``.field`` the offending field ("" for the whole value).
+├── BrokerError               the broker could not be reached or refused a request; the
+│                             cause is the Kafka client's own error, ``.retriable`` says
+│                             whether the same call may succeed later
 └── ResultTimeout             no result arrived in time (also a TimeoutError, so code that
                               already catches TimeoutError keeps working)
-
-Kafka's own errors (aiokafka.errors.KafkaError) pass through unchanged: wrapping them would
-hide the retriable/fatal distinction aiokafka already draws.
 """
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import TypeAlias
 
-AnswerReason: TypeAlias = Literal[
-    "unknown_ref",
-    "duplicate",
-    "invalid_output",
-    "invalid_input",
-    "not_restartable",
-]
+from intermission_schemas import RejectReason
+
+# The service's own reasons: the SDK checks answers with the same function the worker uses.
+AnswerReason: TypeAlias = RejectReason
 
 
 class ProducerError(Exception):
@@ -48,6 +45,14 @@ class AnswerError(ProducerError):
         self.detail = detail
         self.ref = ref
         self.field = field
+
+
+class BrokerError(ProducerError):
+    """Kafka failed: the broker is unreachable, refused the request, or the client broke."""
+
+    def __init__(self, message: str, *, retriable: bool) -> None:
+        super().__init__(message)
+        self.retriable = retriable
 
 
 class ResultTimeout(ProducerError, TimeoutError):

@@ -1,6 +1,7 @@
 """Wire types for Intermission, in Genkit's JSON message format. msgspec only."""
 
-from ._asyncapi import DEFAULT_TOPICS, asyncapi_document
+from ._answers import AnswerProblem, ValueCheck, check_answers
+from ._asyncapi import asyncapi_document
 from ._codec import (
     DecodeError,
     decode_chat_state,
@@ -61,11 +62,12 @@ from ._messages import (
     ToolResponsePart,
     with_metadata,
 )
+from ._topics import Topics
 
 __all__ = [
-    "DEFAULT_TOPICS",
     "EVENT_VERSION",
     "SCHEMA_VERSION",
+    "AnswerProblem",
     "ApprovalEvent",
     "ChatState",
     "CollectedAnswer",
@@ -105,8 +107,11 @@ __all__ = [
     "ToolRequestPart",
     "ToolResponse",
     "ToolResponsePart",
+    "Topics",
+    "ValueCheck",
     "all_json_schemas",
     "asyncapi_document",
+    "check_answers",
     "decode_approval",
     "decode_chat_state",
     "decode_dead_letter",

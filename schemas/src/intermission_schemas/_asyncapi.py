@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -16,14 +15,7 @@ from ._events import (
     RunCompleted,
     RunFailed,
 )
-
-DEFAULT_TOPICS: dict[str, str] = {
-    "requests": "intermission.requests",
-    "approvals": "intermission.approvals",
-    "resumes": "intermission.resumes",
-    "results": "intermission.results",
-    "dead_letter": "intermission.dead-letter",
-}
+from ._topics import Topics
 
 _CHANNEL_EVENTS: dict[str, tuple[str, list[Any]]] = {
     "requests": ("receive", [GenerateRequest]),
@@ -34,8 +26,9 @@ _CHANNEL_EVENTS: dict[str, tuple[str, list[Any]]] = {
 }
 
 
-def asyncapi_document(topics: Mapping[str, str] = DEFAULT_TOPICS) -> dict[str, Any]:
+def asyncapi_document(topics: Topics | None = None) -> dict[str, Any]:
     """The worker's view: it receives requests and resumes, and sends everything else."""
+    addresses = (topics or Topics()).as_dict()
     all_types = [t for _, types in _CHANNEL_EVENTS.values() for t in types]
     schemas, components = msgspec.json.schema_components(
         all_types, ref_template="#/components/schemas/{name}"
@@ -55,7 +48,7 @@ def asyncapi_document(topics: Mapping[str, str] = DEFAULT_TOPICS) -> dict[str, A
             }
             refs.append({"$ref": f"#/components/messages/{name}"})
         channels[channel] = {
-            "address": topics[channel],
+            "address": addresses[channel],
             "messages": {ref["$ref"].rsplit("/", 1)[1]: ref for ref in refs},
         }
         operations[f"{action}_{channel}"] = {

@@ -18,7 +18,7 @@ from intermission_schemas import InterruptRaised, PendingInterrupt
 from rich.table import Table
 from rich.text import Text
 
-from ..service._settings import Settings
+from ..service.wiring.settings import Settings
 from ._answering import Policy, Verdict, decide
 from ._common import (
     BootstrapServers,

@@ -11,8 +11,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from ..errors import UsageError
-from ..service._settings import Settings
+from ..errors import LogUnavailableError, UsageError
+from ..service.wiring.settings import Settings
 
 # Exit codes: 1 the run or the command failed; 2 the invocation or configuration is wrong
 # (click uses 2 for bad flags too, so a script can tell "fix your call" from "it failed").
@@ -108,26 +108,21 @@ def producer_client(settings: Settings) -> Any:
     Typed Any so that importing this module does not import the producer SDK and aiokafka:
     `intermission demo` and `--help` should not pay for them.
     """
-    from intermission_producer import IntermissionClient, Topics
+    from intermission_producer import IntermissionClient
 
     settings.require("bootstrap_servers")
     assert settings.bootstrap_servers is not None
-    topics = Topics(
-        requests=settings.topic_requests,
-        approvals=settings.topic_approvals,
-        resumes=settings.topic_resumes,
-        results=settings.topic_results,
-        dead_letter=settings.topic_dead_letter,
+    return IntermissionClient(
+        settings.bootstrap_servers, topics=settings.topics, security=settings.kafka_security()
     )
-    return IntermissionClient(settings.bootstrap_servers, topics=topics, security=settings.kafka_security())
 
 
 @contextlib.contextmanager
 def kafka_errors(settings: Settings) -> Iterator[None]:
     """A broker that is down or refuses us is an environment problem: one line, exit 1."""
-    from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+    from intermission_producer import BrokerError
 
     try:
         yield
-    except KafkaError as exc:
+    except (LogUnavailableError, BrokerError) as exc:
         fail(f"Kafka at {settings.bootstrap_servers}: {exc}")

@@ -11,8 +11,8 @@ from intermission_schemas import InterruptRaised, RunCompleted, RunFailed
 from rich.table import Table
 from rich.text import Text
 
-from ..service._demo import run_demo
-from ..service._local import LocalSnapshotStore
+from ..service.adapters.local import LocalSnapshotStore
+from ..service.demo.flow import run_demo
 from ._common import EXIT_FAILED, console, fail
 
 _INTRO = (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from collections.abc import Callable
 from typing import Annotated
@@ -13,8 +12,8 @@ import typer
 from rich.table import Table
 
 from .._app import Intermission
-from ..service._compose import load_app
-from ..service._settings import Settings
+from ..service.wiring.compose import load_app
+from ..service.wiring.settings import Settings
 from ._common import (
     BootstrapServers,
     TopicApprovals,
@@ -57,7 +56,12 @@ def worker(
         ),
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help="Model name (env INTERMISSION_MODEL)", show_default=False)
+        str | None,
+        typer.Option(
+            help="Model for runs whose prompt names none: one your app registered by name, "
+            "else a Gemini model (env INTERMISSION_MODEL; default: the app's own)",
+            show_default=False,
+        ),
     ] = None,
     topic_requests: TopicRequests = None,
     topic_approvals: TopicApprovals = None,
@@ -86,10 +90,6 @@ def worker(
         # than after a broker round trip.
         settings.require("bootstrap_servers", "bucket")
         _configure_logging(log_level)
-        if model is not None:
-            # The default app reads its model name from the environment when it is imported
-            # (it is a module-level object), so the flag must be there before load_app.
-            os.environ["INTERMISSION_MODEL"] = model
         ai = load_app(settings.app)
     with kafka_errors(settings):
         asyncio.run(_serve(settings, ai))
@@ -106,7 +106,7 @@ def _configure_logging(level: str) -> None:
 
 
 async def _serve(settings: Settings, ai: Intermission) -> None:
-    from ..service._serve import run_worker
+    from ..service.wiring.serve import run_worker
 
     stop = asyncio.Event()
     _on_stop_signals(stop.set)
@@ -144,7 +144,7 @@ def topics_create(
     topic_dead_letter: TopicDeadLetter = None,
 ) -> None:
     """Create the five topics; existing ones are left as they are."""
-    from ..service._serve import create_topics
+    from ..service.wiring.serve import create_topics
 
     with usage_errors():
         settings = load_settings(

@@ -21,7 +21,7 @@ from intermission_schemas import (
 )
 from rich.table import Table
 
-from ..service._settings import Settings
+from ..service.wiring.settings import Settings
 from ._common import (
     EXIT_FAILED,
     EXIT_USAGE,

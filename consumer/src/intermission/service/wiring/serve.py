@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from .._app import Intermission
-from ._compose import build_worker, topics_of
-from ._kafka import KafkaPublisher, KafkaSubscription, ensure_topics
-from ._s3 import S3SnapshotStore
-from ._settings import Settings
+from ..._app import Intermission
+from ..adapters.kafka import KafkaPublisher, KafkaSubscription, ensure_topics
+from ..adapters.s3 import S3SnapshotStore
+from .compose import build_worker
+from .settings import Settings
 
 log = logging.getLogger("intermission.worker")
 
@@ -28,8 +28,7 @@ def snapshot_store(settings: Settings) -> S3SnapshotStore:
 async def create_topics(settings: Settings, *, partitions: int = 6, replication: int = 1) -> list[str]:
     settings.require("bootstrap_servers")
     assert settings.bootstrap_servers is not None
-    topics = topics_of(settings)
-    names = [topics.requests, topics.approvals, topics.resumes, topics.results, topics.dead_letter]
+    names = settings.topics.all()
     await ensure_topics(
         settings.bootstrap_servers, names, partitions, replication, security=settings.kafka_security()
     )
@@ -47,7 +46,7 @@ async def run_worker(
     settings.require("bootstrap_servers", "bucket")
     assert settings.bootstrap_servers is not None
     store = snapshot_store(settings)
-    topics = topics_of(settings)
+    topics = settings.topics
     security = settings.kafka_security()
     async with (
         KafkaPublisher(

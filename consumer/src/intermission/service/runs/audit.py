@@ -9,16 +9,10 @@ from __future__ import annotations
 import msgspec
 from intermission_schemas import DecodeError, decode_run_result, decode_snapshot
 
-from ._ports import SnapshotStore
-from ._sealing import (
-    Sealer,
-    TamperedSnapshotError,
-    pause_digest,
-    result_key,
-    run_prefix,
-    sha256_hex,
-    snapshot_key,
-)
+from ...errors import TamperedSnapshotError
+from ..ports import SnapshotStore
+from .keys import result_key, run_prefix, snapshot_key
+from .sealing import Sealer, pause_digest, sha256_hex
 
 
 class AuditedStep(msgspec.Struct, frozen=True, kw_only=True):

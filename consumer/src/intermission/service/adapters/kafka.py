@@ -6,8 +6,9 @@ crash or a rebalance re-delivers it; every effect downstream must be idempotent.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -18,20 +19,22 @@ from aiokafka.errors import (  # type: ignore[import-untyped]
     CommitFailedError,
     ConsumerStoppedError,
     IllegalStateError,
+    KafkaError,
     MessageSizeTooLargeError,
     RecordListTooLargeError,
     TopicAlreadyExistsError,
     for_code,
 )
+from intermission_producer import KafkaSecurity
 
-from ..errors import IntermissionError, UsageError
-from ._ports import Record
+from ...errors import LogUnavailableError, RecordTooLargeError, UsageError
+from ..ports import Record
 
 __all__ = [
     "DEFAULT_MAX_REQUEST_SIZE",
     "KafkaPublisher",
+    "KafkaSecurity",  # the producer SDK's, re-exported: one way to say how to reach the brokers
     "KafkaSubscription",
-    "RecordTooLargeError",
     "ensure_topics",
 ]
 
@@ -48,18 +51,17 @@ _FIXED_CONSUMER_OPTIONS = {"enable_auto_commit": False, "isolation_level": "read
 _RESERVED_CONSUMER_OPTIONS = {"bootstrap_servers", "group_id", "client_id", *_FIXED_CONSUMER_OPTIONS}
 
 
-class RecordTooLargeError(IntermissionError):
-    """A record exceeds the producer's max_request_size or the broker's message.max.bytes.
-
-    Retrying cannot help: the value must shrink (or both limits grow).
-    """
-
-    def __init__(self, topic: str, size: int, limit: int | None) -> None:
-        where = f"max_request_size={limit}" if limit is not None else "the broker's message.max.bytes"
-        super().__init__(f"record of {size} bytes for topic {topic!r} exceeds {where}")
-        self.topic = topic
-        self.size = size
-        self.limit = limit
+@contextlib.contextmanager
+def _mapped(what: str, topic: str = "", size: int = 0, limit: int | None = None) -> Iterator[None]:
+    """aiokafka's errors, as ours: the one place this adapter translates them."""
+    try:
+        yield
+    except MessageSizeTooLargeError as exc:  # over max_request_size: checked before sending
+        raise RecordTooLargeError(topic, size, limit) from exc
+    except RecordListTooLargeError as exc:  # the broker's (or topic's) limit is lower
+        raise RecordTooLargeError(topic, size, None) from exc
+    except KafkaError as exc:
+        raise LogUnavailableError(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 
 class KafkaPublisher:
@@ -73,7 +75,7 @@ class KafkaPublisher:
         self,
         bootstrap_servers: str,
         *,
-        security: Mapping[str, Any] | None = None,
+        security: KafkaSecurity | None = None,
         client_id: str = "intermission",
         max_request_size: int = DEFAULT_MAX_REQUEST_SIZE,
         max_batch_size: int | None = None,
@@ -93,12 +95,13 @@ class KafkaPublisher:
             max_request_size=max_request_size,
             max_batch_size=max_batch_size or max_request_size,
             **(producer_options or {}),
-            **(security or {}),
+            **(security or KafkaSecurity()).options(),
         )
 
     async def start(self) -> None:
         try:
-            await self._producer.start()
+            with _mapped("starting the producer"):
+                await self._producer.start()
         except BaseException:
             # A broker that cannot be reached must not leave a half-open producer behind.
             await self._producer.stop()
@@ -123,15 +126,11 @@ class KafkaPublisher:
         # concurrent publishes share a batch: they all enqueue before the request goes out.
         encoded = key.encode()
         size = len(encoded) + len(value)
-        try:
+        with _mapped(f"publishing to {topic!r}", topic, size, self.max_request_size):
             delivery = await self._producer.send(topic, value=value, key=encoded)
-        except MessageSizeTooLargeError as exc:  # over max_request_size: checked before sending
-            raise RecordTooLargeError(topic, size, self.max_request_size) from exc
-        try:
+        # Refused at delivery: the broker's message.max.bytes (or the topic's) is lower.
+        with _mapped(f"publishing to {topic!r}", topic, size, None):
             await delivery
-        except (MessageSizeTooLargeError, RecordListTooLargeError) as exc:
-            # The broker's message.max.bytes (or the topic's max.message.bytes) is lower.
-            raise RecordTooLargeError(topic, size, None) from exc
 
 
 class KafkaSubscription:
@@ -148,7 +147,7 @@ class KafkaSubscription:
         topics: Sequence[str],
         group_id: str,
         *,
-        security: Mapping[str, Any] | None = None,
+        security: KafkaSecurity | None = None,
         client_id: str = "intermission",
         consumer_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -162,13 +161,14 @@ class KafkaSubscription:
             group_id=group_id,
             client_id=client_id,
             **{"auto_offset_reset": "earliest", **options, **_FIXED_CONSUMER_OPTIONS},
-            **(security or {}),
+            **(security or KafkaSecurity()).options(),
         )
 
     async def start(self) -> None:
         self._consumer.subscribe(self._topics)
         try:
-            await self._consumer.start()
+            with _mapped("joining the consumer group"):
+                await self._consumer.start()
         except BaseException:
             await self._consumer.stop()
             raise
@@ -229,7 +229,7 @@ async def ensure_topics(
     topics: Sequence[str],
     partitions: int,
     replication: int,
-    security: Mapping[str, Any] | None = None,
+    security: KafkaSecurity | None = None,
     *,
     configs: Mapping[str, str] | None = None,
 ) -> None:
@@ -237,15 +237,19 @@ async def ensure_topics(
 
     ``configs`` are topic-level settings for new topics (e.g. ``max.message.bytes``).
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(security or {}))
-    await admin.start()
-    try:
-        new = [NewTopic(t, partitions, replication, topic_configs=dict(configs or {})) for t in topics]
-        response = await admin.create_topics(new)
-    finally:
-        await admin.close()
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **(security or KafkaSecurity()).options()
+    )
+    with _mapped("creating topics"):
+        await admin.start()
+        try:
+            new = [NewTopic(t, partitions, replication, topic_configs=dict(configs or {})) for t in topics]
+            response = await admin.create_topics(new)
+        finally:
+            await admin.close()
     # Errors come back per topic in the response, not as exceptions.
     for topic, code, *message in response.topic_errors:
         error = for_code(code)
         if code != 0 and error is not TopicAlreadyExistsError:
-            raise error(f"creating topic {topic!r}: {message[0] if message else ''}")
+            detail = message[0] if message else ""
+            raise LogUnavailableError(f"creating topic {topic!r}: {error.__name__}: {detail}")

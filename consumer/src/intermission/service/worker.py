@@ -17,18 +17,21 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable
-from typing import Literal
+from typing import Literal, assert_never
 
 from intermission_schemas import (
     DeadLetter,
     EventDecodeError,
+    GenerateRequest,
+    ResumeRequested,
+    Topics,
     decode_request,
     decode_resume,
     encode,
 )
 
-from ._ports import Publisher, Record, Subscription
-from ._runs import Runs, Topics
+from .ports import Publisher, Record, Subscription
+from .runs import Runs
 
 log = logging.getLogger("intermission.worker")
 
@@ -164,12 +167,20 @@ class Worker:
                 await asyncio.sleep(self._retry_delay * 2 ** (attempt - 1))
 
     async def _dispatch(self, record: Record) -> None:
+        match self._decode(record):
+            case GenerateRequest() as request:
+                await self.runs.on_request(request)
+            case ResumeRequested() as resume:
+                await self.runs.on_resume(resume)
+            case never:
+                assert_never(never)
+
+    def _decode(self, record: Record) -> GenerateRequest | ResumeRequested:
         if record.topic == self.topics.requests:
-            await self.runs.on_request(decode_request(record.value))
-        elif record.topic == self.topics.resumes:
-            await self.runs.on_resume(decode_resume(record.value))
-        else:
-            raise EventDecodeError("unknown_event", f"the worker does not consume {record.topic!r}")
+            return decode_request(record.value)
+        if record.topic == self.topics.resumes:
+            return decode_resume(record.value)
+        raise EventDecodeError("unknown_event", f"the worker does not consume {record.topic!r}")
 
     async def _dead_letter(self, record: Record, reason: DeadLetterReason, detail: str) -> None:
         letter = DeadLetter(

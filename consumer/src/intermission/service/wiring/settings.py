@@ -9,22 +9,24 @@ invalid setting fails at start with a ``SettingsError`` naming the variable.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+import msgspec
 import pydantic
+from intermission_schemas import Topics
 
-from ..errors import UsageError
+from ...errors import SettingsError
+
+if TYPE_CHECKING:
+    from intermission_producer import KafkaSecurity
+
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "bootstrap_servers": ("KAFKA_BOOTSTRAP_SERVERS",),
     "gemini_api_key": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    # The variable's first name, kept so existing deployments keep their seal.
+    "seal_key": ("INTERMISSION_SNAPSHOT_KEY",),
 }
-
-
-class SettingsError(UsageError):
-    def __init__(self, variable: str, problem: str) -> None:
-        super().__init__(f"setting {variable}: {problem}")
-        self.variable = variable
 
 
 class Settings(pydantic.BaseModel):
@@ -38,11 +40,14 @@ class Settings(pydantic.BaseModel):
     sasl_password: pydantic.SecretStr | None = None
     ssl_cafile: str | None = None
     group_id: str = "intermission-workers"
-    topic_requests: str = "intermission.requests"
-    topic_approvals: str = "intermission.approvals"
-    topic_resumes: str = "intermission.resumes"
-    topic_results: str = "intermission.results"
-    topic_dead_letter: str = "intermission.dead-letter"
+    # Topic names: the contract's defaults (intermission_schemas.Topics) behind topic_prefix,
+    # each overridable on its own.
+    topic_prefix: str = ""
+    topic_requests: str | None = None
+    topic_approvals: str | None = None
+    topic_resumes: str | None = None
+    topic_results: str | None = None
+    topic_dead_letter: str | None = None
     max_record_bytes: int = pydantic.Field(default=1_048_576, gt=0)
     max_in_flight: int = pydantic.Field(default=64, gt=0)
     expiry_sweep_seconds: float = pydantic.Field(default=30.0, gt=0)
@@ -51,12 +56,12 @@ class Settings(pydantic.BaseModel):
     prefix: str = "intermission/"
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
-    snapshot_key: pydantic.SecretStr | None = None  # HMAC key that seals snapshots
-    # the model and the registry of tools and prompts
-    model: str = "gemini-2.5-flash"
+    seal_key: pydantic.SecretStr | None = None  # HMAC secret that seals stored snapshots
+    # the registry of tools and prompts, and the model to use instead of the registry's own
+    model: str | None = None
     gemini_api_key: pydantic.SecretStr | None = None
     gemini_base_url: str | None = None
-    app: str = "intermission.service.demo_app:ai"  # module:attribute of an Intermission
+    app: str = "intermission.service.demo.app:ai"  # module:attribute of an Intermission
 
     @pydantic.field_validator("prefix")
     @classmethod
@@ -86,16 +91,27 @@ class Settings(pydantic.BaseModel):
             if getattr(self, name) in (None, ""):
                 raise SettingsError(f"INTERMISSION_{name.upper()}", "is required and not set")
 
-    def kafka_security(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"security_protocol": self.security_protocol}
-        if self.sasl_mechanism:
-            options["sasl_mechanism"] = self.sasl_mechanism
-            options["sasl_plain_username"] = self.sasl_username
-            options["sasl_plain_password"] = (
-                self.sasl_password.get_secret_value() if self.sasl_password else None
-            )
-        if self.security_protocol in ("SSL", "SASL_SSL"):
-            import ssl
+    @property
+    def topics(self) -> Topics:
+        named = Topics.with_prefix(self.topic_prefix)
+        overrides = {
+            role: value
+            for role in Topics.__struct_fields__
+            if (value := getattr(self, f"topic_{role}")) is not None
+        }
+        return msgspec.structs.replace(named, **overrides)
 
-            options["ssl_context"] = ssl.create_default_context(cafile=self.ssl_cafile)
-        return options
+    def seal_secret(self) -> bytes | None:
+        return self.seal_key.get_secret_value().encode() if self.seal_key else None
+
+    def kafka_security(self) -> KafkaSecurity:
+        # Imported here: commands that never touch Kafka should not load its client.
+        from intermission_producer import KafkaSecurity
+
+        return KafkaSecurity(
+            protocol=self.security_protocol,
+            sasl_mechanism=self.sasl_mechanism,
+            sasl_username=self.sasl_username,
+            sasl_password=self.sasl_password.get_secret_value() if self.sasl_password else None,
+            ssl_cafile=self.ssl_cafile,
+        )

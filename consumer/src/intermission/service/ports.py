@@ -1,7 +1,10 @@
 """The two seams between the worker and the outside: a log of records and an object store.
 
-Kafka and S3 implement them in production; an in-process log and a local directory implement
-them for the embedded demo and unit tests. The worker code is the same either way.
+Kafka and S3 implement them in production (``adapters.kafka``, ``adapters.s3``); an in-process
+log and a local directory implement them for the embedded demo and tests (``adapters.local``).
+The worker code is the same either way. Adapters raise only errors of ``intermission.errors``:
+``PreconditionFailed`` when a condition lost, ``StoreUnavailableError`` / ``LogUnavailableError``
+when the dependency failed (retry later), ``RecordTooLargeError`` when a record cannot fit.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 import msgspec
+
+__all__ = ["PreconditionFailed", "Publisher", "Record", "SnapshotStore", "StoredObject", "Subscription"]
 
 
 class Record(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,7 +51,9 @@ class StoredObject(msgspec.Struct, frozen=True):
 
 
 class PreconditionFailed(Exception):
-    """A conditional write lost: the object exists (create) or changed (replace)."""
+    """A conditional write lost: the object exists (create) or changed (replace).
+
+    Not an error of the tree: losing a race is an expected answer of a conditional write."""
 
 
 class SnapshotStore(Protocol):

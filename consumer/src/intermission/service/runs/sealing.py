@@ -1,11 +1,4 @@
-"""Tamper evidence for stored snapshots, and where they live.
-
-Key layout (relative to the store's prefix):
-
-    runs/{run_id}/snapshots/{version:08d}   one pause; version 1 is the first
-    runs/{run_id}/result                    the end of the run
-    expiries/{deadline}/{run_id}/{version}  an empty marker per pause with a deadline, so a
-                                            sweep finds due pauses without reading every run
+"""Tamper evidence for stored snapshots (where they live is ``keys``).
 
 An object is one header line and the JSON body:
 
@@ -23,47 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, datetime
 
 from intermission_schemas import Snapshot, encode
 
-from ..errors import IntermissionError
+from ...errors import TamperedSnapshotError
 
 _MAGIC = b"intermission-seal/1 "
-
-
-class TamperedSnapshotError(IntermissionError):
-    """A stored object whose seal does not match its body, or that has no seal."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"snapshot {key!r} {problem}")
-        self.key = key
-
-
-def snapshot_key(run_id: str, version: int) -> str:
-    return f"runs/{run_id}/snapshots/{version:08d}"
-
-
-def result_key(run_id: str) -> str:
-    return f"runs/{run_id}/result"
-
-
-EXPIRY_PREFIX = "expiries/"
-
-
-def expiry_key(expires_at: datetime, run_id: str, version: int) -> str:
-    # UTC, fixed width: lexicographic order is deadline order.
-    stamp = expires_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    return f"{EXPIRY_PREFIX}{stamp}/{run_id}/{version:08d}"
-
-
-def parse_expiry_key(key: str) -> tuple[datetime, str, int]:
-    stamp, run_id, version = key[len(EXPIRY_PREFIX) :].split("/")
-    return datetime.strptime(stamp, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC), run_id, int(version)
-
-
-def run_prefix(run_id: str) -> str:
-    return f"runs/{run_id}/"
 
 
 def sha256_hex(body: bytes) -> str:

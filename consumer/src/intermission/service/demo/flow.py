@@ -29,10 +29,10 @@ from intermission_schemas import (
     encode,
 )
 
-from .._app import Intermission
-from ._compose import build_worker, topics_of
-from ._local import LocalSnapshotStore, MemoryLog
-from ._settings import Settings
+from ..._app import Intermission
+from ..adapters.local import LocalSnapshotStore, MemoryLog
+from ..wiring.compose import build_worker
+from ..wiring.settings import Settings
 
 Say = Callable[[str], None]
 Decide = Callable[[InterruptRaised], bool]
@@ -47,10 +47,10 @@ async def run_demo(
     time_limit: float = 30.0,
 ) -> RunCompleted | RunFailed:
     """Run one transfer through pause and approval; returns the run's final event."""
-    from . import demo_app
+    from . import app as demo_app
 
     settings = Settings()
-    topics = topics_of(settings)
+    topics = settings.topics
     log = MemoryLog()
     with tempfile.TemporaryDirectory(prefix="intermission-demo-") as scratch:
         store = LocalSnapshotStore(directory or Path(scratch))

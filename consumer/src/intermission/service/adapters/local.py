@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from ..errors import UsageError
-from ._ports import PreconditionFailed, Record, StoredObject
+from ...errors import UsageError
+from ..ports import PreconditionFailed, Record, StoredObject
 
 __all__ = ["LocalSnapshotStore", "MemoryLog"]
 

@@ -13,10 +13,10 @@ from typing import Any
 from intermission_schemas import Message, ToolResponsePart
 from pydantic import BaseModel, Field
 
-from .._app import Intermission
-from .._model import Model, ModelRequest
-from .._scripted import ScriptedModel, reply, tool_call
-from .._tools import ToolContext
+from ..._app import Intermission
+from ..._model import Model, ModelRequest
+from ..._scripted import ScriptedModel, reply, tool_call
+from ..._tools import ToolContext
 
 _CANNED_INPUT: dict[str, Any] = {
     "transferMoney": {"toAccountId": "ABC123", "amount": 100000},
@@ -36,10 +36,11 @@ def _scripted_turn(request: ModelRequest) -> Message:
 
 
 def _model() -> Model:
+    # The Gemini SDK's own convention decides; `intermission worker --model` picks another.
     if os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY"):
-        from .._gemini import GeminiModel
+        from ..._gemini import GeminiModel
 
-        return GeminiModel(os.environ.get("INTERMISSION_MODEL", "gemini-2.5-flash"))
+        return GeminiModel("gemini-2.5-flash")
     return ScriptedModel(_scripted_turn)
 
 

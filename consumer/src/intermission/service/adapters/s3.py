@@ -8,6 +8,7 @@ connections for them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import random
 from collections.abc import Callable
@@ -19,13 +20,13 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..errors import IntermissionError
-from ._ports import PreconditionFailed, StoredObject
+from ...errors import StoreUnavailableError
+from ..ports import PreconditionFailed, StoredObject
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
 
-__all__ = ["S3SnapshotStore", "StoreUnavailableError"]
+__all__ = ["S3SnapshotStore"]
 
 _T = TypeVar("_T")
 
@@ -34,11 +35,13 @@ _T = TypeVar("_T")
 _CONFLICT_ATTEMPTS = 4
 _CONFLICT_BACKOFF_S = 0.02
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
-
-
-class StoreUnavailableError(IntermissionError):
-    """The object store failed for a reason other than a lost condition (network, auth,
-    missing bucket, 5xx after botocore's retries). The cause is the botocore error."""
+_INTERPRETED_CODES = {
+    *_MISSING_CODES,
+    "PreconditionFailed",
+    "ConditionalRequestConflict",
+    "BucketAlreadyOwnedByYou",
+    "BucketAlreadyExists",
+}
 
 
 class S3SnapshotStore:
@@ -102,22 +105,28 @@ class S3SnapshotStore:
     ) -> None:
         self.close()
 
-    async def _call(self, fn: Callable[..., _T], /, **kwargs: Any) -> _T:
+    async def _call(self, what: str, fn: Callable[..., _T], /, **kwargs: Any) -> _T:
+        """Run ``fn`` off the event loop. Every botocore failure becomes one of ours here, and
+        only here: a ``_Refused`` for the S3 answers a method interprets (missing, lost
+        condition, conflict), a ``StoreUnavailableError`` for everything else."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(fn, **kwargs))
+        try:
+            return await loop.run_in_executor(self._pool, functools.partial(fn, **kwargs))
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _INTERPRETED_CODES:
+                raise _Refused(code) from exc
+            raise StoreUnavailableError(f"{what}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError(f"{what}: {exc}") from exc
 
     def _key(self, key: str) -> str:
         return self.prefix + key
 
     async def ensure_bucket(self) -> None:
         """Create the bucket if it does not exist yet (a bucket we already own is fine)."""
-        try:
-            await self._call(self._client.create_bucket, Bucket=self.bucket)
-        except ClientError as exc:
-            if _code(exc) not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
-                raise StoreUnavailableError(f"cannot create bucket {self.bucket!r}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailableError(f"cannot create bucket {self.bucket!r}: {exc}") from exc
+        with contextlib.suppress(_Refused):  # already ours
+            await self._call(f"create bucket {self.bucket!r}", self._client.create_bucket, Bucket=self.bucket)
 
     async def create(self, key: str, data: bytes) -> str:
         return await self._put(key, data, IfNoneMatch="*")
@@ -129,45 +138,46 @@ class S3SnapshotStore:
         for attempt in range(_CONFLICT_ATTEMPTS):
             try:
                 response = await self._call(
-                    self._client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data, **condition
+                    f"put {key!r}",
+                    self._client.put_object,
+                    Bucket=self.bucket,
+                    Key=self._key(key),
+                    Body=data,
+                    **condition,
                 )
                 return response["ETag"]
-            except ClientError as exc:
-                code = _code(exc)
+            except _Refused as refused:
                 # 404: If-Match on a key that no longer exists (AWS answers so); the object
                 # changed under the caller exactly as with a 412.
-                if code == "PreconditionFailed" or (condition.get("IfMatch") and code in _MISSING_CODES):
-                    raise PreconditionFailed(key) from exc
-                if code != "ConditionalRequestConflict":
-                    raise StoreUnavailableError(f"put {key!r}: {exc}") from exc
+                if refused.code == "PreconditionFailed" or refused.code in _MISSING_CODES:
+                    raise PreconditionFailed(key) from refused
+                if refused.code != "ConditionalRequestConflict":
+                    raise StoreUnavailableError(f"put {key!r}: {refused.code}") from refused
                 await asyncio.sleep(_CONFLICT_BACKOFF_S * (2**attempt) * (0.5 + random.random()))
-            except BotoCoreError as exc:
-                raise StoreUnavailableError(f"put {key!r}: {exc}") from exc
         # Still conflicting after the retries: someone else keeps writing this key, so the
         # caller's condition cannot be said to hold.
         raise PreconditionFailed(key)
 
     async def get(self, key: str) -> StoredObject | None:
+        what = f"get {key!r}"
         try:
-            response = await self._call(self._client.get_object, Bucket=self.bucket, Key=self._key(key))
+            response = await self._call(what, self._client.get_object, Bucket=self.bucket, Key=self._key(key))
             # Reading the body is network I/O too: keep it off the event loop.
-            data = await self._call(response["Body"].read)
-        except ClientError as exc:
-            if _code(exc) in _MISSING_CODES:
+            data = await self._call(what, response["Body"].read)
+        except _Refused as refused:
+            if refused.code in _MISSING_CODES:
                 return None
-            raise StoreUnavailableError(f"get {key!r}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailableError(f"get {key!r}: {exc}") from exc
+            raise StoreUnavailableError(f"{what}: {refused.code}") from refused
         return StoredObject(data=data, etag=response["ETag"])
 
     async def delete(self, key: str) -> None:
         try:
-            await self._call(self._client.delete_object, Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if _code(exc) not in _MISSING_CODES:
-                raise StoreUnavailableError(f"delete {key!r}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailableError(f"delete {key!r}: {exc}") from exc
+            await self._call(
+                f"delete {key!r}", self._client.delete_object, Bucket=self.bucket, Key=self._key(key)
+            )
+        except _Refused as refused:
+            if refused.code not in _MISSING_CODES:
+                raise StoreUnavailableError(f"delete {key!r}: {refused.code}") from refused
 
     def _list_sync(self, prefix: str) -> list[str]:
         # One thread walks all pages: a run has few objects, and per-page hops would only add
@@ -183,12 +193,14 @@ class S3SnapshotStore:
 
     async def list(self, prefix: str) -> list[str]:
         try:
-            return await self._call(self._list_sync, prefix=prefix)
-        except ClientError as exc:
-            raise StoreUnavailableError(f"list {prefix!r}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailableError(f"list {prefix!r}: {exc}") from exc
+            return await self._call(f"list {prefix!r}", self._list_sync, prefix=prefix)
+        except _Refused as refused:
+            raise StoreUnavailableError(f"list {prefix!r}: {refused.code}") from refused
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
+class _Refused(Exception):
+    """An S3 answer a method gives meaning to; never leaves this module."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code

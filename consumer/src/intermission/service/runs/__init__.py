@@ -1,0 +1,66 @@
+"""The per-run rules of the service, one concern a module. Internal: the public way in is
+``intermission.service.build_worker``.
+
+    spec.py        what a run's generations need, built once from its request
+    requests.py    a GenerateRequest: first run, de-duplication
+    claims.py      a ResumeRequested: answers checked and collected, the pause claimed
+    expiry.py      pauses nobody answered: the sweep and the policies
+    steps.py       one step of a run: generate, then store and announce the outcome
+    announce.py    the events the worker publishes
+    snapshots.py   stored steps, read and written by conditional write
+    keys.py        the key layout in the bucket
+    sealing.py     seals and pause digests (tamper evidence)
+    audit.py       walking a run's chain of steps
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from intermission_schemas import GenerateRequest, ResumeRequested, Topics
+
+from ..._app import Intermission
+from ..ports import Publisher, SnapshotStore
+from .announce import Announcer
+from .claims import Claims
+from .expiry import Expiry
+from .requests import Requests
+from .sealing import Sealer
+from .snapshots import Snapshots
+from .steps import Steps
+
+__all__ = ["Runs"]
+
+
+class Runs:
+    """What a worker does with each kind of record. Holds no per-run state: everything a run
+    has lives in the store."""
+
+    def __init__(
+        self,
+        *,
+        ai: Intermission,
+        store: SnapshotStore,
+        publisher: Publisher,
+        topics: Topics,
+        sealer: Sealer,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.topics = topics
+        self.publisher = publisher
+        steps = Steps(
+            ai=ai, snapshots=Snapshots(store, sealer), announce=Announcer(publisher, topics), clock=clock
+        )
+        self._requests = Requests(steps)
+        self._expiry = Expiry(steps)
+        self._claims = Claims(steps, self._expiry)
+
+    async def on_request(self, request: GenerateRequest) -> None:
+        await self._requests.handle(request)
+
+    async def on_resume(self, event: ResumeRequested) -> None:
+        await self._claims.handle(event)
+
+    async def sweep_expired(self) -> int:
+        return await self._expiry.sweep()

@@ -1,0 +1,89 @@
+"""What the worker tells the world: interrupts to approvers, results and rejections to callers."""
+
+from __future__ import annotations
+
+import logging
+
+from intermission_schemas import (
+    AnswerProblem,
+    GenerateRequest,
+    InterruptRaised,
+    PendingInterrupt,
+    ResumeRejected,
+    ResumeRequested,
+    RunCompleted,
+    RunFailed,
+    SnapshotRef,
+    ToolRequestPart,
+    Topics,
+    encode,
+)
+
+from ..._tools import Tool
+from ..ports import Publisher
+from .keys import snapshot_key
+from .sealing import pause_digest
+from .snapshots import Loaded
+from .spec import RunSpec
+
+__all__ = ["Announcer", "pending_interrupt"]
+
+log = logging.getLogger("intermission.worker")
+
+
+class Announcer:
+    def __init__(self, publisher: Publisher, topics: Topics) -> None:
+        self.publisher = publisher
+        self.topics = topics
+
+    async def interrupts(self, loaded: Loaded, spec: RunSpec) -> None:
+        """InterruptRaised for a pause: what a form needs, and which refs are answered."""
+        snapshot = loaded.snapshot
+        event = InterruptRaised(
+            run_id=snapshot.run_id,
+            snapshot=SnapshotRef(
+                key=snapshot_key(snapshot.run_id, snapshot.snapshot_version),
+                version=snapshot.snapshot_version,
+                sha256=pause_digest(snapshot),
+            ),
+            interrupts=[
+                pending_interrupt(part, spec.tools.get(part.tool_request.name))
+                for part in snapshot.paused.interrupts
+            ],
+            created_at=snapshot.created_at,
+            expires_at=snapshot.expires_at,
+            answered=sorted(snapshot.answers),
+            tags=snapshot.request.tags,
+        )
+        await self.publisher.publish(self.topics.approvals, snapshot.run_id, encode(event))
+
+    async def rejection(self, event: ResumeRequested, problem: AnswerProblem) -> None:
+        log.info("resume %s of run %s rejected: %s", event.resume_id, event.run_id, problem.detail)
+        message = ResumeRejected(
+            run_id=event.run_id,
+            resume_id=event.resume_id,
+            reason=problem.reason,
+            detail=problem.detail,
+            snapshot_version=event.snapshot_version,
+            refs=problem.refs,
+            field=problem.field,
+        )
+        await self.publisher.publish(self.topics.results, event.run_id, encode(message))
+
+    async def result(self, event: RunCompleted | RunFailed, request: GenerateRequest) -> None:
+        topic = request.reply_to or self.topics.results
+        await self.publisher.publish(topic, request.run_id, encode(event))
+
+
+def pending_interrupt(part: ToolRequestPart, tool: Tool | None) -> PendingInterrupt:
+    request = part.tool_request
+    return PendingInterrupt(
+        ref=request.ref or "",
+        tool=request.name,
+        input=request.input,
+        metadata=part.interrupt,
+        description=tool.description if tool else "",
+        output_schema=tool.output.json_schema if tool else None,
+        input_schema=tool.input.json_schema if tool else None,
+        restartable=tool.restartable if tool else False,
+    )

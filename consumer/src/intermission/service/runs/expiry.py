@@ -1,0 +1,79 @@
+"""Pauses nobody answered in time: the sweep that finds them and the policy that ends them.
+
+Every worker sweeps; each pause changes by conditional replace, so only one sweeper (or one
+late resume) acts on it. ``reject`` fails the run with code ``expired``; ``respond`` answers the
+open interrupts with the policy's default output and the run continues.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from intermission_schemas import CollectedAnswer, RespondAnswer, RunFailed
+
+from ..ports import PreconditionFailed
+from .snapshots import Loaded
+from .steps import Steps
+
+__all__ = ["Expiry"]
+
+
+class Expiry:
+    def __init__(self, steps: Steps) -> None:
+        self.steps = steps
+
+    async def sweep(self) -> int:
+        """Apply the expiry policy to every pause whose deadline has passed; returns how many."""
+        snapshots = self.steps.snapshots
+        now = self.steps.clock()
+        swept = 0
+        for deadline in await snapshots.deadlines(due_by=now):
+            loaded = await snapshots.load(deadline.run_id, deadline.version)
+            snapshot = loaded.snapshot if loaded is not None else None
+            if loaded is not None and snapshot is not None and snapshot.status == "pending":
+                if snapshot.expires_at is not None and snapshot.expires_at <= now:
+                    await self.expire(loaded)
+                    swept += 1
+                elif snapshot.expires_at != deadline.at:
+                    await snapshots.drop_marker(deadline)  # a stray marker from a retried pause
+            elif snapshot is None or snapshot.status != "resuming":
+                await snapshots.drop_marker(deadline)
+        return swept
+
+    async def expire(self, loaded: Loaded) -> None:
+        steps = self.steps
+        snapshot = loaded.snapshot
+        policy = snapshot.request.expiry
+        if policy is not None and policy.on_expiry == "respond":
+            answers = dict(snapshot.answers)
+            for part in snapshot.paused.interrupts:
+                ref = part.tool_request.ref or ""
+                if ref not in answers:
+                    answers[ref] = CollectedAnswer(
+                        resume_id="expiry",
+                        answered_by="expiry-policy",
+                        respond=RespondAnswer(
+                            ref=ref, output=policy.default_output, metadata={"expired": True}
+                        ),
+                    )
+            claimed = msgspec.structs.replace(
+                snapshot, answers=answers, status="resuming", resumed_by="expiry"
+            )
+            try:
+                replaced = await steps.snapshots.replace(loaded, claimed)
+            except PreconditionFailed:
+                return
+            await steps.resume_claimed(replaced)
+            return
+        expired = msgspec.structs.replace(snapshot, status="expired")
+        try:
+            await steps.snapshots.replace(loaded, expired)
+        except PreconditionFailed:
+            return
+        await steps.snapshots.drop_deadline(expired)
+        failure = RunFailed(
+            run_id=snapshot.run_id,
+            code="expired",
+            message="nobody answered in time",
+            tags=snapshot.request.tags,
+        )
+        await steps.announce.result(failure, snapshot.request)

@@ -1,0 +1,46 @@
+"""Where everything of a run lives in the store (relative to the store's prefix).
+
+runs/{run_id}/snapshots/{version:08d}   one pause; version 1 is the first
+runs/{run_id}/result                    the end of the run
+expiries/{deadline}/{run_id}/{version}  an empty marker per pause with a deadline, so a
+                                        sweep finds due pauses without reading every run
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+__all__ = [
+    "EXPIRY_PREFIX",
+    "expiry_key",
+    "parse_expiry_key",
+    "result_key",
+    "run_prefix",
+    "snapshot_key",
+]
+
+
+def snapshot_key(run_id: str, version: int) -> str:
+    return f"runs/{run_id}/snapshots/{version:08d}"
+
+
+def result_key(run_id: str) -> str:
+    return f"runs/{run_id}/result"
+
+
+EXPIRY_PREFIX = "expiries/"
+
+
+def expiry_key(expires_at: datetime, run_id: str, version: int) -> str:
+    # UTC, fixed width: lexicographic order is deadline order.
+    stamp = expires_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"{EXPIRY_PREFIX}{stamp}/{run_id}/{version:08d}"
+
+
+def parse_expiry_key(key: str) -> tuple[datetime, str, int]:
+    stamp, run_id, version = key[len(EXPIRY_PREFIX) :].split("/")
+    return datetime.strptime(stamp, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC), run_id, int(version)
+
+
+def run_prefix(run_id: str) -> str:
+    return f"runs/{run_id}/"

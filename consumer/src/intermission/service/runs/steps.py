@@ -1,0 +1,200 @@
+"""Taking a run one step: generate, then store and announce where it stopped.
+
+A step ends in a pause (a new snapshot, its deadline, an InterruptRaised), in the run's end
+(the result object, then RunCompleted) or in a failure (the result object, then RunFailed).
+Store first, publish second: a crash in between is repaired by the redelivered record, which
+finds the stored object and publishes it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+from intermission_schemas import GenerateRequest, Message, RunCompleted, RunFailed, RunResult, Snapshot
+
+from ..._app import Intermission
+from ..._response import GenerateResponse, Resume
+from ..._schema import schema_of
+from ...errors import (
+    IntermissionError,
+    MaxTurnsError,
+    ModelError,
+    ResumeError,
+    SchemaError,
+    ToolError,
+    UnknownToolError,
+)
+from ..ports import PreconditionFailed
+from .announce import Announcer
+from .keys import result_key
+from .sealing import pause_digest
+from .snapshots import Loaded, Snapshots
+from .spec import RunSpec, RunSpecs
+
+__all__ = ["Steps"]
+
+log = logging.getLogger("intermission.worker")
+
+
+class Steps:
+    """The collaborators every kind of record needs, and the step they all take."""
+
+    def __init__(
+        self,
+        *,
+        ai: Intermission,
+        snapshots: Snapshots,
+        announce: Announcer,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.ai = ai
+        self.specs = RunSpecs(ai)
+        self.snapshots = snapshots
+        self.announce = announce
+        self.clock = clock
+
+    async def advance(
+        self,
+        spec: RunSpec,
+        messages: Sequence[Message],
+        resume: Resume | None,
+        *,
+        version: int,
+        parent: str | None,
+    ) -> None:
+        """Generate from ``messages`` and settle the outcome as step ``version``."""
+        try:
+            response = await spec.generate(self.ai, messages, resume)
+        except IntermissionError as exc:
+            await self.fail(spec.request, exc)
+            return
+        await self._settle(spec, response, version=version, parent=parent)
+
+    async def resume_claimed(self, claimed: Loaded) -> None:
+        """Run a claimed pause (status ``resuming``, every ref answered) to its next step,
+        then mark it resolved."""
+        snapshot = claimed.snapshot
+        try:
+            spec = await self.specs.of(snapshot.request)
+            resume = _resume(snapshot, spec)
+        except IntermissionError as exc:
+            await self.fail(snapshot.request, exc)
+        else:
+            await self.advance(
+                spec,
+                snapshot.paused.messages,
+                resume,
+                version=snapshot.snapshot_version + 1,
+                parent=pause_digest(snapshot),
+            )
+        await self.mark_resolved(claimed)
+
+    async def mark_resolved(self, claimed: Loaded) -> None:
+        resolved = msgspec.structs.replace(claimed.snapshot, status="resolved")
+        try:
+            await self.snapshots.replace(claimed, resolved)
+        except PreconditionFailed:
+            log.info("pause %s/%s was resolved by another worker", resolved.run_id, resolved.snapshot_version)
+        await self.snapshots.drop_deadline(resolved)
+
+    async def fail(self, request: GenerateRequest, exc: IntermissionError) -> None:
+        failure = RunFailed(
+            run_id=request.run_id, code=_failure_code(exc), message=str(exc), tags=request.tags
+        )
+        log.warning("run %s failed: %s", request.run_id, exc)
+        await self._finish(request, RunResult(run_id=request.run_id, completed=failure))
+
+    async def _settle(
+        self, spec: RunSpec, response: GenerateResponse, *, version: int, parent: str | None
+    ) -> None:
+        request = spec.request
+        if response.finish_reason == "interrupted":
+            now = self.clock()
+            expires = now + timedelta(seconds=request.expiry.after_seconds) if request.expiry else None
+            if expires is not None:
+                # The marker goes first: a pause must never exist without its deadline on record.
+                await self.snapshots.add_deadline(expires, request.run_id, version)
+            loaded = await self.snapshots.create(
+                Snapshot(
+                    run_id=request.run_id,
+                    snapshot_version=version,
+                    status="pending",
+                    request=request,
+                    paused=response.to_paused(),
+                    created_at=now,
+                    expires_at=expires,
+                    parent_sha256=parent,
+                )
+            )
+            await self.announce.interrupts(loaded, spec)
+            return
+        completed = RunCompleted(
+            run_id=request.run_id,
+            text=response.text,
+            finish_reason=response.finish_reason,
+            output=_output(response, spec),
+            result_key=result_key(request.run_id),
+            tags=request.tags,
+        )
+        await self._finish(
+            request,
+            RunResult(
+                run_id=request.run_id, completed=completed, messages=response.messages, parent_sha256=parent
+            ),
+        )
+
+    async def _finish(self, request: GenerateRequest, result: RunResult) -> None:
+        stored = await self.snapshots.create_result(result)
+        await self.announce.result(stored.completed, request)
+
+
+def _resume(snapshot: Snapshot, spec: RunSpec) -> Resume:
+    """The engine's Resume for a pause whose answers are all collected."""
+    respond, restart = [], []
+    for part in snapshot.paused.interrupts:
+        answer = snapshot.answers[part.tool_request.ref or ""]
+        tool = spec.tool(part.tool_request.name)
+        if answer.respond is not None:
+            respond.append(tool.respond(part, answer.respond.output, metadata=answer.respond.metadata))
+        elif answer.restart is not None:
+            replacement = answer.restart
+            restart.append(
+                tool.restart(
+                    part,
+                    replacement.resumed,
+                    replace_input=replacement.replace_input if replacement.replaces_input else None,
+                )
+            )
+    return Resume(respond=respond, restart=restart)
+
+
+def _output(response: GenerateResponse, spec: RunSpec) -> Any:
+    """The structured output as JSON data (the event carries data, not the app's classes)."""
+    if spec.output_schema is None:
+        return None
+    try:
+        return schema_of(spec.output_schema).dump(response.output)
+    except SchemaError:
+        return None
+
+
+def _failure_code(exc: IntermissionError) -> str:
+    match exc:
+        case UnknownToolError():
+            return "unknown_tool"
+        case SchemaError():
+            return "invalid_request"
+        case ModelError():
+            return "model_error"
+        case ToolError():
+            return "tool_error"
+        case MaxTurnsError():
+            return "max_turns"
+        case ResumeError():
+            return f"resume_{exc.code}"
+        case _:
+            return "failed"

@@ -1,0 +1,1 @@
+"""Putting a worker together: settings, the app, the adapters, and serving it."""

@@ -1,0 +1,70 @@
+"""Building a worker from settings: Kafka and S3 in production, in-process pieces for the demo."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from ..._app import Intermission
+from ..._model import Model
+from ...errors import SettingsError
+from ..ports import Publisher, SnapshotStore
+from ..runs import Runs
+from ..runs.sealing import Sealer
+from ..worker import Worker
+from .settings import Settings
+
+log = logging.getLogger("intermission.worker")
+
+
+def load_app(spec: str) -> Intermission:
+    """The ``Intermission`` at ``module:attribute``."""
+    module_name, _, attribute = spec.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute or "ai")
+    except (ImportError, AttributeError) as exc:
+        raise SettingsError("INTERMISSION_APP", f"cannot load {spec!r}: {exc}") from exc
+    if not isinstance(found, Intermission):
+        raise SettingsError("INTERMISSION_APP", f"{spec!r} is a {type(found).__name__}, not an Intermission")
+    return found
+
+
+def use_model(ai: Intermission, name: str) -> None:
+    """Make ``name`` the app's default model: one the app registered under that name, or else
+    a Gemini model of that name (the SDK is imported only then)."""
+    registered: Model | None = ai.registered_model(name)
+    if registered is None:
+        from ..._gemini import GeminiModel
+
+        registered = GeminiModel(name)
+    ai.model = registered
+
+
+def build_worker(
+    settings: Settings,
+    *,
+    store: SnapshotStore,
+    publisher: Publisher,
+    ai: Intermission | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Worker:
+    """A worker on these seams, with the app of ``settings.app`` unless ``ai`` is given."""
+    app = ai or load_app(settings.app)
+    if settings.model is not None:
+        use_model(app, settings.model)
+    runs = Runs(
+        ai=app,
+        store=store,
+        publisher=publisher,
+        topics=settings.topics,
+        sealer=Sealer(settings.seal_secret()),
+        **({"clock": clock} if clock is not None else {}),
+    )
+    return Worker(
+        runs,
+        max_in_flight=settings.max_in_flight,
+        max_record_bytes=settings.max_record_bytes,
+        sweep_interval=settings.expiry_sweep_seconds,
+    )
