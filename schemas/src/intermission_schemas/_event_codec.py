@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, TypeAlias, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 import msgspec
 
@@ -33,11 +34,13 @@ class EventDecodeError(DecodeError):
         self.detail = detail
 
 
-class _TopicDecoder:
-    def __init__(self, type_: Any) -> None:
-        self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(type_)
+class _TopicDecoder(Generic[T]):
+    """Decodes one topic's records, telling why bytes are not an event of the topic."""
 
-    def decode(self, data: bytes) -> Any:
+    def __init__(self, type_: type[T] | Any) -> None:
+        self._decoder: msgspec.json.Decoder[T] = msgspec.json.Decoder(type_)
+
+    def __call__(self, data: bytes) -> T:
         try:
             return self._decoder.decode(data)
         except msgspec.ValidationError as exc:
@@ -49,49 +52,24 @@ class _TopicDecoder:
             raise EventDecodeError("undecodable", str(exc)) from exc
 
 
-_requests = _TopicDecoder(GenerateRequest)
-_approvals = _TopicDecoder(InterruptRaised)
-_resumes = _TopicDecoder(ResumeRequested)
-_results = _TopicDecoder(ResultEvent)
-_dead_letters = _TopicDecoder(DeadLetter)
-_snapshot = msgspec.json.Decoder(Snapshot)
-_run_result = msgspec.json.Decoder(RunResult)
+class _DocumentDecoder(Generic[T]):
+    """Decodes a stored document (a snapshot, a run's result); DecodeError names what it is not."""
+
+    def __init__(self, type_: type[T], what: str) -> None:
+        self._decoder: msgspec.json.Decoder[T] = msgspec.json.Decoder(type_)
+        self._what = what
+
+    def __call__(self, data: bytes) -> T:
+        try:
+            return self._decoder.decode(data)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise DecodeError(f"not {self._what}: {exc}") from exc
 
 
-def decode_request(data: bytes) -> GenerateRequest:
-    result: GenerateRequest = _requests.decode(data)
-    return result
-
-
-def decode_approval(data: bytes) -> InterruptRaised:
-    result: InterruptRaised = _approvals.decode(data)
-    return result
-
-
-def decode_resume(data: bytes) -> ResumeRequested:
-    result: ResumeRequested = _resumes.decode(data)
-    return result
-
-
-def decode_result(data: bytes) -> ResultEvent:
-    result: ResultEvent = _results.decode(data)
-    return result
-
-
-def decode_dead_letter(data: bytes) -> DeadLetter:
-    result: DeadLetter = _dead_letters.decode(data)
-    return result
-
-
-def decode_snapshot(data: bytes) -> Snapshot:
-    try:
-        return _snapshot.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise DecodeError(f"not a snapshot: {exc}") from exc
-
-
-def decode_run_result(data: bytes) -> RunResult:
-    try:
-        return _run_result.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise DecodeError(f"not a run result: {exc}") from exc
+decode_request: Callable[[bytes], GenerateRequest] = _TopicDecoder(GenerateRequest)
+decode_approval: Callable[[bytes], InterruptRaised] = _TopicDecoder(InterruptRaised)
+decode_resume: Callable[[bytes], ResumeRequested] = _TopicDecoder(ResumeRequested)
+decode_result: Callable[[bytes], ResultEvent] = _TopicDecoder(ResultEvent)
+decode_dead_letter: Callable[[bytes], DeadLetter] = _TopicDecoder(DeadLetter)
+decode_snapshot: Callable[[bytes], Snapshot] = _DocumentDecoder(Snapshot, "a snapshot")
+decode_run_result: Callable[[bytes], RunResult] = _DocumentDecoder(RunResult, "a run result")
