@@ -147,6 +147,7 @@ PRODUCER_ALL = [
     "IntermissionClient",
     "InterruptRaised",
     "KafkaSecurity",
+    "KafkaTransport",
     "PendingInterrupt",
     "ProducerError",
     "RespondAnswer",
@@ -158,6 +159,8 @@ PRODUCER_ALL = [
     "RunCompleted",
     "RunFailed",
     "Topics",
+    "Transport",
+    "TransportRecord",
     "build_resume",
 ]
 

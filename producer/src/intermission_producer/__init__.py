@@ -6,7 +6,9 @@
             await client.respond(raised, {ref: output}, answered_by="alice")
 
 The event types come from ``intermission_schemas`` and are re-exported here, so one import
-serves a caller.
+serves a caller. The client runs on a `Transport`: Kafka (`KafkaTransport`, built for you from
+bootstrap servers) or any object with the same three methods, such as the in-memory log of
+``intermission.testing``: ``IntermissionClient(transport=log)``.
 """
 
 from intermission_schemas import (
@@ -27,7 +29,9 @@ from intermission_schemas import (
 from ._answers import build_resume
 from ._client import IntermissionClient
 from ._errors import AnswerError, AnswerReason, BrokerError, ClientUsageError, ProducerError, ResultTimeout
+from ._kafka import KafkaTransport
 from ._security import KafkaSecurity
+from ._transport import Transport, TransportRecord
 
 __all__ = [
     "AnswerError",
@@ -39,6 +43,7 @@ __all__ = [
     "IntermissionClient",
     "InterruptRaised",
     "KafkaSecurity",
+    "KafkaTransport",
     "PendingInterrupt",
     "ProducerError",
     "RespondAnswer",
@@ -50,5 +55,7 @@ __all__ = [
     "RunCompleted",
     "RunFailed",
     "Topics",
+    "Transport",
+    "TransportRecord",
     "build_resume",
 ]

@@ -8,8 +8,6 @@ from collections.abc import AsyncGenerator, Iterable, Mapping, Set
 from types import TracebackType
 from typing import Any, Self
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
-from aiokafka.errors import CommitFailedError, IllegalStateError  # type: ignore[import-untyped]
 from intermission_schemas import (
     ApprovalEvent,
     GenerateRequest,
@@ -26,9 +24,11 @@ from intermission_schemas import (
 
 from ._answers import build_resume
 from ._errors import ClientUsageError, ResultTimeout
-from ._reading import Start, decoded, merge_by_time, open_assigned, read_until
+from ._kafka import KafkaTransport
+from ._reading import decoded, merge_by_time
 from ._requests import check_request
 from ._security import KafkaSecurity
+from ._transport import Start, Transport, TransportRecord
 
 __all__ = ["IntermissionClient"]
 
@@ -38,50 +38,56 @@ _log = logging.getLogger("intermission_producer")
 class IntermissionClient:
     """Publish and read Intermission's events. Use it as ``async with IntermissionClient(...)``.
 
-    The streams (``interrupts``, ``results``) are async generators: close one you leave early
-    with ``contextlib.aclosing`` so its consumer stops at once rather than when collected.
+    Give it Kafka's ``bootstrap_servers`` (it then opens a `KafkaTransport` on entering and
+    closes it on leaving), or any ``transport=`` (a `Transport`, e.g. an in-memory log in tests),
+    which it uses as it is and never opens or closes. ``security``, ``client_id`` and
+    ``consumer_options`` configure the Kafka transport, so they go with ``bootstrap_servers``
+    only; see `KafkaTransport`.
 
-    ``security`` (a `KafkaSecurity`) goes to every Kafka client it creates;
-    ``consumer_options`` to its consumers only (fetch and session tuning). Consumers read
-    committed records only unless ``consumer_options`` says otherwise, so an event from an
-    aborted worker transaction is never seen. One idempotent producer (acks=all) publishes
-    everything: a retried send cannot duplicate or reorder a run's events.
+    The streams (``interrupts``, ``results``) are async generators: close one you leave early
+    with ``contextlib.aclosing`` so its reader stops at once rather than when collected.
+    Broker failures raise `BrokerError`.
     """
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        bootstrap_servers: str | None = None,
         *,
+        transport: Transport | None = None,
         topics: Topics = Topics(),  # noqa: B008 - frozen, so one shared default is safe
         security: KafkaSecurity | None = None,
-        client_id: str = "intermission-producer",
+        client_id: str | None = None,
         consumer_options: dict[str, Any] | None = None,
     ) -> None:
+        if (bootstrap_servers is None) == (transport is None):
+            raise ClientUsageError("pass either bootstrap_servers or transport=, exactly one of them")
+        if transport is not None and (security is not None or client_id is not None or consumer_options):
+            raise ClientUsageError(
+                "security, client_id and consumer_options configure Kafka: give them to the "
+                "KafkaTransport you pass, or pass bootstrap_servers instead"
+            )
         self.topics = topics
+        self._given = transport
+        self._kafka_options: dict[str, Any] = {
+            "security": security,
+            "consumer_options": consumer_options,
+            **({"client_id": client_id} if client_id is not None else {}),
+        }
         self._bootstrap_servers = bootstrap_servers
-        self._security = (security or KafkaSecurity()).options()
-        self._client_id = client_id
-        self._consumer_options = dict(consumer_options or {})
-        self._producer: AIOKafkaProducer | None = None
+        self._owned: KafkaTransport | None = None
+        self._open = False
 
     # -- lifecycle --------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        if self._producer is not None:
+        if self._open:
             raise ClientUsageError("the client is already open")
-        producer = AIOKafkaProducer(
-            **self._security,
-            bootstrap_servers=self._bootstrap_servers,
-            client_id=self._client_id,
-            acks="all",
-            enable_idempotence=True,
-        )
-        try:
-            await producer.start()
-        except BaseException:
-            await producer.stop()  # start() may have opened connections before it failed
-            raise
-        self._producer = producer
+        if self._given is None:
+            assert self._bootstrap_servers is not None
+            owned = KafkaTransport(self._bootstrap_servers, **self._kafka_options)
+            await owned.start()
+            self._owned = owned
+        self._open = True
         return self
 
     async def __aexit__(
@@ -90,38 +96,20 @@ class IntermissionClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            await producer.stop()  # flushes what is still buffered
+        self._open = False
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            await owned.stop()  # flushes what is still buffered
 
-    def _require_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
+    def _transport(self) -> Transport:
+        transport = self._given or self._owned
+        if not self._open or transport is None:
             raise ClientUsageError("use the client inside `async with IntermissionClient(...)`")
-        return self._producer
-
-    def _consumer(self, **required: Any) -> AIOKafkaConsumer:
-        options: dict[str, Any] = {
-            "isolation_level": "read_committed",
-            **self._consumer_options,
-            **self._security,
-            "bootstrap_servers": self._bootstrap_servers,
-            "client_id": self._client_id,
-            # Offsets are committed explicitly (interrupts) or not at all (groupless readers).
-            "enable_auto_commit": False,
-            "group_id": None,
-            **required,
-        }
-        return AIOKafkaConsumer(**options)
+        return transport
 
     async def _send(self, topic: str, event: GenerateRequest | ResumeRequested) -> None:
         # Keyed by run id: a run's events share a partition, hence an order.
-        await self._require_producer().send_and_wait(topic, encode(event), key=event.run_id.encode())
-
-    async def _tail(self, topic: str) -> AIOKafkaConsumer:
-        """A started groupless consumer on every partition of ``topic``, at its current end."""
-        consumer = self._consumer()
-        await open_assigned(self._require_producer(), consumer, [topic], "end")
-        return consumer
+        await self._transport().publish(topic, event.run_id, encode(event))
 
     # -- upstream services ------------------------------------------------------------------
 
@@ -151,23 +139,19 @@ class IntermissionClient:
         key = request.run_id.encode()
         deadline = asyncio.timeout(timeout)
         try:
-            async with deadline:
-                consumer = await self._tail(topic)
-                try:
-                    await self.submit(request)
-                    async for record in consumer:
-                        if record.key is not None and record.key != key:
-                            continue  # someone else's run: not even decoded
-                        event = decoded(record, decode_result)
-                        if isinstance(event, RunCompleted | RunFailed) and event.run_id == request.run_id:
-                            return event
-                finally:
-                    await consumer.stop()
+            async with deadline, self._transport().read([topic], start="end") as records:
+                await self.submit(request)
+                async for record in records:
+                    if record.key is not None and record.key != key:
+                        continue  # someone else's run: not even decoded
+                    event = decoded(record, decode_result)
+                    if isinstance(event, RunCompleted | RunFailed) and event.run_id == request.run_id:
+                        return event
         except TimeoutError:
             if deadline.expired():
                 raise ResultTimeout(request.run_id, timeout) from None
             raise
-        raise AssertionError("unreachable: a consumer iterates until stopped")
+        raise AssertionError("unreachable: a reader without until_end iterates until closed")
 
     async def results(
         self, run_ids: Set[str] | None = None, *, topic: str | None = None
@@ -178,9 +162,8 @@ class IntermissionClient:
         while iterating. ``topic`` defaults to the results topic (pass a request's ``reply_to``).
         Undecodable records are logged and skipped.
         """
-        consumer = await self._tail(topic or self.topics.results)
-        try:
-            async for record in consumer:
+        async with self._transport().read([topic or self.topics.results], start="end") as records:
+            async for record in records:
                 if (
                     run_ids is not None
                     and record.key is not None
@@ -190,8 +173,6 @@ class IntermissionClient:
                 event = decoded(record, decode_result)
                 if event is not None and (run_ids is None or event.run_id in run_ids):
                     yield event
-        finally:
-            await consumer.stop()
 
     # -- approval systems -------------------------------------------------------------------
 
@@ -206,30 +187,20 @@ class IntermissionClient:
         delivered again (at least once); ``from_beginning`` then only applies to a group with no
         committed offsets yet. Undecodable records are logged and skipped, never raised.
         """
-        topic = self.topics.approvals
+        topics = [self.topics.approvals]
+        transport = self._transport()
         if group_id is None:
-            consumer = self._consumer()
+            start: Start = "beginning" if from_beginning else "end"
+            reader = transport.read(topics, start=start)
         else:
-            consumer = self._consumer(
-                group_id=group_id, auto_offset_reset="earliest" if from_beginning else "latest"
-            )
-        try:  # stop() is idempotent, and needed too when start() fails half-way
-            if group_id is None:
-                start: Start = "beginning" if from_beginning else "end"
-                await open_assigned(self._require_producer(), consumer, [topic], start)
-            else:
-                consumer.subscribe([topic])
-                await consumer.start()
-            async for record in consumer:
+            # The transport commits a record when the next one is asked for: the caller has
+            # handled it by then (or it was skipped as undecodable, not to be re-read either).
+            reader = transport.read_group(topics, group_id, from_beginning=from_beginning)
+        async with reader as records:
+            async for record in records:
                 event = decoded(record, decode_approval)
                 if event is not None:
                     yield event
-                # Reached when the caller asks for the next event: this one is handled (or was
-                # skipped as undecodable, which must not be re-read after a restart either).
-                if group_id is not None:
-                    await _commit(consumer, TopicPartition(record.topic, record.partition), record.offset + 1)
-        finally:
-            await consumer.stop()
 
     async def respond(
         self,
@@ -316,11 +287,17 @@ class IntermissionClient:
                 routed.append((self.topics.resumes, event))
             else:
                 raise ClientUsageError(f"cannot replay {type(event).__name__}: only requests and resumes")
-        producer = self._require_producer()
-        # send() only enqueues; awaiting the deliveries together batches them. The idempotent
-        # producer keeps each partition's order even when a batch is retried.
-        deliveries = [await producer.send(t, encode(e), key=e.run_id.encode()) for t, e in routed]
-        await asyncio.gather(*deliveries)
+        by_run: dict[str, list[tuple[str, GenerateRequest | ResumeRequested]]] = {}
+        for topic, event in routed:
+            by_run.setdefault(event.run_id, []).append((topic, event))
+
+        async def publish_in_order(run: list[tuple[str, GenerateRequest | ResumeRequested]]) -> None:
+            for topic, event in run:
+                await self._send(topic, event)
+
+        # Runs in parallel, so their records batch together; each run's in the order recorded,
+        # since a resume overtaking its request would be rejected as unknown_run.
+        await asyncio.gather(*(publish_in_order(run) for run in by_run.values()))
         return len(routed)
 
     async def history(
@@ -336,40 +313,25 @@ class IntermissionClient:
         may partition by another hash. ResultTimeout if that takes longer than ``timeout``.
         """
         key = run_id.encode()
-
-        def mine(record: Any) -> bool:
-            return record.key is None or record.key == key
-
         sources = [(self.topics.approvals, decode_approval), (self.topics.results, decode_result)]
+        topics = [t for t, _ in sources]
+        streams: dict[tuple[str, int], list[TransportRecord]] = {}
         deadline = asyncio.timeout(timeout)
         try:
-            async with deadline:
-                consumer = self._consumer()
-                ends = await open_assigned(
-                    self._require_producer(), consumer, [t for t, _ in sources], "beginning"
-                )
-                try:
-                    kept = await read_until(consumer, ends, mine)
-                finally:
-                    await consumer.stop()
+            async with deadline, self._transport().read(topics, start="beginning", until_end=True) as records:
+                async for record in records:
+                    if record.key is None or record.key == key:
+                        streams.setdefault((record.topic, record.partition), []).append(record)
         except TimeoutError:
             if deadline.expired():
                 raise ResultTimeout(run_id, timeout, "history not read to its end") from None
             raise
         decoders = dict(sources)
         events: list[ApprovalEvent | ResultEvent] = []
-        # Partitions in `ends` order: approvals first, so they win timestamp ties.
-        for record in merge_by_time([kept[tp] for tp in ends]):
+        # Approvals' partitions first, so they win timestamp ties.
+        order = sorted(streams, key=lambda tp: (topics.index(tp[0]), tp[1]))
+        for record in merge_by_time([streams[tp] for tp in order]):
             event: ApprovalEvent | ResultEvent | None = decoded(record, decoders[record.topic])
             if event is not None and event.run_id == run_id:
                 events.append(event)
         return events
-
-
-async def _commit(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
-    try:
-        await consumer.commit({tp: offset})
-    except (CommitFailedError, IllegalStateError) as exc:
-        # The group rebalanced and this partition moved: its new owner reads from the last
-        # committed offset, so the event is delivered again there (at least once), not lost.
-        _log.warning("could not commit %s@%d after a rebalance: %s", tp, offset, exc)
