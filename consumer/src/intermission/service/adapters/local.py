@@ -7,13 +7,18 @@ redelivery) so the embedded demo and the unit tests exercise the same worker cod
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import itertools
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote, unquote
+
+import msgspec
 
 from ...errors import UsageError
 from ..ports import PreconditionFailed, Record, StoredObject
@@ -102,27 +107,124 @@ class LocalSnapshotStore:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
 
 
-class MemoryLog:
-    """`Publisher` plus subscriptions: one partition per topic, offsets committed per group.
+class _Delivered(msgspec.Struct, frozen=True, kw_only=True):
+    """A record as `MemoryLog` hands it to a producer client: a `Record` plus its timestamp."""
 
-    A subscription starts at its group's committed offset, so records read but not committed
-    are delivered again to the group's next subscription, as Kafka does after a crash. There is
-    no group membership: run one subscription per group at a time.
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp: int  # the log's append sequence: one order across all of its topics
+
+
+class MemoryLog:
+    """An in-process log: the worker's `Publisher` and subscriptions, and a producer transport.
+
+    One partition per topic, offsets committed per group. A subscription starts at its group's
+    committed offset, so records read but not committed are delivered again to the group's next
+    subscription, as Kafka does after a crash. There is no group membership: run one
+    subscription per group at a time.
+
+    It is also an ``intermission_producer.Transport`` (``read``, ``read_group``, ``publish``),
+    so ``IntermissionClient(transport=log)`` talks to a worker running on the same log.
     """
 
     def __init__(self) -> None:
         self.topics: dict[str, list[Record]] = defaultdict(list)
         self.committed: dict[tuple[str, str], int] = {}  # (group, topic) -> next offset
         self.changed = asyncio.Condition()
+        self._stamps: dict[str, list[int]] = defaultdict(list)  # per topic, by offset
+        self._clock = itertools.count()
 
     async def publish(self, topic: str, key: str, value: bytes) -> None:
         async with self.changed:
             log = self.topics[topic]
             log.append(Record(topic=topic, partition=0, offset=len(log), key=key.encode(), value=value))
+            self._stamps[topic].append(next(self._clock))
             self.changed.notify_all()
 
     def subscribe(self, topics: Sequence[str], group: str) -> _MemorySubscription:
         return _MemorySubscription(self, topics, group)
+
+    async def _follow(
+        self,
+        positions: dict[str, int],
+        *,
+        closed: Callable[[], bool] = lambda: False,
+        ends: Mapping[str, int] | None = None,
+    ) -> AsyncGenerator[Record, None]:
+        """Records from ``positions`` on (advanced as each is yielded), waiting for new ones,
+        until ``closed()`` or, with ``ends``, until every topic reached its end."""
+
+        def pending() -> list[Record]:
+            return [r for topic, at in positions.items() for r in self.topics[topic][at:]]
+
+        def done() -> bool:
+            return closed() or (ends is not None and all(positions[t] >= end for t, end in ends.items()))
+
+        while not done():
+            async with self.changed:
+                await self.changed.wait_for(lambda: done() or bool(pending()))
+                batch = pending()
+            # Yield outside the lock: the consumer may publish while handling a record.
+            for record in batch:
+                if done():
+                    return
+                positions[record.topic] = record.offset + 1
+                yield record
+
+    def _delivered(self, record: Record) -> _Delivered:
+        stamp = self._stamps[record.topic][record.offset]
+        return _Delivered(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            timestamp=stamp,
+        )
+
+    # -- the producer's Transport -------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def read(
+        self, topics: Sequence[str], *, start: Literal["beginning", "end"], until_end: bool = False
+    ) -> AsyncIterator[AsyncIterator[_Delivered]]:
+        """Every record of ``topics`` from their beginning or their end now, committing nothing;
+        with ``until_end``, only those published before this call."""
+        ends = {topic: len(self.topics[topic]) for topic in topics}
+        positions = dict(ends) if start == "end" else dict.fromkeys(topics, 0)
+        records = self._as_delivered(self._follow(positions, ends=ends if until_end else None))
+        try:
+            yield records
+        finally:
+            await records.aclose()
+
+    @contextlib.asynccontextmanager
+    async def read_group(
+        self, topics: Sequence[str], group_id: str, *, from_beginning: bool = False
+    ) -> AsyncIterator[AsyncIterator[_Delivered]]:
+        """``topics`` from ``group_id``'s committed offsets (none yet: the beginning or the end);
+        a record is committed when the next one is asked for."""
+        positions = {
+            topic: self.committed.get((group_id, topic), 0 if from_beginning else len(self.topics[topic]))
+            for topic in topics
+        }
+        records = self._as_delivered(self._follow(positions), commit_to=group_id)
+        try:
+            yield records
+        finally:
+            await records.aclose()
+
+    async def _as_delivered(
+        self, records: AsyncGenerator[Record, None], commit_to: str | None = None
+    ) -> AsyncGenerator[_Delivered, None]:
+        async with contextlib.aclosing(records):
+            async for record in records:
+                yield self._delivered(record)
+                if commit_to is not None:
+                    self.committed[(commit_to, record.topic)] = record.offset + 1
 
 
 class _MemorySubscription:
@@ -130,20 +232,8 @@ class _MemorySubscription:
         self._log, self._group, self._closed = log, group, False
         self._next = {topic: log.committed.get((group, topic), 0) for topic in topics}
 
-    def _pending(self) -> list[Record]:
-        return [r for topic, at in self._next.items() for r in self._log.topics[topic][at:]]
-
-    async def records(self) -> AsyncIterator[Record]:
-        while not self._closed:
-            async with self._log.changed:
-                await self._log.changed.wait_for(lambda: self._closed or bool(self._pending()))
-                batch = self._pending()
-            # Yield outside the lock: the consumer may publish while handling a record.
-            for record in batch:
-                if self._closed:
-                    return
-                self._next[record.topic] = record.offset + 1
-                yield record
+    def records(self) -> AsyncIterator[Record]:
+        return self._log._follow(self._next, closed=lambda: self._closed)
 
     async def commit(self, record: Record) -> None:
         self._log.committed[(self._group, record.topic)] = record.offset + 1
