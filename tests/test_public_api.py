@@ -11,6 +11,7 @@ from typing import Any
 
 import intermission
 import intermission.service
+import intermission.testing
 import intermission_producer
 import intermission_schemas
 import pytest
@@ -55,14 +56,17 @@ SCHEMAS_ALL = [
     "AnswerProblem",
     "ApprovalEvent",
     "ChatState",
+    "Claim",
     "CollectedAnswer",
     "DataPart",
     "DeadLetter",
+    "DeadLetterReason",
     "DecodeError",
     "EVENT_VERSION",
     "EventDecodeError",
     "ExpiryPolicy",
     "GenerateRequest",
+    "ID_PATTERN",
     "InterruptRaised",
     "Marker",
     "Media",
@@ -164,6 +168,26 @@ PRODUCER_ALL = [
     "build_resume",
 ]
 
+TESTING_ALL = [
+    "GeminiReply",
+    "GeminiServer",
+    "LocalSnapshotStore",
+    "MemoryLog",
+    "RecordedRequest",
+    "Reply",
+    "ReplyFunction",
+    "ServiceHarness",
+    "StreamedReply",
+    "candidate_reply",
+    "encode_signature",
+    "error_reply",
+    "function_call_part",
+    "function_call_reply",
+    "stream_chunk",
+    "text_part",
+    "text_reply",
+]
+
 ADAPTERS = {
     "intermission.service.adapters.kafka": [
         "DEFAULT_MAX_REQUEST_SIZE",
@@ -181,12 +205,19 @@ PACKAGES = [
     (intermission_schemas, SCHEMAS_ALL),
     (intermission.service, SERVICE_ALL),
     (intermission_producer, PRODUCER_ALL),
+    (intermission.testing, TESTING_ALL),
 ]
-IDS = ["intermission", "intermission_schemas", "intermission.service", "intermission_producer"]
+IDS = [
+    "intermission",
+    "intermission_schemas",
+    "intermission.service",
+    "intermission_producer",
+    "intermission.testing",
+]
 
 
 def test_pinned_lists_are_sorted_and_unique() -> None:
-    for pinned in (INTERMISSION_ALL, SCHEMAS_ALL, SERVICE_ALL, PRODUCER_ALL):
+    for pinned in (INTERMISSION_ALL, SCHEMAS_ALL, SERVICE_ALL, PRODUCER_ALL, TESTING_ALL):
         assert pinned == sorted(pinned)
         assert len(set(pinned)) == len(pinned)
 

@@ -1,8 +1,12 @@
-"""Test helpers: run code that calls Gemini against a local, scripted Gemini endpoint.
+"""Test helpers, no broker, bucket or network needed.
 
-See `GeminiServer` for an example.
+- The service in-process: `ServiceHarness` runs a worker for your ``Intermission`` on a
+  `MemoryLog` (Kafka's stand-in, also a producer ``Transport``: ``IntermissionClient(
+  transport=log)``) and a `LocalSnapshotStore` (S3's stand-in). See `ServiceHarness`.
+- Code that calls Gemini, against a local, scripted Gemini endpoint. See `GeminiServer`.
 """
 
+from ..service.adapters.local import LocalSnapshotStore, MemoryLog
 from ._gemini_server import (
     GeminiReply,
     GeminiServer,
@@ -19,13 +23,17 @@ from ._gemini_server import (
     text_part,
     text_reply,
 )
+from ._service import ServiceHarness
 
 __all__ = [
     "GeminiReply",
     "GeminiServer",
+    "LocalSnapshotStore",
+    "MemoryLog",
     "RecordedRequest",
     "Reply",
     "ReplyFunction",
+    "ServiceHarness",
     "StreamedReply",
     "candidate_reply",
     "encode_signature",
