@@ -13,6 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 from intermission_producer import (
+    BrokerError,
     GenerateRequest,
     IntermissionClient,
     InterruptRaised,
@@ -294,3 +295,15 @@ async def test_results_streams_only_the_runs_asked_for(
             await publisher
 
     assert received == [wanted, wanted]
+
+
+async def test_a_refused_record_is_a_broker_error_not_an_aiokafka_one(client: IntermissionClient) -> None:
+    too_large = GenerateRequest(
+        run_id="run-large", idempotency_key="idem-large", prompt="greet", input={"blob": "x" * 2_000_000}
+    )
+
+    with pytest.raises(BrokerError) as info:
+        await client.submit(too_large)
+
+    assert not info.value.retriable
+    assert "MessageSizeTooLarge" in str(info.value)
