@@ -39,7 +39,10 @@ def _broker_errors(what: str) -> Iterator[None]:
         # aiokafka marks connection, leadership and coordinator errors retriable; a timeout is
         # not marked, yet the same call may well succeed once the broker answers again.
         retriable = bool(exc.retriable) or isinstance(exc, KafkaTimeoutError)
-        raise BrokerError(f"{what}: {type(exc).__name__}: {exc}", retriable=retriable) from exc
+        detail = str(exc)  # aiokafka's own errors already start with their class name
+        if not detail.startswith(type(exc).__name__):
+            detail = f"{type(exc).__name__}: {detail}"
+        raise BrokerError(f"{what}: {detail}", retriable=retriable) from exc
 
 
 class KafkaTransport:
