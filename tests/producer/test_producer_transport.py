@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
+import intermission_producer
 import pytest
 from intermission_producer import (
     BrokerError,
@@ -118,3 +121,15 @@ async def test_a_kafka_transport_must_be_started_before_use() -> None:
     with pytest.raises(ClientUsageError):
         await transport.publish("t", "k", b"v")
     await transport.stop()  # stopping what never started is fine
+
+
+def test_only_the_kafka_transport_imports_aiokafka() -> None:
+    """Everything else in the SDK goes through the Transport seam, and aiokafka's errors are
+    translated in the one module that can raise them."""
+    package = Path(intermission_producer.__file__).parent
+    importers = sorted(
+        path.name
+        for path in package.glob("*.py")
+        if re.search(r"^\s*(from|import) aiokafka\b", path.read_text(), re.MULTILINE)
+    )
+    assert importers == ["_kafka.py"]
