@@ -5,16 +5,19 @@ Load the fixtures with ``pytest_plugins = ["realservices.plugin"]`` in ``tests/c
 
 from .kafka import (
     KAFKA_VERSION,
+    LOCAL_MIN_SESSION_TIMEOUT_MS,
     KafkaService,
     KafkaUnavailableError,
     ensure_kafka_jars,
     fast_consumer_kwargs,
     start_kafka,
+    start_local_kafka,
 )
 from .s3 import S3Service, S3UnavailableError, s3_client, start_s3, unique_bucket_name
 
 __all__ = [
     "KAFKA_VERSION",
+    "LOCAL_MIN_SESSION_TIMEOUT_MS",
     "KafkaService",
     "KafkaUnavailableError",
     "S3Service",
@@ -23,6 +26,7 @@ __all__ = [
     "fast_consumer_kwargs",
     "s3_client",
     "start_kafka",
+    "start_local_kafka",
     "start_s3",
     "unique_bucket_name",
 ]

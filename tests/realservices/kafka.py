@@ -20,6 +20,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import random
 import re
 import shutil
 import socket
@@ -41,12 +42,14 @@ from ._process import Stoppable, die_with_parent
 
 __all__ = [
     "KAFKA_VERSION",
+    "LOCAL_MIN_SESSION_TIMEOUT_MS",
     "KafkaService",
     "KafkaUnavailableError",
     "ensure_kafka_jars",
     "fast_consumer_kwargs",
     "kafka_cache_dir",
     "start_kafka",
+    "start_local_kafka",
 ]
 
 # Pinned so every run and every machine tests against the same broker. Override with
@@ -62,6 +65,13 @@ _DOCKER_IMAGE = "confluentinc/cp-kafka:7.6.0"
 _MAVEN_TIMEOUT_S = 900.0
 _STOP_GRACE_S = 15.0
 _LOG_TAIL_LINES = 40
+# group.min.session.timeout.ms of the brokers started here (Kafka's default is 6000): a dead
+# consumer leaves the group after its session timeout, so tests that kill workers want it low.
+LOCAL_MIN_SESSION_TIMEOUT_MS = 1000
+# Local brokers listen on ports below Linux's ephemeral range (32768 and up), and below the
+# range SeaweedFS uses (11000-30999): a port that is free when chosen cannot later be taken by
+# some client's outgoing connection while the broker is down for an outage test.
+_PORT_RANGE = range(9000, 11000)
 
 Source = Literal["env", "docker", "local"]
 
@@ -72,27 +82,77 @@ class KafkaUnavailableError(RuntimeError):
 
 @dataclass
 class KafkaService(Stoppable):
-    """A running broker. `stop()` is idempotent; the object is also a context manager."""
+    """A running broker. `stop()` is idempotent; the object is also a context manager.
+
+    A broker this module started itself (``source == "local"``) can also be taken down and
+    brought back for outage tests: `stop_for_outage()` (a controlled shutdown), `kill()`
+    (SIGKILL), then `restart()` on the same log directory and the same ports. Brokers from
+    ``KAFKA_BOOTSTRAP_SERVERS`` or Docker cannot: those methods raise `KafkaUnavailableError`.
+    """
 
     bootstrap_servers: str
     source: Source
     # The local broker's log while it runs; `stop()` deletes it with the broker's data.
     log_path: Path | None = None
     _stop: Callable[[], None] | None = field(default=None, repr=False)
+    _broker: _LocalBroker | None = field(default=None, repr=False)
+
+    @property
+    def running(self) -> bool:
+        return self._broker is not None and self._broker.running
+
+    def stop_for_outage(self) -> float:
+        """Shut the broker down cleanly (SIGTERM), keeping its data; returns the seconds taken."""
+        broker = self._restartable("stop")
+        started = time.monotonic()
+        broker.halt(kill=False)
+        return time.monotonic() - started
+
+    def kill(self) -> float:
+        """SIGKILL the broker, keeping its data (the next start recovers its logs)."""
+        broker = self._restartable("kill")
+        started = time.monotonic()
+        broker.halt(kill=True)
+        return time.monotonic() - started
+
+    def restart(self, *, timeout: float = 90.0) -> float:
+        """Start the broker again on the same log directory and ports, and wait until it
+        answers metadata requests; returns the seconds that took."""
+        broker = self._restartable("restart")
+        started = time.monotonic()
+        broker.halt(kill=True)  # a no-op when it is already down
+        broker.start()
+        _wait_until_ready(broker.bootstrap, timeout, process=broker.process, log_path=broker.log_path)
+        return time.monotonic() - started
+
+    def _restartable(self, what: str) -> _LocalBroker:
+        if self._broker is None:
+            raise KafkaUnavailableError(
+                f"cannot {what} the Kafka broker at {self.bootstrap_servers}: it comes from "
+                f"{'KAFKA_BOOTSTRAP_SERVERS' if self.source == 'env' else self.source!r}, and only a "
+                "broker this suite started as a local JVM can be stopped and restarted "
+                "(use start_local_kafka(), or the outage_kafka fixture)"
+            )
+        if self._stop is None:
+            raise KafkaUnavailableError(f"cannot {what} the Kafka broker: it was stopped for good")
+        return self._broker
 
 
-def fast_consumer_kwargs() -> dict[str, Any]:
+def fast_consumer_kwargs(*, session_timeout_ms: int = 6000) -> dict[str, Any]:
     """Keyword arguments for `AIOKafkaConsumer` that keep tests quick.
 
     The defaults are tuned for production: a fetch waits up to 500 ms for data and group
     membership is checked every 3 s. Tests want a consumer that joins, reads and leaves fast.
+
+    6 s is the broker's default group.min.session.timeout.ms: the lowest value any broker
+    (ours, Docker's or an external one) accepts. Brokers this module starts locally accept
+    down to `LOCAL_MIN_SESSION_TIMEOUT_MS`, so a test on one can pass less and see a dead
+    member replaced sooner.
     """
     return {
         "auto_offset_reset": "earliest",  # tests create the topic, then read what they wrote
-        # 6 s is the broker's default group.min.session.timeout.ms: the lowest value any broker
-        # (ours, Docker's or an external one) accepts.
-        "session_timeout_ms": 6000,
-        "heartbeat_interval_ms": 500,
+        "session_timeout_ms": session_timeout_ms,
+        "heartbeat_interval_ms": min(500, session_timeout_ms // 4),
         "fetch_max_wait_ms": 100,
         "retry_backoff_ms": 50,
         "metadata_max_age_ms": 5000,  # notice topics created after the consumer started
@@ -123,6 +183,21 @@ def start_kafka(*, startup_timeout: float = 90.0) -> KafkaService:
         return _start_local_broker(startup_timeout)
     problems.append(local_reason)
     raise KafkaUnavailableError(_explain(problems))
+
+
+def start_local_kafka(*, startup_timeout: float = 90.0) -> KafkaService:
+    """Start a broker of our own as a local JVM, whatever KAFKA_BOOTSTRAP_SERVERS or Docker
+    offer: the only kind that `KafkaService.stop_for_outage()`, `kill()` and `restart()` can
+    take down and bring back."""
+    reason = _local_broker_unavailable_reason()
+    if reason is not None:
+        raise KafkaUnavailableError(
+            "Cannot start a local Kafka broker, which this test needs because it stops and "
+            f"restarts the broker (a broker from KAFKA_BOOTSTRAP_SERVERS or Docker cannot be): {reason}. "
+            f"Install Java 17+ and Maven; the first run downloads Kafka {_kafka_version()} into "
+            f"{kafka_cache_dir()}."
+        )
+    return _start_local_broker(startup_timeout, restartable=True)
 
 
 def _explain(problems: list[str]) -> str:
@@ -480,7 +555,16 @@ rootLogger.appenderRef.stdout.ref = STDOUT
 """
 
 
-def _server_properties(log_dir: Path, broker_port: int, controller_port: int) -> str:
+# For brokers that outage tests kill: a broker restarted after SIGKILL cannot register again
+# until the controller has expired its previous session (broker.session.timeout.ms, 9 s by
+# default), so a restart took 12 s. Not used for the shared broker: a session this short could
+# fence it while a busy machine starves the JVM.
+_RESTARTABLE_SETTINGS = {"broker.heartbeat.interval.ms": "500", "broker.session.timeout.ms": "3000"}
+
+
+def _server_properties(
+    log_dir: Path, broker_port: int, controller_port: int, extra: dict[str, str] | None = None
+) -> str:
     settings = {
         # One JVM is both broker and KRaft controller, reachable on loopback only.
         "process.roles": "broker,controller",
@@ -504,10 +588,12 @@ def _server_properties(log_dir: Path, broker_port: int, controller_port: int) ->
         "offsets.topic.num.partitions": "1",
         "transaction.state.log.num.partitions": "1",
         "group.initial.rebalance.delay.ms": "0",  # the first consumer joins at once
+        "group.min.session.timeout.ms": str(LOCAL_MIN_SESSION_TIMEOUT_MS),
         "auto.create.topics.enable": "true",
         "num.partitions": "1",
         "num.network.threads": "2",
         "num.io.threads": "2",
+        **(extra or {}),
     }
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
@@ -516,6 +602,22 @@ def _free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _free_broker_port(taken: Sequence[int] = ()) -> int:
+    """A free loopback port in `_PORT_RANGE` (see there why not an ephemeral one)."""
+    for port in random.sample(_PORT_RANGE, len(_PORT_RANGE)):
+        if port in taken:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise KafkaUnavailableError(
+        f"Found no free loopback port for the broker in {_PORT_RANGE.start}-{_PORT_RANGE.stop - 1}."
+    )
 
 
 def _kafka_cluster_id() -> str:
@@ -562,24 +664,59 @@ def _class_data_sharing(java: str, jars: Path) -> tuple[list[str], Path, Path | 
 class _LocalBroker:
     """One broker JVM, its temporary directory and log file."""
 
-    def __init__(self, java: str, cache: Path) -> None:
+    def __init__(self, java: str, cache: Path, *, restartable: bool = False) -> None:
         self.work = Path(tempfile.mkdtemp(prefix="intermission-kafka-"))
         self.log_path = self.work / "broker.log"
-        self.port = _free_loopback_port()
+        self.port = _free_broker_port()
+        self.controller_port = _free_broker_port(taken=[self.port])
         shutil.copytree(cache / _STORAGE_TEMPLATE, self.work / "data")
-        properties = _server_properties(self.work / "data", self.port, _free_loopback_port())
+        properties = _server_properties(
+            self.work / "data",
+            self.port,
+            self.controller_port,
+            _RESTARTABLE_SETTINGS if restartable else None,
+        )
         (self.work / "server.properties").write_text(properties)
         (self.work / "log4j2.properties").write_text(_LOG4J2_PROPERTIES)
         self._java, self._cache = java, cache
         self._cds_flags, self._archive, self._pending_archive = _class_data_sharing(java, cache)
         self.process: subprocess.Popen[bytes] | None = None
         self._stopped = False
+        self._halted = False
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def halt(self, *, kill: bool) -> None:
+        """Stop the JVM and keep its data: SIGKILL, or SIGTERM (a controlled shutdown)."""
+        process = self.process
+        self._halted = True  # on purpose: stop() is not to report it as a crash
+        if process is None or process.poll() is not None:
+            return
+        if kill:
+            process.kill()
+        else:
+            process.terminate()
+            try:
+                process.wait(timeout=_STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        process.wait()
+        # A broker that exited cleanly may have left the class archive it was asked to write:
+        # publish it now, so the restart (and later brokers) start from it.
+        if self._publish_archive():
+            self._cds_flags, self._archive, self._pending_archive = _class_data_sharing(
+                self._java, self._cache
+            )
+
     def start(self) -> None:
+        """Start the JVM; again after `halt()`, on the same log directory and ports."""
+        self._halted = False
         command = [
             *_jvm_command(self._java, self._cache, self.work / "log4j2.properties", self._cds_flags),
             "kafka.Kafka",
@@ -606,7 +743,7 @@ class _LocalBroker:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        elif process is not None and report_crash:
+        elif process is not None and report_crash and not self._halted:
             # The broker died before we stopped it: tests probably failed for that reason.
             sys.stderr.write(
                 f"Kafka broker exited early, code {process.returncode}.{_log_tail(self.log_path)}\n"
@@ -614,20 +751,22 @@ class _LocalBroker:
         self._publish_archive()
         shutil.rmtree(self.work, ignore_errors=True)
 
-    def _publish_archive(self) -> None:
+    def _publish_archive(self) -> bool:
+        """Move a freshly written class archive into place; True if there is one now."""
         pending = self._pending_archive
         if pending is None:
-            return
+            return False
         with contextlib.suppress(OSError):  # e.g. a read-only cache: then every start is slower
             if pending.is_file() and pending.stat().st_size > 0:
                 pending.replace(self._archive)
             pending.unlink(missing_ok=True)
+        return self._archive.is_file()
 
 
-def _start_local_broker(startup_timeout: float) -> KafkaService:
+def _start_local_broker(startup_timeout: float, *, restartable: bool = False) -> KafkaService:
     java = _java()
     assert java is not None  # checked by _local_broker_unavailable_reason
-    broker = _LocalBroker(java, ensure_kafka_jars())
+    broker = _LocalBroker(java, ensure_kafka_jars(), restartable=restartable)
     atexit.register(broker.stop)  # also stop it if the session ends without teardown
     try:
         broker.start()
@@ -642,5 +781,9 @@ def _start_local_broker(startup_timeout: float) -> KafkaService:
         atexit.unregister(broker.stop)
 
     return KafkaService(
-        bootstrap_servers=broker.bootstrap, source="local", log_path=broker.log_path, _stop=stop
+        bootstrap_servers=broker.bootstrap,
+        source="local",
+        log_path=broker.log_path,
+        _stop=stop,
+        _broker=broker,
     )

@@ -10,11 +10,22 @@ Fixtures:
     kafka_topic_prefix  (function) str, unique per test; append your own topic names
     s3_service          (session)  S3Service
     s3_bucket           (function) S3Bucket, a fresh empty bucket
+
+For outage tests, which take a service down and bring it back (never the shared one):
+    outage_kafka        (function) KafkaService, a broker of the test's own (a local JVM, even
+                                   when KAFKA_BOOTSTRAP_SERVERS or Docker is set): .kill(),
+                                   .stop_for_outage(), .restart() on the same data and ports
+    outage_s3           (function) S3Service, a SeaweedFS of the test's own:
+                                   .stop_for_outage(), .restart() on the same data and ports
+    outage_s3_bucket    (function) S3Bucket, a fresh bucket on `outage_s3`
+Their start times are printed (run pytest with -s to see them).
 """
 
 from __future__ import annotations
 
 import re
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +33,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
-from .kafka import KafkaService, KafkaUnavailableError, start_kafka
+from .kafka import KafkaService, KafkaUnavailableError, start_kafka, start_local_kafka
 from .s3 import S3Service, S3UnavailableError, s3_client, start_s3, unique_bucket_name
 
 if TYPE_CHECKING:
@@ -33,6 +44,9 @@ __all__ = [
     "kafka_bootstrap",
     "kafka_service",
     "kafka_topic_prefix",
+    "outage_kafka",
+    "outage_s3",
+    "outage_s3_bucket",
     "s3_bucket",
     "s3_service",
 ]
@@ -109,16 +123,55 @@ def s3_service() -> Iterator[S3Service]:
         service.stop()
 
 
+def _new_bucket(service: S3Service, request: pytest.FixtureRequest) -> S3Bucket:
+    name = unique_bucket_name(_slug(request.node.name, limit=40))
+    service.client().create_bucket(Bucket=name)
+    return S3Bucket(
+        endpoint_url=service.endpoint_url,
+        access_key=service.access_key,
+        secret_key=service.secret_key,
+        region=service.region,
+        name=name,
+    )
+
+
 @pytest.fixture
 def s3_bucket(s3_service: S3Service, request: pytest.FixtureRequest) -> S3Bucket:
     """A new bucket named after the test. Not emptied afterwards: the server's whole data
     directory is deleted when the session ends."""
-    name = unique_bucket_name(_slug(request.node.name, limit=40))
-    s3_service.client().create_bucket(Bucket=name)
-    return S3Bucket(
-        endpoint_url=s3_service.endpoint_url,
-        access_key=s3_service.access_key,
-        secret_key=s3_service.secret_key,
-        region=s3_service.region,
-        name=name,
-    )
+    return _new_bucket(s3_service, request)
+
+
+def _timed_start(what: str, start: Callable[[], _T]) -> _T:
+    started = time.monotonic()
+    service = _start_or_error(start)
+    # On stderr, so it shows with -s and in a failing test's captured output.
+    print(f"[realservices] {what} started in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return service
+
+
+@pytest.fixture
+def outage_kafka() -> Iterator[KafkaService]:
+    """A broker for this test alone, which it may stop, kill and restart. A test that cannot
+    have one fails with the reason (never skips)."""
+    service = _timed_start("own Kafka broker", start_local_kafka)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def outage_s3() -> Iterator[S3Service]:
+    """A SeaweedFS for this test alone, which it may stop and restart."""
+    service = _timed_start("own SeaweedFS", start_s3)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def outage_s3_bucket(outage_s3: S3Service, request: pytest.FixtureRequest) -> S3Bucket:
+    """A new bucket on the test's own SeaweedFS (`outage_s3`)."""
+    return _new_bucket(outage_s3, request)

@@ -47,6 +47,13 @@ _REGION = "us-east-1"
 _START_ATTEMPTS = 3
 _LOG_TAIL_LINES = 40
 _SERVICES = ("master", "volume", "filer", "s3", "admin")
+_GRACEFUL_STOP_S = 15.0
+# On a restart the volume server sometimes says hello to the master a few milliseconds before
+# the master has resumed as Raft leader; it then retries only 5-15 s later, and writes fail
+# until it does ("Not enough data nodes found"). A start is ready in about 1 s when that race
+# is not lost, so a restart that is not ready in a few seconds is restarted once more.
+_QUICK_RESTARTS = 3
+_QUICK_RESTART_WAIT_S = 3.0
 
 
 class S3UnavailableError(RuntimeError):
@@ -86,7 +93,12 @@ def unique_bucket_name(prefix: str = "test") -> str:
 
 @dataclass
 class S3Service(Stoppable):
-    """A running S3 server. `stop()` is idempotent; the object is also a context manager."""
+    """A running S3 server. `stop()` is idempotent; the object is also a context manager.
+
+    For outage tests, `stop_for_outage()` takes the server down and `restart()` brings it back
+    on the same data directory and the same ports, so clients reconnect to the same endpoint
+    and find every object written before the outage.
+    """
 
     endpoint_url: str
     access_key: str = _ACCESS_KEY
@@ -95,9 +107,51 @@ class S3Service(Stoppable):
     # The server's log while it runs; `stop()` deletes it with the server's data.
     log_path: Path | None = None
     _stop: Callable[[], None] | None = field(default=None, repr=False)
+    _server: _WeedServer | None = field(default=None, repr=False)
 
     def client(self) -> S3Client:
         return s3_client(self.endpoint_url, self.access_key, self.secret_key, self.region)
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None and self._server.running
+
+    def stop_for_outage(self, *, graceful: bool = False) -> float:
+        """Take the server down, keeping its data and ports; returns the seconds it took.
+
+        SIGKILL by default: what an outage looks like to clients, and the data survives it
+        (SeaweedFS has written it to its files before answering). ``graceful`` sends SIGTERM,
+        which SeaweedFS answers after about 3 s.
+        """
+        server = self._restartable("stop")
+        started = time.monotonic()
+        server.halt(graceful=graceful)
+        return time.monotonic() - started
+
+    def restart(self, *, timeout: float = 60.0) -> float:
+        """Start the server again on the same data and ports, and wait until it stores and
+        returns objects; returns the seconds that took."""
+        server = self._restartable("restart")
+        started = time.monotonic()
+        for _ in range(_QUICK_RESTARTS):
+            server.halt(graceful=False)  # a no-op when it is already down
+            server.start()
+            try:
+                _wait_until_ready(server, _QUICK_RESTART_WAIT_S)
+            except _EarlyExitError:
+                raise
+            except S3UnavailableError:
+                continue
+            return time.monotonic() - started
+        _wait_until_ready(server, max(1.0, timeout - (time.monotonic() - started)))
+        return time.monotonic() - started
+
+    def _restartable(self, what: str) -> _WeedServer:
+        if self._server is None or self._stop is None:
+            raise S3UnavailableError(
+                f"cannot {what} this S3 server: it was not started by start_s3(), or it is stopped for good"
+            )
+        return self._server
 
     def create_bucket(self, prefix: str = "test") -> str:
         """Create a fresh, uniquely named bucket and return its name."""
@@ -157,7 +211,9 @@ def start_s3(*, startup_timeout: float = 60.0) -> S3Service:
             server.stop()
             atexit.unregister(server.stop)
 
-        return S3Service(endpoint_url=server.endpoint_url, log_path=server.log_path, _stop=stop)
+        return S3Service(
+            endpoint_url=server.endpoint_url, log_path=server.log_path, _stop=stop, _server=server
+        )
     raise S3UnavailableError("\n\n".join(failures))
 
 
@@ -233,8 +289,13 @@ class _WeedServer:
         env.update(AWS_ACCESS_KEY_ID=_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=_SECRET_KEY, HOME=str(self.work))
         return env
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def start(self) -> None:
-        (self.work / "data").mkdir()
+        """Start `weed mini`; again after `halt()`, on the same data directory and ports."""
+        (self.work / "data").mkdir(exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.command(),
@@ -252,17 +313,31 @@ class _WeedServer:
         lines = self.log_path.read_text(errors="replace").splitlines()[-_LOG_TAIL_LINES:]
         return "\nLast lines of the SeaweedFS log:\n" + "\n".join(lines)
 
-    def stop(self) -> None:
+    def halt(self, *, graceful: bool = False) -> None:
+        """Stop the process, keep the data directory (see `S3Service.stop_for_outage`)."""
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
-            # SIGKILL, not SIGTERM: a graceful stop sleeps about 3 s, and the data is thrown
-            # away anyway. The only leftovers are gRPC sockets, removed below.
-            process.kill()
+            if graceful:
+                process.terminate()
+                try:
+                    process.wait(timeout=_GRACEFUL_STOP_S)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            else:
+                process.kill()
             process.wait()
         self._remove_sockets()
+
+    def stop(self) -> None:
+        # SIGKILL, not SIGTERM: a graceful stop sleeps about 3 s, and the data is thrown away
+        # anyway. The only leftovers are sockets, removed by halt().
+        self.halt(graceful=False)
         shutil.rmtree(self.work, ignore_errors=True)
 
     def _remove_sockets(self) -> None:
+        # Our own unix sockets too: a restart would otherwise find them in its way.
+        for name in ("s3.sock", "filer.sock"):
+            (self.work / name).unlink(missing_ok=True)
         tmp_dirs = {Path(tempfile.gettempdir()), Path("/tmp")}
         ports = [*self.ports.values(), *(p + 10000 for p in self.ports.values())]
         for tmp in tmp_dirs:
