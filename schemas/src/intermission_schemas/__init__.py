@@ -22,9 +22,12 @@ from ._event_codec import (
 )
 from ._events import (
     EVENT_VERSION,
+    ID_PATTERN,
     ApprovalEvent,
+    Claim,
     CollectedAnswer,
     DeadLetter,
+    DeadLetterReason,
     ExpiryPolicy,
     GenerateRequest,
     InterruptRaised,
@@ -66,13 +69,16 @@ from ._topics import Topics
 
 __all__ = [
     "EVENT_VERSION",
+    "ID_PATTERN",
     "SCHEMA_VERSION",
     "AnswerProblem",
     "ApprovalEvent",
     "ChatState",
+    "Claim",
     "CollectedAnswer",
     "DataPart",
     "DeadLetter",
+    "DeadLetterReason",
     "DecodeError",
     "EventDecodeError",
     "ExpiryPolicy",

@@ -10,6 +10,7 @@ import msgspec
 
 from ._codec import DecodeError
 from ._events import (
+    EVENT_VERSION,
     DeadLetter,
     GenerateRequest,
     InterruptRaised,
@@ -20,9 +21,33 @@ from ._events import (
 )
 
 T = TypeVar("T")
-FailureReason: TypeAlias = Literal["undecodable", "unknown_event", "invalid_fields"]
+FailureReason: TypeAlias = Literal["undecodable", "unknown_event", "invalid_fields", "unsupported_version"]
 
 _TAG_PATH = re.compile(r"at `\$\.type`$")
+
+# Deeper JSON than any event needs; it would otherwise reach recursion limits in the code that
+# handles the decoded values (msgspec's own limit is far higher).
+MAX_NESTING = 64
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+
+
+def _nesting_exceeds(data: bytes, limit: int) -> bool:
+    """True when ``data`` nests arrays and objects deeper than ``limit``. Every step is a C-speed
+    pass: strings out, everything but brackets out, then innermost pairs out once per level."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    brackets = _STRINGS.sub(b"", data).translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        brackets = _INNERMOST.sub(b"", brackets)
+        if not brackets:
+            return False
+    return bool(brackets)
+
+
+class _VersionOnly(msgspec.Struct):
+    version: Any = EVENT_VERSION
 
 
 class EventDecodeError(DecodeError):
@@ -37,19 +62,51 @@ class EventDecodeError(DecodeError):
 class _TopicDecoder(Generic[T]):
     """Decodes one topic's records, telling why bytes are not an event of the topic."""
 
-    def __init__(self, type_: type[T] | Any) -> None:
+    def __init__(self, type_: type[T] | Any, check: Callable[[T], str | None] = lambda _: None) -> None:
         self._decoder: msgspec.json.Decoder[T] = msgspec.json.Decoder(type_)
+        self._check = check
 
     def __call__(self, data: bytes) -> T:
+        if _nesting_exceeds(data, MAX_NESTING):
+            raise EventDecodeError("invalid_fields", f"JSON nested deeper than {MAX_NESTING} levels")
         try:
-            return self._decoder.decode(data)
+            event = self._decoder.decode(data)
         except msgspec.ValidationError as exc:
+            _refuse_newer_version(data)
             text = str(exc)
             if _TAG_PATH.search(text) or text.startswith("Object missing required field `type`"):
                 raise EventDecodeError("unknown_event", text) from exc
             raise EventDecodeError("invalid_fields", text) from exc
         except msgspec.DecodeError as exc:
             raise EventDecodeError("undecodable", str(exc)) from exc
+        except RecursionError as exc:  # msgspec's own depth limit, on a cheap-to-count input
+            raise EventDecodeError("invalid_fields", "JSON nested too deeply") from exc
+        _refuse_newer_version(data, getattr(event, "version", EVENT_VERSION))
+        problem = self._check(event)
+        if problem is not None:
+            raise EventDecodeError("invalid_fields", problem)
+        return event
+
+
+def _refuse_newer_version(data: bytes, version: Any = None) -> None:
+    """A record of a version this reader does not know is never run as if it were one it does:
+    its new fields could change what it means."""
+    if version is None:
+        try:
+            version = _version_only.decode(data).version
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return
+    if isinstance(version, int) and not isinstance(version, bool) and version > EVENT_VERSION:
+        raise EventDecodeError(
+            "unsupported_version", f"event version {version} is newer than this reader ({EVENT_VERSION})"
+        )
+
+
+_version_only = msgspec.json.Decoder(_VersionOnly)
+
+
+def _answers_something(event: ResumeRequested) -> str | None:
+    return None if event.respond or event.restart else "a resume must answer at least one ref"
 
 
 class _DocumentDecoder(Generic[T]):
@@ -68,7 +125,7 @@ class _DocumentDecoder(Generic[T]):
 
 decode_request: Callable[[bytes], GenerateRequest] = _TopicDecoder(GenerateRequest)
 decode_approval: Callable[[bytes], InterruptRaised] = _TopicDecoder(InterruptRaised)
-decode_resume: Callable[[bytes], ResumeRequested] = _TopicDecoder(ResumeRequested)
+decode_resume: Callable[[bytes], ResumeRequested] = _TopicDecoder(ResumeRequested, _answers_something)
 decode_result: Callable[[bytes], ResultEvent] = _TopicDecoder(ResultEvent)
 decode_dead_letter: Callable[[bytes], DeadLetter] = _TopicDecoder(DeadLetter)
 decode_snapshot: Callable[[bytes], Snapshot] = _DocumentDecoder(Snapshot, "a snapshot")

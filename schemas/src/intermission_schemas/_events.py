@@ -14,7 +14,7 @@ right. The ``type`` tag is the event's class name.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 
 import msgspec
 
@@ -23,10 +23,30 @@ from ._messages import Message, ToolDefinition
 
 EVENT_VERSION = 1
 
+# Identifiers end up in S3 keys, Kafka keys and log lines, so they have a grammar: letters,
+# digits and ``._:-``, starting with a letter or digit, at most 128 characters.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+Identifier: TypeAlias = Annotated[
+    str, msgspec.Meta(pattern=ID_PATTERN, description="letters, digits and ._:- ; 1 to 128 characters")
+]
+# A tool-call ref is chosen by the model (Gemini's function-call ids) or by the engine: any
+# text without control characters, up to 256 characters.
+Ref: TypeAlias = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[^\x00-\x1f\x7f]{1,256}$", description="1 to 256 characters, no control characters"
+    ),
+]
+# Kafka's own topic-name grammar.
+TopicName: TypeAlias = Annotated[
+    str, msgspec.Meta(pattern=r"^[A-Za-z0-9._-]{1,249}$", description="a Kafka topic name")
+]
+Version: TypeAlias = Annotated[int, msgspec.Meta(ge=1)]
+
 
 class _Event(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag=True):
-    run_id: str
-    version: int = EVENT_VERSION
+    run_id: Identifier
+    version: Version = EVENT_VERSION
 
 
 # -- requests -------------------------------------------------------------------------------
@@ -45,7 +65,7 @@ class ExpiryPolicy(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 class GenerateRequest(_Event, frozen=True, kw_only=True):
-    idempotency_key: str
+    idempotency_key: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
     prompt: str | None = None  # a prompt registered on the worker, rendered with ``input``
     input: Any = None
     messages: list[Message] = []  # or inline messages (after the prompt's, if both)
@@ -55,7 +75,7 @@ class GenerateRequest(_Event, frozen=True, kw_only=True):
     config: dict[str, Any] | None = None
     context: dict[str, Any] = {}
     max_turns: int = 5
-    reply_to: str | None = None  # results topic for this run; the worker's default otherwise
+    reply_to: TopicName | None = None  # results topic for this run; the worker's default otherwise
     expiry: ExpiryPolicy | None = None
     approvers: list[str] = []  # who may answer; empty means anyone
     tags: dict[str, str] = {}
@@ -102,24 +122,27 @@ ApprovalEvent: TypeAlias = InterruptRaised
 
 
 class RespondAnswer(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    ref: str
+    ref: Ref
     output: Any
     metadata: Any = None
 
 
 class RestartAnswer(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    ref: str
+    ref: Ref
     resumed: Any = None
     replace_input: Any = None
     replaces_input: bool = False  # distinguishes "replace with null" from "keep the input"
 
 
 class ResumeRequested(_Event, frozen=True, kw_only=True):
-    resume_id: str  # de-duplication: a resume is applied at most once
-    snapshot_version: int  # the pause this answers; an older one is stale
+    resume_id: Identifier  # de-duplication: a resume is applied at most once
+    snapshot_version: Version  # the pause this answers; an older one is stale
     respond: list[RespondAnswer] = []
     restart: list[RestartAnswer] = []
-    answered_by: str = ""
+    answered_by: Annotated[str, msgspec.Meta(max_length=256)] = ""
+    # The pause digest of the InterruptRaised answered (its snapshot.sha256). When given, the
+    # worker refuses a stored pause whose content is not the one the approver saw.
+    pause_digest: str | None = None
 
 
 ResumeEvent: TypeAlias = ResumeRequested
@@ -170,22 +193,49 @@ ResultEvent: TypeAlias = RunCompleted | RunFailed | ResumeRejected
 # -- dead letters ---------------------------------------------------------------------------
 
 
+DeadLetterReason: TypeAlias = Literal[
+    "undecodable",
+    "unknown_event",
+    "invalid_fields",
+    "unsupported_version",
+    "oversized",
+    "tampered",
+    "poison",
+]
+
+
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag=True):
-    """A record the worker could not take, kept whole so nothing is lost."""
+    """A record the worker could not take, with where it is in the log.
+
+    ``value`` is the record's bytes, whole unless ``truncated``: a copy that would not fit the
+    dead-letter topic's size limit keeps its first bytes only, and ``value_size`` and the position
+    (``topic``, ``partition``, ``offset``) lead to the original, which stays in its topic.
+    """
 
     topic: str
     partition: int
     offset: int
     key: bytes | None
     value: bytes
-    reason: Literal["undecodable", "unknown_event", "invalid_fields", "oversized", "poison"]
+    reason: DeadLetterReason
     detail: str
     version: int = EVENT_VERSION
+    truncated: bool = False
+    value_size: int = 0  # the original record's size in bytes
 
 
 # -- the snapshot stored in S3 --------------------------------------------------------------
 
 SnapshotStatus: TypeAlias = Literal["pending", "resuming", "resolved", "expired"]
+
+
+class Claim(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Who is resuming a pause, and until when. The owner renews ``lease_until`` while it works;
+    another worker takes the pause over only once the lease has lapsed."""
+
+    owner: str
+    lease_until: datetime
+    takeovers: int = 0
 
 
 class CollectedAnswer(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -214,6 +264,7 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag=Tr
     resumed_by: str | None = None  # the resume id that claimed the pause
     parent_sha256: str | None = None
     schema_version: int = 1
+    claim: Claim | None = None  # while status is resuming
 
 
 class RunResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag=True):
