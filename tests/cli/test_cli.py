@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
@@ -109,7 +110,14 @@ def test_demo_store_dir_keeps_the_snapshot_and_the_result(tmp_path: Path) -> Non
     assert run_id is not None
     assert f"runs/{run_id[1]}/snapshots/00000001" in out
     assert f"runs/{run_id[1]}/result" in out
-    assert len(list((store / "objects").iterdir())) == 2
+    names = sorted(unquote(p.name) for p in (store / "objects").iterdir())
+    steps = [n for n in names if "/journal/" not in n]
+    assert steps == [f"runs/{run_id[1]}/result", f"runs/{run_id[1]}/snapshots/00000001"]
+    # The journal keeps the model reply that asked for the transfer, and the transfer's output.
+    assert [n.rsplit("/", 2)[-2:] for n in names if "/journal/" in n] == [
+        ["00000000", "model-00001"],
+        ["00000001", "tool-transferMoney-1-0"],
+    ]
 
 
 def test_demo_runs_as_a_module_in_a_fresh_process() -> None:

@@ -120,7 +120,7 @@ async def test_a_stopped_worker_leaves_its_record_to_the_next(tmp_path: Path) ->
     await successor.close()
     await serving
     assert len(log.topics[TOPICS.approvals]) == 1
-    assert await store.list("runs/r1/") == ["runs/r1/snapshots/00000001"]
+    assert await store.list("runs/r1/snapshots/") == ["runs/r1/snapshots/00000001"]
 
 
 class CrashBeforeResolve(LocalSnapshotStore):

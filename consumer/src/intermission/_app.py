@@ -165,6 +165,11 @@ class Intermission:
         """The model registered as ``name`` with ``define_model`` (or ``models=``), if any."""
         return self._models.get(name)
 
+    def resolve_model(self, model: Model | str | None) -> Model:
+        """The model a generate(model=...) call would use: the app's default for None, a
+        registered one for a name (UnknownToolError if there is none)."""
+        return self._model(model)
+
     def tool(self, name: str) -> Tool:
         found = self._tools.get(name)
         if found is None:

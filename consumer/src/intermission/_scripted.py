@@ -28,17 +28,21 @@ def reply(*parts: str | Part) -> Message:
 class ScriptedModel:
     """Replies in order from a list, or from a function of the request.
 
-    Every request is kept in ``requests`` so tests can check what the model was sent.
+    The latest requests (``keep``, 64 by default) are kept in ``requests`` so tests can check
+    what the model was sent; older ones are dropped, so a long-running worker's memory stays flat.
     """
 
-    def __init__(self, script: Sequence[Reply] | ReplyFunction) -> None:
+    def __init__(self, script: Sequence[Reply] | ReplyFunction, *, keep: int = 64) -> None:
         self._function = script if callable(script) else None
         self._replies = list(script) if not callable(script) else []
         self._next = 0
+        self._keep = keep
         self.requests: list[ModelRequest] = []
 
     async def generate(self, request: ModelRequest, on_chunk: ChunkCallback | None = None) -> ModelResponse:
         self.requests.append(request)
+        if len(self.requests) > self._keep:
+            del self.requests[0]
         if self._function is not None:
             produced = self._function(request)
             answer = await produced if inspect.isawaitable(produced) else produced

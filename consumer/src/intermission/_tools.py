@@ -28,7 +28,7 @@ from .errors import (
 class ToolContext:
     """The second argument of every tool function."""
 
-    __slots__ = ("context", "name", "original_input", "ref", "resumed")
+    __slots__ = ("context", "idempotency_key", "name", "original_input", "ref", "resumed")
 
     def __init__(
         self,
@@ -38,6 +38,7 @@ class ToolContext:
         context: Mapping[str, Any],
         resumed: Any = None,
         original_input: Any = None,
+        idempotency_key: str | None = None,
     ) -> None:
         self.name = name
         self.ref = ref
@@ -46,6 +47,10 @@ class ToolContext:
         self.resumed = resumed
         # The input the model first sent, when restart(replace_input=...) changed it; else None.
         self.original_input = original_input
+        # Set by the service: the same for every attempt at this one tool call (redelivery,
+        # takeover), different for every other call. Hand it to the outside system so that an
+        # attempt cut off mid-call and run again has its effect once. None outside the service.
+        self.idempotency_key = idempotency_key
 
     def interrupt(self, metadata: Any = None) -> NoReturn:
         """Pause the generation here. ``metadata`` travels with the interrupt to whoever answers."""

@@ -5,10 +5,21 @@ up to ``max_in_flight``. A partition's offset is committed only up to the first 
 not finished, so a crash re-delivers anything whose effects may be incomplete (at-least-once),
 and Runs makes every effect idempotent.
 
-Bad input never stops a partition: bytes that do not decode, unknown event types, invalid
-fields and oversized records go to the dead-letter topic whole, with their position. A record
-whose handling keeps failing (a bug, a store outage) is retried with backoff, then dead-lettered
-as ``poison`` so the partition moves on.
+What a record's handling can meet, and what follows:
+
+- bad input (bytes that do not decode, an unknown event type or version, invalid fields, an
+  oversized record): a dead letter with a typed reason, and the partition moves on;
+- a stored snapshot that fails its seal or is not the step it claims to be: ``RunFailed`` with
+  code ``tampered`` and a dead letter; no tool runs;
+- an unavailable store or log: not the record's fault. The record is retried with capped
+  exponential backoff and jitter for as long as it takes, no new records are taken meanwhile,
+  and nothing is committed past it;
+- any other failure (a bug): retried; after ``attempts`` tries while every dependency is up,
+  the record is dead-lettered as ``poison``.
+
+Stopping (`stop`) ends fetching, lets records in flight finish within ``shutdown_grace``
+seconds, and waits for their commits; whatever is still running then is abandoned, uncommitted,
+for the partition's next owner.
 """
 
 from __future__ import annotations
@@ -16,26 +27,33 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable
-from typing import Literal, assert_never
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import assert_never
 
 from intermission_schemas import (
     DeadLetter,
+    DeadLetterReason,
     EventDecodeError,
     GenerateRequest,
     ResumeRequested,
+    RunFailed,
     Topics,
     decode_request,
     decode_resume,
     encode,
 )
 
+from ..errors import RecordTooLargeError, TamperedSnapshotError, UnavailableError
+from .health import Health
 from .ports import Publisher, Record, Subscription
 from .runs import Runs
 
 log = logging.getLogger("intermission.worker")
 
-DeadLetterReason = Literal["undecodable", "unknown_event", "invalid_fields", "oversized", "poison"]
+_DETAIL_LIMIT = 4096
+_BACKOFF_CAP_S = 30.0
 
 
 class Worker:
@@ -47,53 +65,131 @@ class Worker:
         max_record_bytes: int = 1_048_576,
         attempts: int = 3,
         retry_delay: float = 0.5,
+        max_backoff: float = _BACKOFF_CAP_S,
         sweep_interval: float | None = None,
+        shutdown_grace: float = 25.0,
+        health: Health | None = None,
     ) -> None:
         self.runs = runs
         self.topics: Topics = runs.topics
         self.publisher: Publisher = runs.publisher
+        self.health = health or Health()
         self._slots = asyncio.Semaphore(max_in_flight)
+        # Incoming records over this are dead-lettered; every record published (dead letters
+        # included) is kept within it too, since the topics are created with the same limit.
         self._max_record_bytes = max_record_bytes
         self._attempts = attempts
         self._retry_delay = retry_delay
+        self._max_backoff = max_backoff
         self._sweep_interval = sweep_interval
+        self._shutdown_grace = shutdown_grace
+        self._stopping = asyncio.Event()
+        self._lanes: dict[tuple[str, int], dict[int, asyncio.Task[bool]]] = {}
+        self._commits: set[asyncio.Task[None]] = set()
+
+    def stop(self) -> None:
+        """Stop taking records; `run` returns once those in flight are done (or the grace ends)."""
+        self._stopping.set()
 
     async def run(self, subscription: Subscription) -> None:
-        """Consume until the subscription closes or this task is cancelled."""
-        tails: dict[bytes | None, asyncio.Task[None]] = {}
-        in_flight: dict[tuple[str, int], dict[int, asyncio.Task[None]]] = {}
+        """Consume until `stop`, the subscription closes, or this task is cancelled."""
+        tails: dict[bytes | None, asyncio.Task[bool]] = {}
         sweeper = asyncio.create_task(self._sweep_forever()) if self._sweep_interval else None
+        register = getattr(subscription, "on_revoked", None)
+        if register is not None:
+            register(functools.partial(self._revoked, subscription=subscription))
         try:
-            async for record in subscription.records():
-                await self._slots.acquire()
+            async for record in self._until_stopped(subscription.records()):
                 previous = tails.get(record.key)
                 task = asyncio.create_task(self._after(previous, record))
                 tails[record.key] = task
-                lane = in_flight.setdefault((record.topic, record.partition), {})
-                lane[record.offset] = task
+                self._lanes.setdefault((record.topic, record.partition), {})[record.offset] = task
                 task.add_done_callback(
-                    functools.partial(
-                        self._finished,
-                        record=record,
-                        tails=tails,
-                        in_flight=in_flight,
-                        subscription=subscription,
-                    )
+                    functools.partial(self._finished, record=record, tails=tails, subscription=subscription)
                 )
         except asyncio.CancelledError:
             # Stopped hard: abandon in-flight records. Their offsets are not committed, so the
             # partition's next owner handles them again, and every effect is idempotent.
-            for lane in in_flight.values():
-                for task in lane.values():
-                    task.cancel()
+            for task in self._in_flight():
+                task.cancel()
             raise
         finally:
             if sweeper is not None:
                 sweeper.cancel()
-            # Closed cleanly: let what is in flight finish, so its offsets can be committed.
-            pending = [t for lane in in_flight.values() for t in lane.values()]
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+        await self._drain()
+
+    async def _until_stopped(self, records: AsyncIterator[Record]) -> AsyncIterator[Record]:
+        """Records while not stopping, each taken only when a slot is free and every
+        dependency is up: during an outage, fetched records wait unprocessed and uncommitted."""
+        stopping = asyncio.create_task(self._stopping.wait())
+        try:
+            while not self._stopping.is_set():
+                if not await self._unless_stopping(self.health.wait_healthy(), stopping):
+                    return
+                if not await self._unless_stopping(self._slots.acquire(), stopping):
+                    return
+                fetch = asyncio.ensure_future(anext(records))
+                await asyncio.wait([fetch, stopping], return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    fetch.cancel()  # the record, if one was on its way, stays uncommitted
+                    fetch.add_done_callback(_consume_outcome)
+                    self._slots.release()
+                    return
+                try:
+                    record = fetch.result()
+                except StopAsyncIteration:
+                    self._slots.release()
+                    return
+                yield record
+        finally:
+            stopping.cancel()
+
+    async def _unless_stopping(self, gate: Awaitable[object], stopping: asyncio.Task[bool]) -> bool:
+        """Wait for ``gate``; False (and nothing held) if stopping comes first."""
+        waiting = asyncio.ensure_future(gate)
+        await asyncio.wait([waiting, stopping], return_when=asyncio.FIRST_COMPLETED)
+        if not waiting.done():
+            waiting.cancel()
+            return False
+        if self._stopping.is_set():
+            if waiting.result() is True:  # a slot was taken: give it back
+                self._slots.release()
+            return False
+        return True
+
+    async def _drain(self) -> None:
+        """Let records in flight finish (within the grace period), then wait for their commits."""
+        pending = self._in_flight()
+        if pending:
+            log.info("waiting up to %.0f s for %d record(s) in flight", self._shutdown_grace, len(pending))
+            _, abandoned = await asyncio.wait(pending, timeout=self._shutdown_grace)
+            for task in abandoned:
+                task.cancel()
+            if abandoned:
+                log.warning(
+                    "abandoned %d record(s) after the grace period; they will be redelivered", len(abandoned)
+                )
+                await asyncio.gather(*abandoned, return_exceptions=True)
+        if self._commits:
+            await asyncio.gather(*list(self._commits), return_exceptions=True)
+
+    def _in_flight(self) -> list[asyncio.Task[bool]]:
+        return [t for lane in self._lanes.values() for t in lane.values() if not t.done()]
+
+    async def _revoked(self, partitions: frozenset[tuple[str, int]], subscription: Subscription) -> None:
+        """A rebalance takes these partitions: finish what is in flight on them (briefly), and
+        commit it while this member still may. Anything not done by then is abandoned to the
+        next owner, which finds the claims and the journal."""
+        pending = [t for key in partitions for t in self._lanes.get(key, {}).values() if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=min(self._shutdown_grace, 10.0))
+        if self._commits:
+            await asyncio.gather(*list(self._commits), return_exceptions=True)
+        for key in partitions:
+            lane = self._lanes.pop(key, {})
+            for task in lane.values():
+                if not task.done():
+                    task.cancel()
 
     async def _sweep_forever(self) -> None:
         """Expire overdue pauses nobody answered. Every worker sweeps; conditional writes make
@@ -103,68 +199,119 @@ class Worker:
             await asyncio.sleep(self._sweep_interval)
             try:
                 swept = await self.runs.sweep_expired()
+            except UnavailableError as exc:
+                self.health.failed(exc)
             except Exception:
                 log.exception("expiry sweep failed; trying again in %ss", self._sweep_interval)
             else:
                 if swept:
                     log.info("expired %d pause(s)", swept)
 
-    async def _after(self, previous: asyncio.Task[None] | None, record: Record) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])
+    async def _after(self, previous: asyncio.Task[bool] | None, record: Record) -> bool:
         try:
+            if previous is not None:
+                await asyncio.wait([previous])
             await self.handle(record)
         finally:
             self._slots.release()
+        return True
 
     def _finished(
         self,
-        task: asyncio.Task[None],
+        task: asyncio.Task[bool],
         record: Record,
-        tails: dict[bytes | None, asyncio.Task[None]],
-        in_flight: dict[tuple[str, int], dict[int, asyncio.Task[None]]],
+        tails: dict[bytes | None, asyncio.Task[bool]],
         subscription: Subscription,
     ) -> None:
         if tails.get(record.key) is task:
             del tails[record.key]
-        if task.cancelled() or task.exception() is not None:
-            return  # never commit past a record whose effects may be missing
-        lane = in_flight[(record.topic, record.partition)]
-        done_upto: Record | None = None
+        lane = self._lanes.get((record.topic, record.partition))
+        if lane is None:
+            return  # the partition was revoked
+        done_upto: int | None = None
         for offset in sorted(lane):
-            if not lane[offset].done():
+            done = lane[offset]
+            # A record that was cancelled or failed is a barrier: its effects may be missing,
+            # so nothing at or after it is committed until it is delivered again.
+            if not done.done() or done.cancelled() or done.exception() is not None:
                 break
-            done_upto = Record(
-                topic=record.topic, partition=record.partition, offset=offset, key=None, value=b""
-            )
+            done_upto = offset
             del lane[offset]
         if done_upto is not None:
-            _spawn(subscription.commit(done_upto))
+            mark = Record(
+                topic=record.topic, partition=record.partition, offset=done_upto, key=None, value=b""
+            )
+            commit = asyncio.create_task(self._commit(subscription, mark))
+            self._commits.add(commit)
+            commit.add_done_callback(self._commits.discard)
+
+    @staticmethod
+    async def _commit(subscription: Subscription, mark: Record) -> None:
+        try:
+            await subscription.commit(mark)
+        except Exception as exc:
+            # A later commit covers this one (offsets are cumulative); at worst the records
+            # are delivered again, never lost.
+            log.warning("commit of %s[%d]@%d failed: %s", mark.topic, mark.partition, mark.offset, exc)
+
+    # -- one record -------------------------------------------------------------------------
 
     async def handle(self, record: Record) -> None:
-        """Every effect of ``record``, durable when this returns. Never raises for bad input."""
+        """Every effect of ``record``, durable when this returns. Never raises but when
+        cancelled: bad input and tampering get their outcome, outages are waited out."""
         if len(record.value) > self._max_record_bytes:
-            await self._dead_letter(record, "oversized", f"{len(record.value)} bytes")
+            detail = f"{len(record.value)} bytes, over the limit of {self._max_record_bytes}"
+            await self._until_done(record, lambda: self._dead_letter(record, "oversized", detail))
             return
-        for attempt in range(1, self._attempts + 1):
+        await self._until_done(record, lambda: self._dispatch(record))
+
+    async def _until_done(self, record: Record, work: Callable[[], Awaitable[None]]) -> None:
+        failures = 0
+        while True:
             try:
-                await self._dispatch(record)
+                await work()
+                self.health.succeeded()
                 return
             except EventDecodeError as exc:
-                await self._dead_letter(record, exc.reason, exc.detail)
-                return
+                reason, detail = exc.reason, exc.detail
+                work = functools.partial(self._dead_letter, record, reason, detail)
+                continue
+            except TamperedSnapshotError as exc:
+                log.error("record %s: %s; no tool runs", _where(record), exc)
+                work = functools.partial(self._tampered, record, str(exc))
+                continue
+            except RecordTooLargeError as exc:
+                # An outcome of this record does not fit the log: the record's content is at
+                # fault, and no retry makes it smaller.
+                work = functools.partial(self._dead_letter, record, "oversized", str(exc))
+                continue
+            except UnavailableError as exc:
+                self.health.failed(exc)
+                failures = 0
             except Exception as exc:
-                if attempt == self._attempts:
-                    log.exception(
-                        "record %s/%s@%s failed; dead-lettering",
-                        record.topic,
-                        record.partition,
-                        record.offset,
+                failures += 1
+                if failures >= self._attempts and self.health.healthy:
+                    log.exception("record %s failed %d times; dead-lettering", _where(record), failures)
+                    work = functools.partial(
+                        self._dead_letter, record, "poison", f"{type(exc).__name__}: {exc}"
                     )
-                    await self._dead_letter(record, "poison", f"{type(exc).__name__}: {exc}")
-                    return
-                log.warning("record %s@%s failed (attempt %s): %s", record.topic, record.offset, attempt, exc)
-                await asyncio.sleep(self._retry_delay * 2 ** (attempt - 1))
+                    continue
+                log.warning("record %s failed (attempt %d): %s", _where(record), failures, exc)
+            await asyncio.sleep(self._backoff(failures))
+
+    def _backoff(self, failures: int) -> float:
+        attempt = max(failures, self._outage_attempts())
+        delay = min(self._max_backoff, self._retry_delay * 2.0 ** min(attempt, 16))
+        return delay * random.uniform(0.5, 1.0)
+
+    def _outage_attempts(self) -> int:
+        # While a dependency is down, every waiting record backs off as if it had failed as
+        # often as the outage is long, so a long outage costs few requests.
+        since = self.health.down_since()
+        if not since:
+            return 0
+        longest = time.monotonic() - min(since.values())
+        return int(longest / max(self._retry_delay, 0.01)).bit_length()
 
     async def _dispatch(self, record: Record) -> None:
         match self._decode(record):
@@ -182,6 +329,13 @@ class Worker:
             return decode_resume(record.value)
         raise EventDecodeError("unknown_event", f"the worker does not consume {record.topic!r}")
 
+    async def _tampered(self, record: Record, detail: str) -> None:
+        event = self._decode(record)
+        failure = RunFailed(run_id=event.run_id, code="tampered", message=detail[:_DETAIL_LIMIT])
+        topic = event.reply_to if isinstance(event, GenerateRequest) and event.reply_to else None
+        await self.publisher.publish(topic or self.topics.results, event.run_id, encode(failure))
+        await self._dead_letter(record, "tampered", detail)
+
     async def _dead_letter(self, record: Record, reason: DeadLetterReason, detail: str) -> None:
         letter = DeadLetter(
             topic=record.topic,
@@ -190,22 +344,39 @@ class Worker:
             key=record.key,
             value=record.value,
             reason=reason,
-            detail=detail,
+            detail=detail[:_DETAIL_LIMIT],
+            value_size=len(record.value),
         )
+        data = encode(letter)
+        if len(data) > self._max_record_bytes:
+            # The copy would not fit the topic: keep a prefix and the position of the original.
+            room = self._max_record_bytes - (len(data) - _base64_size(len(record.value))) - 1024
+            kept = max(0, room * 3 // 4)
+            letter = DeadLetter(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                value=record.value[:kept],
+                reason=reason,
+                detail=letter.detail,
+                truncated=True,
+                value_size=len(record.value),
+            )
+            data = encode(letter)
+        log.warning("record %s dead-lettered: %s: %s", _where(record), reason, detail[:200])
         key = record.key.decode("utf-8", "replace") if record.key else ""
-        await self.publisher.publish(self.topics.dead_letter, key, encode(letter))
+        await self.publisher.publish(self.topics.dead_letter, key, data)
 
 
-_background: set[asyncio.Task[None]] = set()
+def _consume_outcome(task: asyncio.Future[Record]) -> None:
+    if not task.cancelled():
+        task.exception()  # an iterator ended while being cancelled: nothing to report
 
 
-def _spawn(work: Awaitable[None]) -> None:
-    async def run() -> None:
-        try:
-            await work
-        except Exception:
-            log.exception("offset commit failed; the records will be delivered again")
+def _base64_size(raw: int) -> int:
+    return 4 * ((raw + 2) // 3)
 
-    task = asyncio.create_task(run())
-    _background.add(task)
-    task.add_done_callback(_background.discard)
+
+def _where(record: Record) -> str:
+    return f"{record.topic}[{record.partition}]@{record.offset}"

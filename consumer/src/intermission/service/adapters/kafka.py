@@ -6,23 +6,30 @@ crash or a rebalance re-delivers it; every effect downstream must be idempotent.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 # aiokafka ships no type information (no py.typed): its names are Any to mypy.
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka.abc import ConsumerRebalanceListener  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 from aiokafka.errors import (  # type: ignore[import-untyped]
     CommitFailedError,
     ConsumerStoppedError,
     IllegalStateError,
+    InvalidProducerEpoch,
     KafkaError,
     MessageSizeTooLargeError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    ProducerFenced,
     RecordListTooLargeError,
     TopicAlreadyExistsError,
+    UnknownProducerId,
     for_code,
 )
 from intermission_producer import KafkaSecurity
@@ -35,6 +42,7 @@ __all__ = [
     "KafkaPublisher",
     "KafkaSecurity",  # the producer SDK's, re-exported: one way to say how to reach the brokers
     "KafkaSubscription",
+    "describe_topics",
     "ensure_topics",
 ]
 
@@ -69,6 +77,11 @@ class KafkaPublisher:
 
     Idempotence makes the producer's own retries free of duplicates; it says nothing about a
     caller that publishes the same event twice, so consumers still deduplicate by key.
+
+    After a fatal producer error (an idempotent producer that lost its sequence after a long
+    outage answers OutOfOrderSequenceNumber to everything from then on) or a delivery that
+    does not finish in time, the producer is replaced by a new one before anything else is
+    sent; the failed publish raises LogUnavailableError, so the caller tries it again.
     """
 
     def __init__(
@@ -79,37 +92,49 @@ class KafkaPublisher:
         client_id: str = "intermission",
         max_request_size: int = DEFAULT_MAX_REQUEST_SIZE,
         max_batch_size: int | None = None,
+        delivery_timeout: float = 120.0,
         producer_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.max_request_size = max_request_size
+        self.delivery_timeout = delivery_timeout
         # aiokafka keeps one open batch per partition, and a send that finds it full waits until
         # it has been delivered. With its 16 KiB default, concurrent publishes of 2 KB records
         # crawl at ~800/s; batches as large as a request reach ~38 000/s (measured here).
         # The cap is not preallocated, so a large one costs nothing while traffic is light.
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
-            client_id=client_id,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=_LINGER_MS,
-            max_request_size=max_request_size,
-            max_batch_size=max_batch_size or max_request_size,
+        self._options: dict[str, Any] = {
+            "bootstrap_servers": bootstrap_servers,
+            "client_id": client_id,
+            "enable_idempotence": True,
+            "acks": "all",
+            "linger_ms": _LINGER_MS,
+            "max_request_size": max_request_size,
+            "max_batch_size": max_batch_size or max_request_size,
             **(producer_options or {}),
             **(security or KafkaSecurity()).options(),
-        )
+        }
+        self._producer = AIOKafkaProducer(**self._options)
+        self._broken = False
+        self._replacing = asyncio.Lock()
+        self._retired: set[asyncio.Task[None]] = set()
+        self.replacements = 0  # how many times a broken producer was replaced
 
     async def start(self) -> None:
+        await self._start(self._producer)
+
+    @staticmethod
+    async def _start(producer: AIOKafkaProducer) -> None:
         try:
             with _mapped("starting the producer"):
-                await self._producer.start()
+                await producer.start()
         except BaseException:
             # A broker that cannot be reached must not leave a half-open producer behind.
-            await self._producer.stop()
+            await producer.stop()
             raise
 
     async def stop(self) -> None:
         """Flushes pending records, then closes; safe to call twice."""
         await self._producer.stop()
+        await asyncio.gather(*self._retired, return_exceptions=True)
 
     async def __aenter__(self) -> KafkaPublisher:
         await self.start()
@@ -124,13 +149,71 @@ class KafkaPublisher:
         # send() only enqueues and returns a delivery future. Awaiting the two steps apart
         # (rather than send_and_wait) is the same thing, spelled so that it is clear why
         # concurrent publishes share a batch: they all enqueue before the request goes out.
+        producer = await self._usable_producer()
         encoded = key.encode()
         size = len(encoded) + len(value)
-        with _mapped(f"publishing to {topic!r}", topic, size, self.max_request_size):
-            delivery = await self._producer.send(topic, value=value, key=encoded)
-        # Refused at delivery: the broker's message.max.bytes (or the topic's) is lower.
-        with _mapped(f"publishing to {topic!r}", topic, size, None):
-            await delivery
+        try:
+            with _mapped(f"publishing to {topic!r}", topic, size, self.max_request_size):
+                delivery = await producer.send(topic, value=value, key=encoded)
+            # Refused at delivery: the broker's message.max.bytes (or the topic's) is lower.
+            with _mapped(f"publishing to {topic!r}", topic, size, None):
+                await asyncio.wait_for(asyncio.shield(delivery), self.delivery_timeout)
+        except TimeoutError as exc:
+            self._mark_broken(producer)
+            raise LogUnavailableError(
+                f"publishing to {topic!r}: no delivery in {self.delivery_timeout:g} s"
+            ) from exc
+        except LogUnavailableError as exc:
+            if _is_fatal(exc.__cause__) or _sender_died(producer):
+                self._mark_broken(producer)
+            raise
+
+    def _mark_broken(self, producer: AIOKafkaProducer) -> None:
+        if producer is self._producer:
+            self._broken = True
+
+    async def _usable_producer(self) -> AIOKafkaProducer:
+        if not self._broken and not _sender_died(self._producer):
+            return self._producer
+        async with self._replacing:
+            if self._broken or _sender_died(self._producer):
+                fresh = AIOKafkaProducer(**self._options)
+                await self._start(fresh)  # LogUnavailableError while the brokers are down
+                old, self._producer, self._broken = self._producer, fresh, False
+                self.replacements += 1
+                log.warning("replaced a broken Kafka producer (replacement %d)", self.replacements)
+                retiring = asyncio.create_task(_retire(old))
+                self._retired.add(retiring)
+                retiring.add_done_callback(self._retired.discard)
+        return self._producer
+
+
+_FATAL_PRODUCER_ERRORS = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    ProducerFenced,
+    ProducerClosed,
+    IllegalStateError,
+)
+
+
+def _is_fatal(error: BaseException | None) -> bool:
+    return isinstance(error, _FATAL_PRODUCER_ERRORS)
+
+
+def _sender_died(producer: AIOKafkaProducer) -> bool:
+    # aiokafka's producer sends from one background task; once it has died (a fatal broker
+    # answer), every later send waits forever. Its public API does not say so, hence the peek.
+    sender = getattr(producer, "_sender", None)
+    task = getattr(sender, "sender_task", None)
+    return task is not None and task.done()
+
+
+async def _retire(producer: AIOKafkaProducer) -> None:
+    # Bounded: a broken producer's flush can wait forever.
+    with contextlib.suppress(Exception, TimeoutError):
+        await asyncio.wait_for(producer.stop(), 5.0)
 
 
 class KafkaSubscription:
@@ -163,9 +246,15 @@ class KafkaSubscription:
             **{"auto_offset_reset": "earliest", **options, **_FIXED_CONSUMER_OPTIONS},
             **(security or KafkaSecurity()).options(),
         )
+        self._on_revoked: RevocationHandler | None = None
+
+    def on_revoked(self, handler: RevocationHandler) -> None:
+        """Call ``handler`` with the (topic, partition) pairs a rebalance takes from this member,
+        before the rebalance completes: the last moment this member can commit them."""
+        self._on_revoked = handler
 
     async def start(self) -> None:
-        self._consumer.subscribe(self._topics)
+        self._consumer.subscribe(self._topics, listener=_Listener(self))
         try:
             with _mapped("joining the consumer group"):
                 await self._consumer.start()
@@ -209,8 +298,11 @@ class KafkaSubscription:
     async def commit(self, record: Record) -> None:
         partition = TopicPartition(record.topic, record.partition)
         try:
-            await self._consumer.commit({partition: record.offset + 1})
-        except (IllegalStateError, CommitFailedError) as exc:
+            with _mapped(f"committing {record.topic}[{record.partition}]"):
+                await self._consumer.commit({partition: record.offset + 1})
+        except LogUnavailableError as exc:
+            if not isinstance(exc.__cause__, IllegalStateError | CommitFailedError):
+                raise
             # The partition moved to another member in a rebalance (IllegalStateError: no longer
             # assigned here; CommitFailedError: the group moved on while committing). Its new
             # owner re-reads from the last commit, so the record is delivered again: dropping
@@ -220,8 +312,44 @@ class KafkaSubscription:
                 record.topic,
                 record.partition,
                 record.offset,
-                exc,
+                exc.__cause__,
             )
+
+
+RevocationHandler = Callable[[frozenset[tuple[str, int]]], Awaitable[None]]
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, subscription: KafkaSubscription) -> None:
+        self._subscription = subscription
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        handler = self._subscription._on_revoked
+        if handler is not None and revoked:
+            await handler(frozenset((tp.topic, tp.partition) for tp in revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
+async def describe_topics(
+    bootstrap_servers: str, topics: Sequence[str], security: KafkaSecurity | None = None
+) -> dict[str, int | None]:
+    """Partition count of each topic, None for a topic that does not exist."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **(security or KafkaSecurity()).options()
+    )
+    with _mapped("describing topics"):
+        await admin.start()
+        try:
+            described = await admin.describe_topics(list(topics))
+        finally:
+            await admin.close()
+    counts: dict[str, int | None] = {}
+    for entry in described:
+        name, code = entry["topic"], entry["error_code"]
+        counts[name] = len(entry["partitions"]) if code == 0 else None
+    return counts
 
 
 async def ensure_topics(

@@ -4,6 +4,8 @@
     spec.py        what a run's generations need, built once from its request
     requests.py    a GenerateRequest: first run, de-duplication
     claims.py      a ResumeRequested: answers checked and collected, the pause claimed
+    lease.py       a claim's lease, renewed while its owner works
+    journal.py     a step's finished model replies and tool outputs
     expiry.py      pauses nobody answered: the sweep and the policies
     steps.py       one step of a run: generate, then store and announce the outcome
     announce.py    the events the worker publishes
@@ -15,8 +17,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from intermission_schemas import GenerateRequest, ResumeRequested, Topics
 
@@ -46,11 +51,18 @@ class Runs:
         topics: Topics,
         sealer: Sealer,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        owner: str | None = None,
+        lease: timedelta = timedelta(seconds=30),
     ) -> None:
         self.topics = topics
         self.publisher = publisher
         steps = Steps(
-            ai=ai, snapshots=Snapshots(store, sealer), announce=Announcer(publisher, topics), clock=clock
+            ai=ai,
+            snapshots=Snapshots(store, sealer),
+            announce=Announcer(publisher, topics),
+            clock=clock,
+            owner=owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+            lease=lease,
         )
         self._requests = Requests(steps)
         self._expiry = Expiry(steps)

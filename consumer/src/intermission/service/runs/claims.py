@@ -2,11 +2,18 @@
 pause when every interrupt is answered.
 
 A pause's status moves pending -> resuming -> resolved, each move a conditional replace on the
-etag read, so of several workers holding the same pause exactly one claims it. Answers from
-several approvers collect in the pending snapshot, each resume id applied at most once.
+etag read, so of several workers holding the same pause exactly one claims it. The claim names
+its owner and carries a lease the owner renews; a redelivered record finds the pause resuming
+and waits while the lease is live, takes it over once it lapses, and finishes the step from the
+journal. Answers from several approvers collect in the pending snapshot, each resume id applied
+at most once; a redelivered answer that was applied is never rejected.
 """
 
 from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
 
 import msgspec
 from intermission_schemas import (
@@ -18,16 +25,19 @@ from intermission_schemas import (
     check_answers,
 )
 
-from ...errors import ResumeError
+from ...errors import ResumeError, TamperedSnapshotError
 from ..ports import PreconditionFailed
 from .announce import pending_interrupt
 from .expiry import Expiry
+from .keys import snapshot_key
 from .sealing import pause_digest
 from .snapshots import Loaded
 from .spec import RunSpec
 from .steps import Steps
 
 __all__ = ["Claims"]
+
+log = logging.getLogger("intermission.worker")
 
 _CLAIM_RETRIES = 8
 
@@ -58,14 +68,20 @@ class Claims:
                 raise AnswerProblem("unknown_run", f"no run {event.run_id!r}")
             raise AnswerProblem("stale", f"no pause version {event.snapshot_version}")
         snapshot = loaded.snapshot
-        if snapshot.status == "resuming" and snapshot.resumed_by == event.resume_id:
-            # This resume claimed the pause earlier and the worker stopped before finishing.
-            await self._recover(loaded)
-            return True
-        if event.resume_id in snapshot.applied_resumes:
-            raise AnswerProblem("duplicate", f"resume {event.resume_id!r} was already applied")
+        key = snapshot_key(snapshot.run_id, snapshot.snapshot_version)
+        if event.pause_digest is not None and event.pause_digest != pause_digest(snapshot):
+            raise TamperedSnapshotError(key, "is not the pause the approver was shown")
+        if event.resume_id in snapshot.applied_resumes or (
+            snapshot.status == "resuming" and snapshot.resumed_by == event.resume_id
+        ):
+            # This answer was applied before: the record is a redelivery. Finish what it
+            # started; never reject an answer that was applied.
+            return await self._redelivered(loaded)
         if snapshot.status != "pending":
             raise AnswerProblem("stale", f"pause {snapshot.snapshot_version} is already {snapshot.status}")
+        if await steps.snapshots.following(snapshot) is not None:
+            # A pending pause whose next step is stored: an older copy put back in place.
+            raise TamperedSnapshotError(key, "is pending, but its next step is stored (rolled back)")
         request = snapshot.request
         if request.approvers and event.answered_by not in request.approvers:
             raise AnswerProblem("unauthorized", f"{event.answered_by!r} may not answer this run")
@@ -81,6 +97,7 @@ class Claims:
             applied_resumes=[*snapshot.applied_resumes, event.resume_id],
             status="resuming" if complete else "pending",
             resumed_by=event.resume_id if complete else None,
+            claim=steps.claim() if complete else None,
         )
         try:
             claimed = await steps.snapshots.replace(loaded, updated)
@@ -92,21 +109,50 @@ class Claims:
             await steps.announce.interrupts(claimed, spec)  # approval UIs see which refs are open
         return True
 
+    async def _redelivered(self, loaded: Loaded) -> bool:
+        steps = self.steps
+        snapshot = loaded.snapshot
+        if snapshot.status == "pending":
+            # A partial answer: its InterruptRaised may not have gone out before the crash.
+            await steps.announce.interrupts(loaded, await steps.specs.of(snapshot.request))
+            return True
+        if snapshot.status != "resuming":
+            return True  # resolved or expired: its outcome was published before the status moved
+        claim = snapshot.claim
+        now = steps.clock()
+        if claim is not None and claim.owner != steps.owner and claim.lease_until > now:
+            # The owner may still be working (a rebalance handed this record over while it ran
+            # the tools): wait for it to finish or for its lease to lapse, then look again.
+            await asyncio.sleep(_wait_interval(claim.lease_until - now, steps.lease))
+            return False
+        takeovers = claim.takeovers + 1 if claim is not None else 1
+        taken = msgspec.structs.replace(snapshot, claim=steps.claim(takeovers))
+        try:
+            claimed = await steps.snapshots.replace(loaded, taken)
+        except PreconditionFailed:
+            return False
+        log.info("taking over pause %s/%s (lease lapsed)", snapshot.run_id, snapshot.snapshot_version)
+        await self._recover(claimed)
+        return True
+
     async def _recover(self, claimed: Loaded) -> None:
         """Finish a claim whose worker stopped. If the next step is already durable, repeat its
-        event instead of running the tools again."""
+        event; otherwise continue from the journal, which keeps finished work finished."""
         steps = self.steps
         snapshot = claimed.snapshot
-        following = await steps.snapshots.load(snapshot.run_id, snapshot.snapshot_version + 1)
-        if following is not None and following.snapshot.parent_sha256 == pause_digest(snapshot):
+        following = await steps.snapshots.following(snapshot)
+        if following is None:
+            await steps.resume_claimed(claimed)
+            return
+        if isinstance(following, Loaded):
             await steps.announce.interrupts(following, await steps.specs.of(following.snapshot.request))
         else:
-            result = await steps.snapshots.load_result(snapshot.run_id)
-            if result is None:
-                await steps.resume_claimed(claimed)
-                return
-            await steps.announce.result(result.completed, snapshot.request)
+            await steps.announce.result(following.completed, snapshot.request)
         await steps.mark_resolved(claimed)
+
+
+def _wait_interval(remaining: timedelta, lease: timedelta) -> float:
+    return max(0.05, min(remaining.total_seconds(), lease.total_seconds() / 4, 2.0))
 
 
 def _collect(snapshot: Snapshot, event: ResumeRequested, spec: RunSpec) -> dict[str, CollectedAnswer]:

@@ -56,7 +56,7 @@ class Expiry:
                         ),
                     )
             claimed = msgspec.structs.replace(
-                snapshot, answers=answers, status="resuming", resumed_by="expiry"
+                snapshot, answers=answers, status="resuming", resumed_by="expiry", claim=steps.claim()
             )
             try:
                 replaced = await steps.snapshots.replace(loaded, claimed)

@@ -9,10 +9,14 @@ expiries/{deadline}/{run_id}/{version}  an empty marker per pause with a deadlin
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 __all__ = [
     "EXPIRY_PREFIX",
     "expiry_key",
+    "journal_model_key",
+    "journal_prefix",
+    "journal_tool_key",
     "parse_expiry_key",
     "result_key",
     "run_prefix",
@@ -44,3 +48,17 @@ def parse_expiry_key(key: str) -> tuple[datetime, str, int]:
 
 def run_prefix(run_id: str) -> str:
     return f"runs/{run_id}/"
+
+
+def journal_prefix(run_id: str, step: int) -> str:
+    """Step 0 is a run's first generation; step N continues pause N."""
+    return f"runs/{run_id}/journal/{step:08d}/"
+
+
+def journal_model_key(run_id: str, step: int, position: int) -> str:
+    return f"{journal_prefix(run_id, step)}model-{position:05d}"
+
+
+def journal_tool_key(run_id: str, step: int, ref: str) -> str:
+    # Refs come from the model: quoted, so any ref is one key segment.
+    return f"{journal_prefix(run_id, step)}tool-{quote(ref, safe='')}"

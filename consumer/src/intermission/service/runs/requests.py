@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from intermission_schemas import GenerateRequest, RunFailed
+from intermission_schemas import GenerateRequest, RunFailed, RunResult
 
 from ...errors import IntermissionError
+from .snapshots import Loaded
 from .steps import Steps
 
 __all__ = ["Requests"]
@@ -17,24 +18,28 @@ class Requests:
         self.steps = steps
 
     async def handle(self, request: GenerateRequest) -> None:
-        if await self._repeat_if_done(request):
-            return
         steps = self.steps
+        # The lookups miss for every new request; side by side they cost one round trip.
+        result, first, journal = await asyncio.gather(
+            steps.snapshots.load_result(request.run_id),
+            steps.snapshots.load(request.run_id, 1),
+            steps.journal(request.run_id, 0),
+        )
+        if await self._repeat_if_done(request, result, first):
+            return
         try:
             spec = await steps.specs.of(request)
             messages = await steps.specs.first_messages(request)
         except IntermissionError as exc:
             await steps.fail(request, exc)
             return
-        await steps.advance(spec, messages, None, version=1, parent=None)
+        await steps.advance(spec, messages, None, journal=journal, parent=None)
 
-    async def _repeat_if_done(self, request: GenerateRequest) -> bool:
+    async def _repeat_if_done(
+        self, request: GenerateRequest, result: RunResult | None, first: Loaded | None
+    ) -> bool:
         """A redelivered or duplicated request: repeat what the first delivery published."""
-        snapshots, announce = self.steps.snapshots, self.steps.announce
-        # Both lookups miss for every new request; side by side they cost one round trip.
-        result, first = await asyncio.gather(
-            snapshots.load_result(request.run_id), snapshots.load(request.run_id, 1)
-        )
+        announce = self.steps.announce
         if result is not None:
             await announce.result(result.completed, request)
             return True

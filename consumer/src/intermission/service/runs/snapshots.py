@@ -7,15 +7,17 @@ two workers holding the same pause only one moves it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import datetime
 
 import msgspec
 from intermission_schemas import RunResult, Snapshot, decode_run_result, decode_snapshot, encode
 
+from ...errors import TamperedSnapshotError
 from ..ports import PreconditionFailed, SnapshotStore
 from .keys import EXPIRY_PREFIX, expiry_key, parse_expiry_key, result_key, run_prefix, snapshot_key
-from .sealing import Sealer
+from .sealing import Sealer, pause_digest
 
 __all__ = ["Loaded", "Snapshots"]
 
@@ -33,17 +35,24 @@ class Snapshots:
         self.sealer = sealer
 
     async def load(self, run_id: str, version: int) -> Loaded | None:
+        """The pause, once its seal is checked and it is shown to be this run's step ``version``
+        (TamperedSnapshotError otherwise)."""
         key = snapshot_key(run_id, version)
         stored = await self.store.get(key)
         if stored is None:
             return None
-        return Loaded(decode_snapshot(self.sealer.open(key, stored.data)), stored.etag)
+        snapshot = decode_snapshot(self.sealer.open(key, stored.data))
+        if snapshot.run_id != run_id or snapshot.snapshot_version != version:
+            raise TamperedSnapshotError(
+                key, f"holds run {snapshot.run_id!r} step {snapshot.snapshot_version}, not its own"
+            )
+        return Loaded(snapshot, stored.etag)
 
     async def create(self, snapshot: Snapshot) -> Loaded:
         """Store a new step; if a retried or duplicated record wrote it first, that one."""
         key = snapshot_key(snapshot.run_id, snapshot.snapshot_version)
         try:
-            return Loaded(snapshot, await self.store.create(key, self.sealer.seal(encode(snapshot))))
+            return Loaded(snapshot, await self.store.create(key, self.sealer.seal(key, encode(snapshot))))
         except PreconditionFailed:
             existing = await self.load(snapshot.run_id, snapshot.snapshot_version)
             assert existing is not None, f"{key} was created, then vanished"
@@ -52,19 +61,24 @@ class Snapshots:
     async def replace(self, loaded: Loaded, updated: Snapshot) -> Loaded:
         """Raises PreconditionFailed when the pause changed since ``loaded`` was read."""
         key = snapshot_key(updated.run_id, updated.snapshot_version)
-        etag = await self.store.replace(key, self.sealer.seal(encode(updated)), loaded.etag)
+        etag = await self.store.replace(key, self.sealer.seal(key, encode(updated)), loaded.etag)
         return Loaded(updated, etag)
 
     async def load_result(self, run_id: str) -> RunResult | None:
         key = result_key(run_id)
         stored = await self.store.get(key)
-        return None if stored is None else decode_run_result(self.sealer.open(key, stored.data))
+        if stored is None:
+            return None
+        result = decode_run_result(self.sealer.open(key, stored.data))
+        if result.run_id != run_id:
+            raise TamperedSnapshotError(key, f"holds the result of run {result.run_id!r}")
+        return result
 
     async def create_result(self, result: RunResult) -> RunResult:
         """Store the run's end; if another worker stored it first, theirs."""
         key = result_key(result.run_id)
         try:
-            await self.store.create(key, self.sealer.seal(encode(result)))
+            await self.store.create(key, self.sealer.seal(key, encode(result)))
         except PreconditionFailed:
             stored = await self.load_result(result.run_id)
             assert stored is not None, f"{key} was created, then vanished"
@@ -73,6 +87,19 @@ class Snapshots:
 
     async def known(self, run_id: str) -> bool:
         return bool(await self.store.list(run_prefix(run_id)))
+
+    async def following(self, snapshot: Snapshot) -> Loaded | RunResult | None:
+        """The step that continued this pause, if one is stored: the next snapshot or the run's
+        result, naming this pause's digest as its parent."""
+        digest = pause_digest(snapshot)
+        following, result = await asyncio.gather(
+            self.load(snapshot.run_id, snapshot.snapshot_version + 1), self.load_result(snapshot.run_id)
+        )
+        if following is not None and following.snapshot.parent_sha256 == digest:
+            return following
+        if result is not None and result.parent_sha256 == digest:
+            return result
+        return None
 
     # -- deadlines --------------------------------------------------------------------------
 

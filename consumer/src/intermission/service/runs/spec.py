@@ -17,6 +17,7 @@ from ..._app import Intermission
 from ..._response import GenerateResponse, Resume
 from ..._tools import Tool
 from ...errors import UnknownToolError
+from .journal import Journal
 
 __all__ = ["RunSpec", "RunSpecs"]
 
@@ -43,17 +44,18 @@ class RunSpec:
         return found
 
     async def generate(
-        self, ai: Intermission, messages: Sequence[Message], resume: Resume | None = None
+        self, ai: Intermission, messages: Sequence[Message], resume: Resume | None, journal: Journal
     ) -> GenerateResponse:
+        """Generate with every model reply and tool output of the step journaled."""
         return await ai.generate(
             messages=messages,
             resume=resume,
-            tools=list(self.tools.values()),
+            tools=list(journal.tools(self.tools).values()),
             context=self.context,
             config=self.config,
             max_turns=self.request.max_turns,
             output_schema=self.output_schema,
-            model=self.model,
+            model=journal.model(ai.resolve_model(self.model)),
         )
 
 

@@ -14,7 +14,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from intermission_schemas import GenerateRequest, Message, RunCompleted, RunFailed, RunResult, Snapshot
+from intermission_schemas import (
+    Claim,
+    GenerateRequest,
+    Message,
+    RunCompleted,
+    RunFailed,
+    RunResult,
+    Snapshot,
+)
 
 from ..._app import Intermission
 from ..._response import GenerateResponse, Resume
@@ -30,7 +38,9 @@ from ...errors import (
 )
 from ..ports import PreconditionFailed
 from .announce import Announcer
+from .journal import Journal
 from .keys import result_key
+from .lease import ClaimLost, Lease, new_claim
 from .sealing import pause_digest
 from .snapshots import Loaded, Snapshots
 from .spec import RunSpec, RunSpecs
@@ -38,6 +48,8 @@ from .spec import RunSpec, RunSpecs
 __all__ = ["Steps"]
 
 log = logging.getLogger("intermission.worker")
+
+_NO_CLAIM = Claim(owner="", lease_until=datetime.min)
 
 
 class Steps:
@@ -50,12 +62,19 @@ class Steps:
         snapshots: Snapshots,
         announce: Announcer,
         clock: Callable[[], datetime],
+        owner: str,
+        lease: timedelta,
     ) -> None:
         self.ai = ai
         self.specs = RunSpecs(ai)
         self.snapshots = snapshots
         self.announce = announce
         self.clock = clock
+        self.owner = owner  # this worker, as named in the claims it holds
+        self.lease = lease
+
+    async def journal(self, run_id: str, step: int) -> Journal:
+        return await Journal.open(self.snapshots.store, self.snapshots.sealer, run_id, step)
 
     async def advance(
         self,
@@ -63,43 +82,62 @@ class Steps:
         messages: Sequence[Message],
         resume: Resume | None,
         *,
-        version: int,
+        journal: Journal,
         parent: str | None,
     ) -> None:
-        """Generate from ``messages`` and settle the outcome as step ``version``."""
+        """Generate from ``messages`` and settle the outcome as the step after ``journal``'s."""
         try:
-            response = await spec.generate(self.ai, messages, resume)
+            response = await spec.generate(self.ai, messages, resume, journal)
         except IntermissionError as exc:
             await self.fail(spec.request, exc)
             return
-        await self._settle(spec, response, version=version, parent=parent)
+        await self._settle(spec, response, version=journal.step + 1, parent=parent)
+
+    def claim(self, takeovers: int = 0) -> Claim:
+        return new_claim(self.owner, self.clock(), self.lease, takeovers)
 
     async def resume_claimed(self, claimed: Loaded) -> None:
-        """Run a claimed pause (status ``resuming``, every ref answered) to its next step,
-        then mark it resolved."""
+        """Run a pause this worker claimed (status ``resuming``, every ref answered) to its next
+        step under a renewed lease, then mark it resolved. Returns quietly if another worker
+        takes the pause over meanwhile: it finishes the step."""
+        lease = Lease(self.snapshots, claimed, duration=self.lease, clock=self.clock)
+        try:
+            await lease.hold(self._continue(claimed))
+        except ClaimLost:
+            return
+        await self.mark_resolved(lease.current)
+
+    async def _continue(self, claimed: Loaded) -> None:
         snapshot = claimed.snapshot
         try:
             spec = await self.specs.of(snapshot.request)
             resume = _resume(snapshot, spec)
         except IntermissionError as exc:
             await self.fail(snapshot.request, exc)
-        else:
-            await self.advance(
-                spec,
-                snapshot.paused.messages,
-                resume,
-                version=snapshot.snapshot_version + 1,
-                parent=pause_digest(snapshot),
-            )
-        await self.mark_resolved(claimed)
+            return
+        await self.advance(
+            spec,
+            snapshot.paused.messages,
+            resume,
+            journal=await self.journal(snapshot.run_id, snapshot.snapshot_version),
+            parent=pause_digest(snapshot),
+        )
 
     async def mark_resolved(self, claimed: Loaded) -> None:
-        resolved = msgspec.structs.replace(claimed.snapshot, status="resolved")
-        try:
-            await self.snapshots.replace(claimed, resolved)
-        except PreconditionFailed:
-            log.info("pause %s/%s was resolved by another worker", resolved.run_id, resolved.snapshot_version)
-        await self.snapshots.drop_deadline(resolved)
+        """resuming -> resolved, unless another worker moved the pause on first."""
+        current: Loaded | None = claimed
+        while current is not None and current.snapshot.status == "resuming":
+            resolved = msgspec.structs.replace(current.snapshot, status="resolved", claim=None)
+            try:
+                await self.snapshots.replace(current, resolved)
+            except PreconditionFailed:
+                # A lease renewal in flight when the work ended, or another worker: look again.
+                current = await self.snapshots.load(resolved.run_id, resolved.snapshot_version)
+                if current is not None and (current.snapshot.claim or _NO_CLAIM).owner != self.owner:
+                    return  # taken over: the new owner resolves it
+                continue
+            await self.snapshots.drop_deadline(resolved)
+            return
 
     async def fail(self, request: GenerateRequest, exc: IntermissionError) -> None:
         failure = RunFailed(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from ..._app import Intermission
 from ..._model import Model
@@ -60,11 +60,13 @@ def build_worker(
         publisher=publisher,
         topics=settings.topics,
         sealer=Sealer(settings.seal_secret()),
-        **({"clock": clock} if clock is not None else {}),
+        clock=clock or (lambda: datetime.now(UTC)),
+        lease=timedelta(seconds=settings.claim_lease_seconds),
     )
     return Worker(
         runs,
         max_in_flight=settings.max_in_flight,
         max_record_bytes=settings.max_record_bytes,
         sweep_interval=settings.expiry_sweep_seconds,
+        shutdown_grace=settings.shutdown_grace_seconds,
     )

@@ -51,6 +51,12 @@ class Settings(pydantic.BaseModel):
     max_record_bytes: int = pydantic.Field(default=1_048_576, gt=0)
     max_in_flight: int = pydantic.Field(default=64, gt=0)
     expiry_sweep_seconds: float = pydantic.Field(default=30.0, gt=0)
+    # A claimed pause's lease: renewed every third of it while its worker works; another
+    # worker takes the pause over only after it lapses.
+    claim_lease_seconds: float = pydantic.Field(default=30.0, gt=0)
+    # SIGTERM: how long records in flight may take to finish. Keep it below the Deployment's
+    # terminationGracePeriodSeconds (30 s by default).
+    shutdown_grace_seconds: float = pydantic.Field(default=25.0, ge=0)
     # S3
     bucket: str | None = None
     prefix: str = "intermission/"

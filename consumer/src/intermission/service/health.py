@@ -1,0 +1,84 @@
+"""What the worker knows about its dependencies: up, or down since when and why.
+
+A dependency is marked down by the first UnavailableError from it and up again by the next
+success. Each change is one log line; while anything is down, one summary line a minute. The
+worker stops taking new records while a dependency is down, and readiness says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Literal, TypeAlias
+
+from ..errors import LogUnavailableError, StoreUnavailableError, UnavailableError
+
+__all__ = ["Dependency", "Health"]
+
+log = logging.getLogger("intermission.worker")
+
+Dependency: TypeAlias = Literal["store", "log"]
+_SUMMARY_EVERY_S = 60.0
+
+
+def dependency_of(error: UnavailableError) -> Dependency:
+    match error:
+        case StoreUnavailableError():
+            return "store"
+        case LogUnavailableError():
+            return "log"
+        case _:
+            return "store"
+
+
+class Health:
+    def __init__(self) -> None:
+        self._down: dict[Dependency, tuple[float, str, int]] = {}  # since, first error, failures
+        self._up = asyncio.Event()
+        self._up.set()
+        self._last_summary = 0.0
+
+    @property
+    def healthy(self) -> bool:
+        return not self._down
+
+    def down_since(self) -> dict[Dependency, float]:
+        return {name: since for name, (since, _, _) in self._down.items()}
+
+    async def wait_healthy(self) -> None:
+        await self._up.wait()
+
+    def failed(self, error: UnavailableError) -> None:
+        name = dependency_of(error)
+        now = time.monotonic()
+        if name not in self._down:
+            self._down[name] = (now, str(error), 1)
+            self._up.clear()
+            log.error("%s unavailable: %s; holding new records and retrying", name, error)
+            return
+        since, first, failures = self._down[name]
+        self._down[name] = (since, first, failures + 1)
+        if now - self._last_summary >= _SUMMARY_EVERY_S:
+            self._last_summary = now
+            for each, (began, reason, count) in self._down.items():
+                log.error(
+                    "%s still unavailable after %.0f s (%d failed attempts; first: %s)",
+                    each,
+                    now - began,
+                    count,
+                    reason,
+                )
+
+    def succeeded(self, *names: Dependency) -> None:
+        for name in names or tuple(self._down):
+            entry = self._down.pop(name, None)
+            if entry is not None:
+                log.warning(
+                    "%s available again after %.1f s (%d failed attempts)",
+                    name,
+                    time.monotonic() - entry[0],
+                    entry[2],
+                )
+        if not self._down:
+            self._up.set()

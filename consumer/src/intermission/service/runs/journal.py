@@ -1,0 +1,156 @@
+"""The journal of a step: what already finished, so nothing finished runs twice.
+
+A step (the first generation of a run, or the continuation of pause N) may be started more than
+once: a record redelivered after a crash, a pause taken over after its claim's lease lapsed, a
+snapshot rolled back. Each model reply that asks for tools is written before those tools run,
+and each finished tool call's output is written before the next model call, both by
+conditional create keyed by run, step and position or ref. A later attempt at the step reads
+them back instead of calling the model or the tool again. A tool cut off mid-call has nothing
+in the journal and runs again, with the same ``ctx.idempotency_key`` to hand to the outside
+system.
+
+A final reply (no tool requests) is not journaled: the run's result or next snapshot, written
+right after it, already stands for it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from intermission_schemas import decode_messages, encode
+
+from ..._model import ChunkCallback, FinishReason, Model, ModelRequest, ModelResponse, Usage
+from ..._tools import Tool, ToolContext
+from ..ports import PreconditionFailed, SnapshotStore
+from .keys import journal_model_key, journal_prefix, journal_tool_key
+from .sealing import Sealer
+
+__all__ = ["Journal"]
+
+log = logging.getLogger("intermission.worker")
+
+
+class _ModelEntry(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    message: msgspec.Raw  # the Message, in the wire format's own encoding
+    finish_reason: FinishReason
+    usage: Usage | None = None
+
+
+class _ToolEntry(msgspec.Struct, frozen=True, kw_only=True):
+    output: Any
+
+
+_model_entry = msgspec.json.Decoder(_ModelEntry)
+_tool_entry = msgspec.json.Decoder(_ToolEntry)
+
+
+class Journal:
+    """One step's journal. ``open`` lists what exists in one request, so a first attempt (the
+    usual case) reads nothing more."""
+
+    def __init__(
+        self, store: SnapshotStore, sealer: Sealer, run_id: str, step: int, present: frozenset[str]
+    ) -> None:
+        self.store = store
+        self.sealer = sealer
+        self.run_id = run_id
+        self.step = step
+        self._present = present
+        self.replayed = 0  # model replies and tool outputs read back instead of produced
+
+    @classmethod
+    async def open(cls, store: SnapshotStore, sealer: Sealer, run_id: str, step: int) -> Journal:
+        present = frozenset(await store.list(journal_prefix(run_id, step)))
+        return cls(store, sealer, run_id, step, present)
+
+    def idempotency_key(self, ref: str | None) -> str:
+        return f"{self.run_id}:{self.step}:{ref or ''}"
+
+    async def _read(self, key: str) -> bytes | None:
+        if key not in self._present:
+            return None
+        stored = await self.store.get(key)
+        return None if stored is None else self.sealer.open(key, stored.data)
+
+    async def _write(self, key: str, body: bytes) -> bytes:
+        """Create ``key``; if another attempt got there first, its body wins."""
+        try:
+            await self.store.create(key, self.sealer.seal(key, body))
+        except PreconditionFailed:
+            stored = await self.store.get(key)
+            assert stored is not None, f"{key} was created, then vanished"
+            return self.sealer.open(key, stored.data)
+        return body
+
+    # -- the model ---------------------------------------------------------------------------
+
+    def model(self, inner: Model) -> Model:
+        return _JournaledModel(inner, self)
+
+    async def model_reply(self, position: int) -> ModelResponse | None:
+        body = await self._read(journal_model_key(self.run_id, self.step, position))
+        return None if body is None else _decode_model(body)
+
+    async def record_model(self, position: int, response: ModelResponse) -> ModelResponse:
+        entry = _ModelEntry(
+            message=msgspec.Raw(encode(response.message)),
+            finish_reason=response.finish_reason,
+            usage=response.usage,
+        )
+        body = await self._write(journal_model_key(self.run_id, self.step, position), encode(entry))
+        return _decode_model(body)
+
+    # -- tools -------------------------------------------------------------------------------
+
+    def tools(self, tools: Mapping[str, Tool]) -> dict[str, Tool]:
+        """The same tools, each call journaled. Interrupts (no function) are left as they are."""
+        return {name: self._journaled(tool) if tool.fn is not None else tool for name, tool in tools.items()}
+
+    def _journaled(self, tool: Tool) -> Tool:
+        inner = tool.fn
+        assert inner is not None
+        journal = self
+
+        async def journaled(value: Any, ctx: ToolContext) -> Any:
+            key = journal_tool_key(journal.run_id, journal.step, ctx.ref or "")
+            recorded = await journal._read(key)
+            if recorded is not None:
+                journal.replayed += 1
+                return _tool_entry.decode(recorded).output
+            ctx.idempotency_key = journal.idempotency_key(ctx.ref)
+            result = await inner(value, ctx)  # ctx.interrupt() raises: a pause is not journaled
+            output = tool.output.dump(tool.output.validate(result, f"output of tool {tool.name!r}"))
+            body = await journal._write(key, encode(_ToolEntry(output=output)))
+            return _tool_entry.decode(body).output
+
+        wrapped = copy.copy(tool)
+        wrapped.fn = journaled
+        return wrapped
+
+
+class _JournaledModel:
+    def __init__(self, inner: Model, journal: Journal) -> None:
+        self.inner = inner
+        self.journal = journal
+
+    async def generate(self, request: ModelRequest, on_chunk: ChunkCallback | None = None) -> ModelResponse:
+        # The history's length names the turn: a step replays the same history up to here.
+        position = len(request.messages)
+        recorded = await self.journal.model_reply(position)
+        if recorded is not None:
+            self.journal.replayed += 1
+            return recorded
+        response = await self.inner.generate(request, on_chunk)
+        if not response.message.tool_requests:
+            return response
+        return await self.journal.record_model(position, response)
+
+
+def _decode_model(body: bytes) -> ModelResponse:
+    entry = _model_entry.decode(body)
+    [message] = decode_messages(b"[" + bytes(entry.message) + b"]")
+    return ModelResponse(message=message, finish_reason=entry.finish_reason, usage=entry.usage)
