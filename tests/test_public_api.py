@@ -194,6 +194,7 @@ ADAPTERS = {
         "KafkaPublisher",
         "KafkaSecurity",
         "KafkaSubscription",
+        "TopicInfo",
         "describe_topics",
         "ensure_topics",
     ],

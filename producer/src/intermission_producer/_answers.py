@@ -92,6 +92,9 @@ def build_resume(
         respond=respond_answers,
         restart=restart_answers,
         answered_by=answered_by,
+        # Binds the answer to the pause the approver was shown: the worker refuses a stored
+        # pause whose content differs.
+        pause_digest=raised.snapshot.sha256,
     )
 
 

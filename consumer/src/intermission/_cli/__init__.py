@@ -7,7 +7,7 @@ import typer
 from ._approvals import approvals
 from ._demo import demo
 from ._schemas import schemas_app
-from ._service import topics_app, worker
+from ._service import doctor, topics_app, worker
 from ._submit import submit
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 app.command()(demo)
 app.command()(worker)
+app.command()(doctor)
 app.command()(submit)
 app.command()(approvals)
 app.add_typer(topics_app, name="topics")

@@ -15,6 +15,7 @@ from .._app import Intermission
 from ..service.wiring.compose import load_app
 from ..service.wiring.settings import Settings
 from ._common import (
+    EXIT_USAGE,
     BootstrapServers,
     TopicApprovals,
     TopicDeadLetter,
@@ -22,6 +23,7 @@ from ._common import (
     TopicResults,
     TopicResumes,
     console,
+    fail,
     kafka_errors,
     load_settings,
     usage_errors,
@@ -91,18 +93,51 @@ def worker(
         settings.require("bootstrap_servers", "bucket")
         _configure_logging(log_level)
         ai = load_app(settings.app)
-    with kafka_errors(settings):
+    with usage_errors(), kafka_errors(settings):
         asyncio.run(_serve(settings, ai))
     log.info("worker stopped")
 
 
 def _configure_logging(level: str) -> None:
+    from ..service.wiring.logs import configure_logging
+
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise typer.BadParameter(f"unknown log level {level!r}", param_hint="--log-level")
-    logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # aiokafka logs every rebalance and reconnect at INFO: noise next to the worker's own lines.
-    logging.getLogger("aiokafka").setLevel(max(numeric, logging.WARNING))
+    configure_logging(numeric)
+
+
+def doctor(
+    bootstrap_servers: BootstrapServers = None,
+    bucket: Annotated[
+        str | None,
+        typer.Option(help="S3 bucket for snapshots (env INTERMISSION_BUCKET)", show_default=False),
+    ] = None,
+    s3_endpoint_url: Annotated[
+        str | None,
+        typer.Option(help="S3-compatible endpoint (env INTERMISSION_S3_ENDPOINT_URL)", show_default=False),
+    ] = None,
+) -> None:
+    """Check what a worker needs: the bucket and its conditional writes, the brokers, the
+    topics and their size limits. Exits 2 naming the setting to fix when a check fails."""
+    from ..service.wiring.checks import run_checks
+    from ..service.wiring.serve import snapshot_store
+
+    with usage_errors():
+        settings = load_settings(
+            bootstrap_servers=bootstrap_servers, bucket=bucket, s3_endpoint_url=s3_endpoint_url
+        )
+        settings.require("bootstrap_servers", "bucket")
+        checks = asyncio.run(run_checks(settings, snapshot_store(settings)))
+    table = Table(title="intermission doctor", title_justify="left")
+    for column in ("check", "", "detail", "fix"):
+        table.add_column(column)
+    for check in checks:
+        table.add_row(check.name, "ok" if check.ok else "FAIL", check.detail, check.setting or "")
+    console.print(table)
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        fail(f"{len(failed)} check(s) failed; first: {failed[0].name}: fix {failed[0].setting}", EXIT_USAGE)
 
 
 async def _serve(settings: Settings, ai: Intermission) -> None:

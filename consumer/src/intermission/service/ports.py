@@ -14,7 +14,19 @@ from typing import Protocol
 
 import msgspec
 
-__all__ = ["PreconditionFailed", "Publisher", "Record", "SnapshotStore", "StoredObject", "Subscription"]
+__all__ = [
+    "RECORD_FRAMING_BYTES",
+    "PreconditionFailed",
+    "Publisher",
+    "Record",
+    "SnapshotStore",
+    "StoredObject",
+    "Subscription",
+]
+
+# Room a log record needs beyond its value (key, headers, batch framing): a topic that takes
+# values of N bytes is given N plus this, and what the worker writes stays N minus this.
+RECORD_FRAMING_BYTES = 16 * 1024
 
 
 class Record(msgspec.Struct, frozen=True, kw_only=True):

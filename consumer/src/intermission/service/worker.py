@@ -47,7 +47,7 @@ from intermission_schemas import (
 
 from ..errors import RecordTooLargeError, TamperedSnapshotError, UnavailableError
 from .health import Health
-from .ports import Publisher, Record, Subscription
+from .ports import RECORD_FRAMING_BYTES, Publisher, Record, Subscription
 from .runs import Runs
 
 log = logging.getLogger("intermission.worker")
@@ -75,9 +75,10 @@ class Worker:
         self.publisher: Publisher = runs.publisher
         self.health = health or Health()
         self._slots = asyncio.Semaphore(max_in_flight)
-        # Incoming records over this are dead-lettered; every record published (dead letters
-        # included) is kept within it too, since the topics are created with the same limit.
+        # Incoming records over this are dead-lettered. A dead letter is kept smaller by the
+        # record format's framing, so it fits any topic that takes such records.
         self._max_record_bytes = max_record_bytes
+        self._max_dead_letter_bytes = max(1024, max_record_bytes - RECORD_FRAMING_BYTES)
         self._attempts = attempts
         self._retry_delay = retry_delay
         self._max_backoff = max_backoff
@@ -348,9 +349,9 @@ class Worker:
             value_size=len(record.value),
         )
         data = encode(letter)
-        if len(data) > self._max_record_bytes:
+        if len(data) > self._max_dead_letter_bytes:
             # The copy would not fit the topic: keep a prefix and the position of the original.
-            room = self._max_record_bytes - (len(data) - _base64_size(len(record.value))) - 1024
+            room = self._max_dead_letter_bytes - (len(data) - _base64_size(len(record.value))) - 256
             kept = max(0, room * 3 // 4)
             letter = DeadLetter(
                 topic=record.topic,

@@ -13,10 +13,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from types import TracebackType
 from typing import Any
 
+import msgspec
+
 # aiokafka ships no type information (no py.typed): its names are Any to mypy.
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
 from aiokafka.abc import ConsumerRebalanceListener  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+from aiokafka.admin.config_resource import (  # type: ignore[import-untyped]
+    ConfigResource,
+    ConfigResourceType,
+)
 from aiokafka.errors import (  # type: ignore[import-untyped]
     CommitFailedError,
     ConsumerStoppedError,
@@ -42,6 +48,7 @@ __all__ = [
     "KafkaPublisher",
     "KafkaSecurity",  # the producer SDK's, re-exported: one way to say how to reach the brokers
     "KafkaSubscription",
+    "TopicInfo",
     "describe_topics",
     "ensure_topics",
 ]
@@ -332,10 +339,15 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         return None
 
 
+class TopicInfo(msgspec.Struct, frozen=True, kw_only=True):
+    partitions: int
+    max_message_bytes: int | None  # the topic's max.message.bytes, None if it could not be read
+
+
 async def describe_topics(
     bootstrap_servers: str, topics: Sequence[str], security: KafkaSecurity | None = None
-) -> dict[str, int | None]:
-    """Partition count of each topic, None for a topic that does not exist."""
+) -> dict[str, TopicInfo | None]:
+    """Each topic's partition count and size limit; None for a topic that does not exist."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers, **(security or KafkaSecurity()).options()
     )
@@ -343,13 +355,27 @@ async def describe_topics(
         await admin.start()
         try:
             described = await admin.describe_topics(list(topics))
+            existing = [e["topic"] for e in described if e["error_code"] == 0]
+            limits: dict[str, int] = {}
+            if existing:
+                resources = [
+                    ConfigResource(ConfigResourceType.TOPIC, name, configs={"max.message.bytes": None})
+                    for name in existing
+                ]
+                for response in await admin.describe_configs(resources):
+                    for resource in response.resources:
+                        name, entries = resource[3], resource[4]
+                        for entry in entries:
+                            if entry[0] == "max.message.bytes" and entry[1] is not None:
+                                limits[name] = int(entry[1])
         finally:
             await admin.close()
-    counts: dict[str, int | None] = {}
+    found: dict[str, TopicInfo | None] = {name: None for name in topics}
     for entry in described:
-        name, code = entry["topic"], entry["error_code"]
-        counts[name] = len(entry["partitions"]) if code == 0 else None
-    return counts
+        if entry["error_code"] == 0:
+            name = entry["topic"]
+            found[name] = TopicInfo(partitions=len(entry["partitions"]), max_message_bytes=limits.get(name))
+    return found
 
 
 async def ensure_topics(

@@ -109,6 +109,7 @@ async def _flow(
         snapshot_version=raised.snapshot.version,
         restart=[RestartAnswer(ref=p.ref, resumed={"status": status}) for p in raised.interrupts],
         answered_by="demo-approver",
+        pause_digest=raised.snapshot.sha256,
     )
     await log.publish(resumes_topic, run_id, encode(answer))
     say(f"3. approver answered {status}; any worker may resume it from the snapshot")

@@ -8,6 +8,7 @@ import logging
 from ..._app import Intermission
 from ..adapters.kafka import KafkaPublisher, KafkaSubscription, ensure_topics
 from ..adapters.s3 import S3SnapshotStore
+from .checks import raise_first_failure, run_checks, topic_limit
 from .compose import build_worker
 from .settings import Settings
 
@@ -26,11 +27,17 @@ def snapshot_store(settings: Settings) -> S3SnapshotStore:
 
 
 async def create_topics(settings: Settings, *, partitions: int = 6, replication: int = 1) -> list[str]:
+    """The five topics, with a max.message.bytes that fits every record the worker publishes."""
     settings.require("bootstrap_servers")
     assert settings.bootstrap_servers is not None
     names = settings.topics.all()
     await ensure_topics(
-        settings.bootstrap_servers, names, partitions, replication, security=settings.kafka_security()
+        settings.bootstrap_servers,
+        names,
+        partitions,
+        replication,
+        security=settings.kafka_security(),
+        configs={"max.message.bytes": str(topic_limit(settings))},
     )
     return names
 
@@ -41,16 +48,25 @@ async def run_worker(
     ai: Intermission | None = None,
     consumer_options: dict[str, object] | None = None,
     stop: asyncio.Event | None = None,
+    check: bool = True,
 ) -> None:
-    """Serve until ``stop`` is set (or the task is cancelled). Fails fast on missing settings."""
+    """Serve until ``stop`` is set (or the task is cancelled).
+
+    Fails fast: on missing settings, and (``check``) when the bucket, its conditional writes or
+    the topics are not as they must be (SettingsError naming the variable). On ``stop`` the
+    worker takes no more records, lets those in flight finish within the grace period, commits
+    them, and leaves the group.
+    """
     settings.require("bootstrap_servers", "bucket")
     assert settings.bootstrap_servers is not None
     store = snapshot_store(settings)
+    if check:
+        raise_first_failure(await run_checks(settings, store))
     topics = settings.topics
     security = settings.kafka_security()
     async with (
         KafkaPublisher(
-            settings.bootstrap_servers, security=security, max_request_size=settings.max_record_bytes * 2
+            settings.bootstrap_servers, security=security, max_request_size=topic_limit(settings)
         ) as publisher,
         KafkaSubscription(
             settings.bootstrap_servers,
@@ -69,5 +85,11 @@ async def run_worker(
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait([serving, stopper], return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
-        serving.cancel()
-        await asyncio.gather(serving, return_exceptions=True)
+        worker.stop()
+        try:
+            # The worker gives up on records still running after its grace period itself.
+            async with asyncio.timeout(settings.shutdown_grace_seconds + 10):
+                await serving
+        except TimeoutError:
+            serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)
