@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import msgspec
-
 from ._events import (
     DeadLetter,
     GenerateRequest,
@@ -16,6 +14,7 @@ from ._events import (
     RunCompleted,
     RunFailed,
 )
+from ._jsonschema import schema_components
 
 DEFAULT_TOPICS: dict[str, str] = {
     "requests": "intermission.requests",
@@ -37,9 +36,7 @@ _CHANNEL_EVENTS: dict[str, tuple[str, list[Any]]] = {
 def asyncapi_document(topics: Mapping[str, str] = DEFAULT_TOPICS) -> dict[str, Any]:
     """The worker's view: it receives requests and resumes, and sends everything else."""
     all_types = [t for _, types in _CHANNEL_EVENTS.values() for t in types]
-    schemas, components = msgspec.json.schema_components(
-        all_types, ref_template="#/components/schemas/{name}"
-    )
+    schemas, components = schema_components(all_types, ref_template="#/components/schemas/{name}")
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
