@@ -12,7 +12,8 @@ IntermissionError                 base of all errors below
 └── ResumeError                   a resume does not fit the paused generation; `.code` says how:
                                   unknown_ref, missing_answer, duplicate_answer,
                                   invalid_output, invalid_input, not_restartable,
-                                  not_interrupted; `.field` names a bad field
+                                  not_interrupted, undecodable (stored pause or chat state
+                                  bytes that do not decode); `.field` names a bad field
 
 ToolInterrupt (BaseException)     control flow, not an error: raised by ctx.interrupt() inside a
                                   tool, caught by the engine, turned into a pause. It derives
@@ -32,6 +33,7 @@ ResumeErrorCode = Literal[
     "invalid_input",
     "not_restartable",
     "not_interrupted",
+    "undecodable",
 ]
 
 
