@@ -45,6 +45,7 @@ from ._events import (
 )
 from ._jsonschema import all_json_schemas, json_schema
 from ._messages import (
+    CustomPart,
     DataPart,
     Marker,
     Media,
@@ -52,6 +53,9 @@ from ._messages import (
     Message,
     Metadata,
     Part,
+    ReasoningPart,
+    Resource,
+    ResourcePart,
     Role,
     TextPart,
     ToolDefinition,
@@ -69,6 +73,7 @@ __all__ = [
     "ApprovalEvent",
     "ChatState",
     "CollectedAnswer",
+    "CustomPart",
     "DataPart",
     "DeadLetter",
     "DecodeError",
@@ -84,8 +89,11 @@ __all__ = [
     "Part",
     "PausedGeneration",
     "PendingInterrupt",
+    "ReasoningPart",
     "RejectReason",
     "RequestEvent",
+    "Resource",
+    "ResourcePart",
     "RespondAnswer",
     "RestartAnswer",
     "ResultEvent",
