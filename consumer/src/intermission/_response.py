@@ -25,6 +25,8 @@ class Resume(msgspec.Struct, frozen=True, kw_only=True):
     metadata: Any = None
 
     def __post_init__(self) -> None:
+        if self.respond.__class__ is list and self.restart.__class__ is list:
+            return
         for name in ("respond", "restart"):
             value = getattr(self, name)
             if not isinstance(value, list):

@@ -32,9 +32,16 @@ def to_json_data(value: Any, what: str = "value") -> Any:
     or pydantic can serialize; raises SchemaError for what neither can.
     """
     try:
-        return msgspec.to_builtins(value, enc_hook=_json_hook)
+        return _to_builtins(value)  # JSON, dataclasses, Structs, dates...: no hook, the fast path
+    except TypeError:
+        pass
+    try:
+        return _to_builtins(value, enc_hook=_json_hook)  # pydantic models and the rest
     except (TypeError, ValueError) as exc:
         raise SchemaError(what, "", f"cannot be stored as JSON ({exc})") from exc
+
+
+_to_builtins = msgspec.to_builtins
 
 
 class Schema(Protocol):
