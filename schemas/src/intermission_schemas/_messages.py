@@ -30,7 +30,7 @@ class Marker:
     INTERRUPT = "interrupt"  # on a pending tool request: the interrupt's metadata, or True
     PENDING_OUTPUT = "pendingOutput"  # on a request of the same turn that already finished
     RESOLVED_INTERRUPT = "resolvedInterrupt"  # replaces INTERRUPT once the request is answered
-    RESUMED = "resumed"  # on the tool message of a resume: Resume.metadata, or True
+    RESUMED = "resumed"  # on a restart part, and on a resume's tool message: the metadata, or True
     REPLACED_INPUT = "replacedInput"  # on a restart part: the input the model first sent
     INTERRUPT_RESPONSE = "interruptResponse"  # on a tool response built by respond
     SOURCE = "source"  # "pending" on a response replayed from PENDING_OUTPUT
