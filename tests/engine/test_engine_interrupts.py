@@ -441,7 +441,8 @@ async def test_restart_approved_transfers_once() -> None:
     assert transfers.contexts == [(None, None)]
 
     restart = transfers.tool.restart(interrupt, {"status": "APPROVED"})
-    assert restart.metadata == {Marker.RESUMED: {"status": "APPROVED"}}
+    # Genkit's restartTool shape: the interrupt's metadata plus resumed.
+    assert restart.metadata == {Marker.INTERRUPT: CONFIRM, Marker.RESUMED: {"status": "APPROVED"}}
     final = await ai.generate(
         messages=response.messages, tools=[transfers.tool], resume=Resume(restart=[restart])
     )
@@ -452,8 +453,10 @@ async def test_restart_approved_transfers_once() -> None:
     assert transfers.contexts[-1] == ({"status": "APPROVED"}, None)
     ref = interrupt.tool_request.ref
     part = request_part(final.messages[1], ref)
-    assert part.metadata == {Marker.RESOLVED_INTERRUPT: CONFIRM, Marker.RESUMED: {"status": "APPROVED"}}
+    # As Genkit records it: the model's request untouched but for resolvedInterrupt.
+    assert part.metadata == {Marker.RESOLVED_INTERRUPT: CONFIRM}
     assert part.tool_request.input == BIG_TRANSFER
+    assert final.messages[2].metadata == {Marker.RESUMED: True}
     [tool_response] = responses(final.messages[2])
     assert tool_response.tool_response == ToolResponse(
         name="transferMoney", ref=ref, output={"status": "OK", "message": "sent 100000 to ABC123"}
@@ -504,7 +507,11 @@ async def test_restart_replace_input_runs_with_the_new_input() -> None:
     interrupt = response.interrupts[0]
     new_input = {"toAccountId": "ABC123", "amount": 5000}
     restart = transfers.tool.restart(interrupt, replace_input=new_input)
-    assert restart.metadata == {Marker.RESUMED: True, Marker.REPLACED_INPUT: BIG_TRANSFER}
+    assert restart.metadata == {
+        Marker.INTERRUPT: CONFIRM,
+        Marker.RESUMED: True,
+        Marker.REPLACED_INPUT: BIG_TRANSFER,
+    }
 
     final = await ai.generate(
         messages=response.messages, tools=[transfers.tool], resume=Resume(restart=[restart])
@@ -513,12 +520,9 @@ async def test_restart_replace_input_runs_with_the_new_input() -> None:
     assert [t.amount for t in transfers.done] == [5000]
     assert transfers.contexts[-1] == (True, BIG_TRANSFER)  # ctx.resumed, ctx.original_input
     part = final.messages[1].tool_requests[0]
-    assert part.tool_request.input == new_input
-    assert part.metadata == {
-        Marker.RESOLVED_INTERRUPT: CONFIRM,
-        Marker.RESUMED: True,
-        Marker.REPLACED_INPUT: BIG_TRANSFER,
-    }
+    # Genkit keeps the model's request as the model sent it; the new input ran all the same.
+    assert part.tool_request.input == BIG_TRANSFER
+    assert part.metadata == {Marker.RESOLVED_INTERRUPT: CONFIRM}
     [tool_response] = responses(final.messages[2])
     assert tool_response.tool_response.output == {"status": "OK", "message": "sent 5000 to ABC123"}
 
@@ -623,9 +627,11 @@ async def test_a_restarted_tool_can_interrupt_again() -> None:
     assert final.text == "Spent."
     assert approvals.spent == [50]
     part = final.messages[1].tool_requests[0]
+    # The history recorded the first restart when the tool paused again (as Genkit JS does);
+    # the second restart only resolves it.
     assert part.metadata == {
         Marker.RESOLVED_INTERRUPT: {"level": 2, "approver": "director"},
-        Marker.RESUMED: {"approvedLevel": 2},
+        Marker.RESUMED: {"approvedLevel": 1},
     }
     assert responses(final.messages[2])[0].tool_response.output == {"spent": 50}
     assert len(model.requests) == 2

@@ -115,8 +115,10 @@ async def test_transfer_approved_runs_exactly_once(load: Loader) -> None:
     assert [(t.toAccountId, t.amount) for t in done.transfers] == [("ABC123", 100000)]
     assert done.response.text == "Transfer COMPLETED: Sent $1000.00 to ABC123."
     [restarted] = resolved(done.response.messages)
-    assert restarted.metadata is not None
-    assert restarted.metadata["resumed"] == {"status": "APPROVED"}
+    # As in Genkit, the approval shows in the tool's output, not on the model's request.
+    assert restarted.metadata == {
+        "resolvedInterrupt": {"message": "Please confirm sending an amount > $100."}
+    }
 
 
 async def test_transfer_rejected_never_runs(load: Loader) -> None:

@@ -1,8 +1,11 @@
-"""Stored documents stay readable: schema version 1 fixtures decode and re-encode byte for byte.
+"""Stored documents stay readable: every schema version's fixtures decode to the same values.
 
-The files in data/v1 were written once and are committed. Never regenerate them from the current
-code: they stand for documents already sitting in storage. If a change breaks these tests, the
-change breaks stored pauses and chats (see the rules in intermission_schemas._documents).
+The files in data/v1 and data/v2 were written once and are committed. Never regenerate them from
+the current code: they stand for documents already sitting in storage. If a change breaks these
+tests, the change breaks stored pauses and chats (see the rules in intermission_schemas._documents).
+
+Version 1 tagged every part with ``"kind"``; version 2 writes parts untagged, exactly as Genkit
+does. A version 1 document decodes to the same values and re-encodes as its version 2 twin.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from intermission_schemas import (
 )
 
 V1 = Path(__file__).parent / "data" / "v1"
+V2 = Path(__file__).parent / "data" / "v2"
 PAUSED_FILES = ["paused_generation.json", "paused_after_restart.json"]
 CHAT_FILES = ["chat_state.json"]
 SIGNATURE = "CiQB0e2Kb3Xq+/9vZ2VtaW5pLXNpZ25hdHVyZQ==Eg8KDXRob3VnaHQvc2ln+A=="
@@ -46,27 +50,63 @@ def raw(name: str) -> bytes:
     return (V1 / name).read_bytes()
 
 
-def test_schema_version_is_still_1() -> None:
-    # Raising it means writing data/v2 fixtures and keeping these v1 tests passing.
-    assert SCHEMA_VERSION == 1
+def raw_v2(name: str) -> bytes:
+    return (V2 / name).read_bytes()
+
+
+def test_schema_version_is_2() -> None:
+    # Raising it means writing data/v3 fixtures and keeping the v1 and v2 tests passing.
+    assert SCHEMA_VERSION == 2
+
+
+def without_kind(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: without_kind(v) for k, v in node.items() if k != "kind"}
+    if isinstance(node, list):
+        return [without_kind(v) for v in node]
+    return node
+
+
+@pytest.mark.parametrize("name", PAUSED_FILES + CHAT_FILES)
+def test_v1_and_v2_fixtures_hold_the_same_document(name: str) -> None:
+    v1, v2 = json.loads(raw(name)), json.loads(raw_v2(name))
+    assert v1["schemaVersion"] == 1
+    assert v2["schemaVersion"] == 2
+    assert '"kind"' in raw(name).decode()
+    assert '"kind"' not in raw_v2(name).decode()
+    assert without_kind({**v1, "schemaVersion": 2}) == v2
 
 
 @pytest.mark.parametrize("name", PAUSED_FILES)
-def test_v1_paused_generation_round_trips_byte_for_byte(name: str) -> None:
-    data = raw(name)
-    paused = decode_paused(data)
+def test_v1_paused_generation_decodes_and_re_encodes_as_v2(name: str) -> None:
+    paused = decode_paused(raw(name))
     assert isinstance(paused, PausedGeneration)
-    assert paused.schema_version == 1
-    assert encode(paused) == data
+    assert paused == decode_paused(raw_v2(name))
+    assert encode(paused) == raw_v2(name)
     assert paused.interrupts == [p for p in paused.messages[-1].tool_requests if p.is_interrupted]
 
 
+@pytest.mark.parametrize("name", PAUSED_FILES)
+def test_v2_paused_generation_round_trips_byte_for_byte(name: str) -> None:
+    data = raw_v2(name)
+    paused = decode_paused(data)
+    assert paused.schema_version == 2
+    assert encode(paused) == data
+
+
 @pytest.mark.parametrize("name", CHAT_FILES)
-def test_v1_chat_state_round_trips_byte_for_byte(name: str) -> None:
-    data = raw(name)
-    chat = decode_chat_state(data)
+def test_v1_chat_state_decodes_and_re_encodes_as_v2(name: str) -> None:
+    chat = decode_chat_state(raw(name))
     assert isinstance(chat, ChatState)
-    assert chat.schema_version == 1
+    assert chat == decode_chat_state(raw_v2(name))
+    assert encode(chat) == raw_v2(name)
+
+
+@pytest.mark.parametrize("name", CHAT_FILES)
+def test_v2_chat_state_round_trips_byte_for_byte(name: str) -> None:
+    data = raw_v2(name)
+    chat = decode_chat_state(data)
+    assert chat.schema_version == 2
     assert encode(chat) == data
 
 
@@ -155,11 +195,12 @@ def add_unknown_fields(document: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", PAUSED_FILES)
-def test_unknown_fields_are_ignored_in_a_paused_generation(name: str) -> None:
-    data = raw(name)
+@pytest.mark.parametrize("read", [raw, raw_v2])
+def test_unknown_fields_are_ignored_in_a_paused_generation(name: str, read: Any) -> None:
+    data = read(name)
     newer = json.dumps(add_unknown_fields(json.loads(data))).encode()
     assert decode_paused(newer) == decode_paused(data)
-    assert encode(decode_paused(newer)) == data
+    assert encode(decode_paused(newer)) == raw_v2(name)
 
 
 def test_unknown_fields_are_ignored_in_a_chat_state() -> None:
@@ -177,7 +218,7 @@ def test_fields_with_defaults_may_be_missing() -> None:
     assert chat.tools == []
     assert chat.interrupts == []
     assert chat.system is None
-    assert chat.schema_version == 1
+    assert chat.schema_version == SCHEMA_VERSION
 
 
 @pytest.mark.parametrize(
@@ -187,17 +228,28 @@ def test_fields_with_defaults_may_be_missing() -> None:
 def test_a_newer_schema_version_is_rejected(name: str, decode: Any) -> None:
     document = json.loads(raw(name))
     document["schemaVersion"] = SCHEMA_VERSION + 1
-    with pytest.raises(DecodeError, match="schema_version 2"):
+    with pytest.raises(DecodeError, match=f"schema_version {SCHEMA_VERSION + 1}"):
         decode(json.dumps(document).encode())
 
 
 def test_a_part_of_unknown_kind_is_a_decode_error_naming_it() -> None:
+    # Before version 2 a reasoning part was unknown; now it is one of Genkit's part kinds.
     document = json.loads(raw("paused_generation.json"))
-    document["messages"][1]["content"][0] = {"kind": "reasoning", "reasoning": "hmm"}
+    document["messages"][1]["content"][0] = {"kind": "hologram", "hologram": "hmm"}
     with pytest.raises(DecodeError) as caught:
         decode_paused(json.dumps(document).encode())
-    assert "reasoning" in str(caught.value)
+    assert "hologram" in str(caught.value)
     assert "kind" in str(caught.value)
+    assert "at `messages[1].content[0]`" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "part",
+    [{}, {"metadata": {"a": 1}}, {"text": "a", "toolRequest": {"name": "t"}}, {"text": "a", "data": None}],
+)
+def test_a_part_needs_exactly_one_kind(part: dict[str, Any]) -> None:
+    with pytest.raises(DecodeError, match=r"exactly one of text, media.*at `\$\[0\].content\[0\]`"):
+        decode_messages(json.dumps([{"role": "user", "content": [part]}]).encode())
 
 
 def test_decode_errors_name_the_field_and_reject_non_json() -> None:
@@ -239,8 +291,8 @@ def test_thought_signature_survives_encode_and_decode_byte_for_byte() -> None:
 
 def documents_by_type() -> dict[str, list[Any]]:
     """Every fixture document, and the pieces of them each public wire type describes."""
-    paused = [json.loads(raw(name)) for name in PAUSED_FILES]
-    chats = [json.loads(raw(name)) for name in CHAT_FILES]
+    paused = [json.loads(read(name)) for name in PAUSED_FILES for read in (raw, raw_v2)]
+    chats = [json.loads(read(name)) for name in CHAT_FILES for read in (raw, raw_v2)]
     messages = [m for doc in [*paused, *chats] for m in doc["messages"]]
     parts = [p for m in messages for p in m["content"]]
     return {
@@ -248,8 +300,8 @@ def documents_by_type() -> dict[str, list[Any]]:
         "ChatState": chats,
         "Message": messages,
         "Part": parts,
-        "ToolRequestPart": [p for p in parts if p["kind"] == "toolRequest"],
-        "ToolResponsePart": [p for p in parts if p["kind"] == "toolResponse"],
+        "ToolRequestPart": [p for p in parts if "toolRequest" in p],
+        "ToolResponsePart": [p for p in parts if "toolResponse" in p],
         "ToolDefinition": [t for doc in chats for t in doc["inlineTools"]],
     }
 

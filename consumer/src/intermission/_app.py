@@ -9,6 +9,7 @@ from typing import Any, TypeVar, get_type_hints, overload
 
 from intermission_schemas import (
     ChatState,
+    DecodeError,
     Message,
     Part,
     PausedGeneration,
@@ -241,7 +242,10 @@ class Intermission:
         if state is None:
             return Chat(self, system=system, tools=tools, messages=[], config=config)
         if isinstance(state, bytes | bytearray | memoryview):
-            state = decode_chat_state(bytes(state))
+            try:
+                state = decode_chat_state(bytes(state))
+            except DecodeError as exc:
+                raise ResumeError("undecodable", f"not a stored chat state: {exc}") from exc
         _check_pending(state.messages, state.interrupts)
         for name in state.tools:
             self.tool(name)
@@ -255,8 +259,17 @@ class Intermission:
 
     @staticmethod
     def load_paused(data: bytes) -> PausedGeneration:
-        """Decode a stored pause and check its interrupt list against its history."""
-        paused = decode_paused(data)
+        """Decode a stored pause and check its interrupt list against its history.
+
+        Reads what ``encode(response.to_paused())`` wrote, in any schema version. Raises
+        ResumeError (``undecodable``) for bytes that are not one, ``not_interrupted`` when its
+        interrupt list disagrees with its history. For a history Genkit wrote
+        (``response.messages`` as JSON), use ``decode_messages`` and pass it as ``messages``.
+        """
+        try:
+            paused = decode_paused(data)
+        except DecodeError as exc:
+            raise ResumeError("undecodable", f"not a stored pause: {exc}") from exc
         _check_pending(paused.messages, paused.interrupts)
         return paused
 

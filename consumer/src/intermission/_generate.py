@@ -24,7 +24,7 @@ from intermission_schemas import (
 
 from ._model import ChunkCallback, Model, ModelRequest, Usage
 from ._response import GenerateResponse, Resume
-from ._schema import Schema
+from ._schema import Schema, to_json_data
 from ._tools import Done, Outcome, Paused, Tool
 from .errors import MaxTurnsError, ResumeError, UnknownToolError
 
@@ -141,11 +141,9 @@ class Generation:
             tool = self._tool(request.name)
             if isinstance(answer, ToolResponsePart):
                 output = tool.check_output(answer.tool_response.output, request.ref)
-                parts[index] = with_metadata(
-                    part, interrupt=None, resolvedInterrupt=metadata[Marker.INTERRUPT]
-                )
-                answered = (answer.metadata or {}).get(Marker.INTERRUPT_RESPONSE, True)
-                responses[index] = _response(request, output, {Marker.INTERRUPT_RESPONSE: answered})
+                parts[index] = _resolved(part)
+                # Genkit puts the answer in the history as it was given (interruptResponse and all).
+                responses[index] = _response(request, output, answer.metadata)
             else:
                 if not tool.restartable:
                     raise ResumeError(
@@ -158,11 +156,14 @@ class Generation:
         if restarts:
             outcomes = await _all([self._restart(part, answer) for _, part, answer in restarts])
             for (index, part, answer), outcome in zip(restarts, outcomes, strict=True):
-                parts[index], response = _restarted(part, answer, outcome)
-                if response is None:
+                if isinstance(outcome, Paused):
+                    parts[index] = _paused_again(part, answer, outcome)
                     waiting = True
                 else:
-                    responses[index] = response
+                    # As in Genkit, the history keeps the request as the model sent it; the
+                    # restart (its resumed metadata, a replaced input) shows only in the output.
+                    parts[index] = _resolved(part)
+                    responses[index] = _response(part.tool_request, outcome.output, None)
         if waiting:
             # Answers already settled in this round wait as pending output for the next resume.
             for index, response in responses.items():
@@ -174,7 +175,12 @@ class Generation:
                 Message(role="model", content=parts, metadata=last.metadata),
             ], True
         model_message = Message(role="model", content=parts, metadata=last.metadata)
-        tool_message = Message(role="tool", content=[responses[i] for i in sorted(responses)])
+        resumed = to_json_data(resume.metadata, "Resume.metadata") if resume.metadata is not None else True
+        tool_message = Message(
+            role="tool",
+            content=[responses[i] for i in sorted(responses)],
+            metadata={Marker.RESUMED: resumed},
+        )
         return [*messages[:-1], model_message, tool_message], False
 
     async def _restart(self, part: ToolRequestPart, answer: ToolRequestPart) -> Outcome:
@@ -235,10 +241,16 @@ def _match_answers(
     return answers
 
 
-def _restarted(
-    part: ToolRequestPart, answer: ToolRequestPart, outcome: Outcome
-) -> tuple[ToolRequestPart, ToolResponsePart | None]:
-    """The request part after its restart ran, and its response unless it paused again."""
+def _resolved(part: ToolRequestPart) -> ToolRequestPart:
+    """The request once answered: ``interrupt`` becomes ``resolvedInterrupt``, nothing else moves."""
+    metadata = dict(part.metadata or {})
+    metadata[Marker.RESOLVED_INTERRUPT] = metadata.pop(Marker.INTERRUPT)
+    return ToolRequestPart(part.tool_request, metadata=metadata)
+
+
+def _paused_again(part: ToolRequestPart, answer: ToolRequestPart, outcome: Paused) -> ToolRequestPart:
+    """A restarted request that interrupted again, as Genkit JS records it: the restart part
+    (its input, ``resumed`` and ``replacedInput``) with the new interrupt."""
     answer_metadata = answer.metadata or {}
     request = part.tool_request
     replaced = Marker.REPLACED_INPUT in answer_metadata
@@ -248,16 +260,9 @@ def _restarted(
         Marker.RESUMED: answer_metadata.get(Marker.RESUMED, True),
         Marker.REPLACED_INPUT: part.tool_request.input if replaced else None,
     }
-    updated = ToolRequestPart(request, metadata=part.metadata)
-    if isinstance(outcome, Paused):
-        return with_metadata(updated, interrupt=outcome.metadata, **changes), None
-    resolved = with_metadata(
-        updated,
-        interrupt=None,
-        resolvedInterrupt=(part.metadata or {})[Marker.INTERRUPT],
-        **changes,
+    return with_metadata(
+        ToolRequestPart(request, metadata=part.metadata), interrupt=outcome.metadata, **changes
     )
-    return resolved, _response(request, outcome.output, None)
 
 
 def _response(request: ToolRequest, output: Any, metadata: dict[str, Any] | None) -> ToolResponsePart:

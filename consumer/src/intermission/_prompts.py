@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 class Prompt:
     """A callable prompt: ``await prompt(input)`` renders it and generates.
 
-    To resume, pass the paused history and the answers: ``await prompt(messages=..., resume=...)``.
-    A resume never renders the template again, so the user message is not appended twice
-    (Genkit issue #4652 does that and breaks the resume).
+    To resume, pass the paused history and the answers: ``await prompt(messages=..., resume=...)``,
+    or Genkit's call shape ``await prompt(input, messages=..., resume=...)``. A resume never
+    renders the template again, so the user message is not appended twice (Genkit issue #4652
+    does that and breaks the resume); the input, if given, is only checked against the schema.
     """
 
     def __init__(
@@ -131,10 +132,12 @@ class Prompt:
     ) -> dict[str, Any]:
         """The keyword arguments of ``Intermission.generate`` this call would use."""
         if resume is not None:
-            if input is not None:
-                raise UsageError(f"a resume of prompt {self.name!r} continues its messages; drop the input")
             if not messages:
                 raise UsageError(f"resuming prompt {self.name!r} needs the paused messages")
+            await self._prepare(self._ai.dotprompt)
+            if input is not None and self._input is not None:
+                # Genkit passes the input again when resuming; it is already in the history.
+                self._input.validate(input, f"input of prompt {self.name!r}")
             history = list(messages)
         else:
             history = await self.history(input, messages)

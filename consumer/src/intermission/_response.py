@@ -13,10 +13,25 @@ from .errors import SchemaError
 
 
 class Resume(msgspec.Struct, frozen=True, kw_only=True):
-    """Answers to a pause: ``respond`` parts from tool.respond(), ``restart`` parts from restart()."""
+    """Answers to a pause: ``respond`` parts from tool.respond(), ``restart`` parts from restart().
 
-    respond: list[Any] = []
-    restart: list[Any] = []
+    Each takes one part or a list, as Genkit's ``resume`` does. ``metadata`` is recorded on the
+    tool message the resume adds, as ``metadata.resumed`` (``True`` when not given), exactly as
+    Genkit records ``resume.metadata``.
+    """
+
+    respond: list[Any] | Any = []  # after construction, always a list
+    restart: list[Any] | Any = []
+    metadata: Any = None
+
+    def __post_init__(self) -> None:
+        if self.respond.__class__ is list and self.restart.__class__ is list:
+            return
+        for name in ("respond", "restart"):
+            value = getattr(self, name)
+            if not isinstance(value, list):
+                value = list(value) if isinstance(value, tuple) else [value]
+                msgspec.structs.force_setattr(self, name, value)
 
 
 class GenerateResponse:

@@ -9,9 +9,39 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
+import msgspec
 import pydantic
+import pydantic_core
 
 from .errors import SchemaError
+
+
+def _json_hook(value: Any) -> Any:
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json", exclude_none=True, by_alias=True)
+    try:
+        return pydantic_core.to_jsonable_python(value)
+    except pydantic_core.PydanticSerializationError as exc:
+        raise TypeError(str(exc)) from exc
+
+
+def to_json_data(value: Any, what: str = "value") -> Any:
+    """``value`` as JSON data (dicts, lists, str, numbers, bools, None), ready to be stored.
+
+    Takes pydantic models, dataclasses, msgspec Structs, enums, dates and anything else msgspec
+    or pydantic can serialize; raises SchemaError for what neither can.
+    """
+    try:
+        return _to_builtins(value)  # JSON, dataclasses, Structs, dates...: no hook, the fast path
+    except TypeError:
+        pass
+    try:
+        return _to_builtins(value, enc_hook=_json_hook)  # pydantic models and the rest
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(what, "", f"cannot be stored as JSON ({exc})") from exc
+
+
+_to_builtins = msgspec.to_builtins
 
 
 class Schema(Protocol):
@@ -25,6 +55,12 @@ class Schema(Protocol):
         """The value as JSON-compatible data, for the history."""
         ...
 
+    def check(self, value: Any, what: str) -> Any:
+        """An answer (respond output, restart input) as JSON data, checked strictly: a JSON
+        value of the wrong type is rejected, never coerced ("5" is not an integer, "no" is not
+        a boolean), as the producer's JSON Schema check and Genkit JS do."""
+        ...
+
 
 class AnySchema:
     def __init__(self) -> None:
@@ -34,7 +70,10 @@ class AnySchema:
         return value
 
     def dump(self, value: Any) -> Any:
-        return value
+        return to_json_data(value)
+
+    def check(self, value: Any, what: str) -> Any:
+        return to_json_data(value, what)
 
 
 class TypeSchema:
@@ -54,6 +93,18 @@ class TypeSchema:
 
     def dump(self, value: Any) -> Any:
         return self._adapter.dump_python(value, mode="json", exclude_none=True, by_alias=True)
+
+    def check(self, value: Any, what: str) -> Any:
+        data = msgspec.json.encode(to_json_data(value, what))
+        try:
+            # JSON mode: strict about JSON types, while a string still reads as a date or an enum
+            # member, as JSON Schema's "format" and "enum" allow.
+            checked = self._adapter.validate_json(data, strict=True)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise SchemaError(what, field, first["msg"].lower()) from exc
+        return self.dump(checked)
 
 
 class JsonSchema:
@@ -80,7 +131,12 @@ class JsonSchema:
         return value
 
     def dump(self, value: Any) -> Any:
-        return value
+        return to_json_data(value)
+
+    def check(self, value: Any, what: str) -> Any:
+        data = to_json_data(value, what)
+        self.validate(data, what)
+        return data
 
 
 def schema_of(spec: Any) -> Schema:

@@ -14,7 +14,7 @@ from intermission_schemas import (
     ToolResponsePart,
 )
 
-from ._schema import Schema, schema_of
+from ._schema import Schema, schema_of, to_json_data
 from .errors import (
     IntermissionError,
     ResumeError,
@@ -53,7 +53,8 @@ class ToolContext:
         self.idempotency_key = idempotency_key
 
     def interrupt(self, metadata: Any = None) -> NoReturn:
-        """Pause the generation here. ``metadata`` travels with the interrupt to whoever answers."""
+        """Pause the generation here. ``metadata`` travels with the interrupt to whoever answers:
+        JSON data, or anything that converts to it (pydantic models, dataclasses, Structs)."""
         raise ToolInterrupt(metadata)
 
 
@@ -113,18 +114,23 @@ class Tool:
     # -- answering a pause ------------------------------------------------------------------
 
     def respond(self, interrupt: ToolRequestPart, output: Any, *, metadata: Any = None) -> ToolResponsePart:
-        """An answer to ``interrupt``, checked against this tool's output schema."""
+        """An answer to ``interrupt``, checked strictly against this tool's output schema."""
         request = self._own(interrupt)
         value = self.check_output(output, request.ref)
+        marker = to_json_data(metadata, "respond metadata") if metadata is not None else True
         return ToolResponsePart(
             ToolResponse(name=self.name, ref=request.ref, output=value),
-            metadata={Marker.INTERRUPT_RESPONSE: metadata if metadata is not None else True},
+            metadata={Marker.INTERRUPT_RESPONSE: marker},
         )
 
     def restart(
         self, interrupt: ToolRequestPart, resumed: Any = None, *, replace_input: Any = None
     ) -> ToolRequestPart:
-        """A request to run this tool again, with ``ctx.resumed`` set to ``resumed``."""
+        """A request to run this tool again, with ``ctx.resumed`` set to ``resumed``.
+
+        Shaped as Genkit's ``restartTool`` shapes it: the interrupt's metadata plus ``resumed``,
+        and ``replacedInput`` (the input the model sent) when ``replace_input`` is given.
+        """
         request = self._own(interrupt)
         if not self.restartable:
             raise ResumeError(
@@ -132,7 +138,9 @@ class Tool:
                 f"{self.name!r} is an interrupt with no function; answer it with respond()",
                 ref=request.ref,
             )
-        metadata: dict[str, Any] = {Marker.RESUMED: resumed if resumed is not None else True}
+        metadata: dict[str, Any] = dict(interrupt.metadata or {})
+        metadata[Marker.RESUMED] = to_json_data(resumed, "restart metadata") if resumed is not None else True
+        metadata.pop(Marker.REPLACED_INPUT, None)
         new_input = request.input
         if replace_input is not None:
             new_input = self.check_input(replace_input, request.ref)
@@ -142,15 +150,17 @@ class Tool:
         )
 
     def check_output(self, output: Any, ref: str | None) -> Any:
-        """The output as JSON data, or ResumeError(invalid_output) naming the field."""
+        """An answer's output as JSON data, checked strictly (a JSON value of the wrong type is
+        rejected, not coerced), or ResumeError(invalid_output) naming the field."""
         try:
-            return self.output.dump(self.output.validate(output, f"output for {self.name!r}"))
+            return self.output.check(output, f"output for {self.name!r}")
         except SchemaError as exc:
             raise ResumeError("invalid_output", str(exc), ref=ref, field=exc.field) from exc
 
     def check_input(self, value: Any, ref: str | None) -> Any:
+        """A replacement input as JSON data, checked strictly, or ResumeError(invalid_input)."""
         try:
-            return self.input.dump(self.input.validate(value, f"input for {self.name!r}"))
+            return self.input.check(value, f"input for {self.name!r}")
         except SchemaError as exc:
             raise ResumeError("invalid_input", str(exc), ref=ref, field=exc.field) from exc
 
@@ -186,7 +196,9 @@ class Tool:
         try:
             result = await self.fn(value, ctx)
         except ToolInterrupt as signal:
-            return Paused(signal.metadata if signal.metadata is not None else True)
+            metadata = to_json_data(signal.metadata, f"interrupt metadata of {self.name!r}")
+            # Genkit: ``interrupt: metadata || true``, so empty metadata marks the request too.
+            return Paused(metadata if metadata else True)
         except IntermissionError:
             raise
         except Exception as exc:

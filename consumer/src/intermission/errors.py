@@ -10,10 +10,11 @@ IntermissionError                 base of all errors below
 │   └── ModelUnavailableError     5xx or transport failure after retries
 ├── ToolError                     a tool raised; the original is the __cause__
 ├── MaxTurnsError                 the model kept calling tools past max_turns
-└── ResumeError                   a resume does not fit the paused generation; `.code` says how:
-                                  unknown_ref, missing_answer, duplicate_answer,
-                                  invalid_output, invalid_input, not_restartable,
-                                  not_interrupted; `.field` names a bad field
+├── ResumeError                   a resume does not fit the paused generation; `.code` says how:
+│                                 unknown_ref, missing_answer, duplicate_answer,
+│                                 invalid_output, invalid_input, not_restartable,
+│                                 not_interrupted, undecodable (stored pause or chat state
+│                                 bytes that do not decode); `.field` names a bad field
 └── ServiceError                  the worker's infrastructure, never the caller's input:
     ├── UnavailableError          a dependency failed; retrying later can succeed
     │   ├── StoreUnavailableError the object store (network, auth, missing bucket, 5xx)
@@ -39,6 +40,7 @@ ResumeErrorCode = Literal[
     "invalid_input",
     "not_restartable",
     "not_interrupted",
+    "undecodable",
 ]
 
 

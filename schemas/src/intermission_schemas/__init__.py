@@ -49,6 +49,7 @@ from ._events import (
 )
 from ._jsonschema import all_json_schemas, json_schema
 from ._messages import (
+    CustomPart,
     DataPart,
     Marker,
     Media,
@@ -56,6 +57,9 @@ from ._messages import (
     Message,
     Metadata,
     Part,
+    ReasoningPart,
+    Resource,
+    ResourcePart,
     Role,
     TextPart,
     ToolDefinition,
@@ -76,6 +80,7 @@ __all__ = [
     "ChatState",
     "Claim",
     "CollectedAnswer",
+    "CustomPart",
     "DataPart",
     "DeadLetter",
     "DeadLetterReason",
@@ -92,8 +97,11 @@ __all__ = [
     "Part",
     "PausedGeneration",
     "PendingInterrupt",
+    "ReasoningPart",
     "RejectReason",
     "RequestEvent",
+    "Resource",
+    "ResourcePart",
     "RespondAnswer",
     "RestartAnswer",
     "ResultEvent",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
 from ._events import (
     DeadLetter,
     GenerateRequest,
@@ -15,6 +13,7 @@ from ._events import (
     RunCompleted,
     RunFailed,
 )
+from ._jsonschema import schema_components
 from ._topics import Topics
 
 _CHANNEL_EVENTS: dict[str, tuple[str, list[Any]]] = {
@@ -30,9 +29,7 @@ def asyncapi_document(topics: Topics | None = None) -> dict[str, Any]:
     """The worker's view: it receives requests and resumes, and sends everything else."""
     addresses = (topics or Topics()).as_dict()
     all_types = [t for _, types in _CHANNEL_EVENTS.values() for t in types]
-    schemas, components = msgspec.json.schema_components(
-        all_types, ref_template="#/components/schemas/{name}"
-    )
+    schemas, components = schema_components(all_types, ref_template="#/components/schemas/{name}")
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}

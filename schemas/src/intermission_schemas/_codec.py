@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from ._documents import SCHEMA_VERSION, ChatState, PausedGeneration
-from ._messages import Message
+from ._messages import Message, publish
 
 T = TypeVar("T")
 
@@ -41,7 +41,11 @@ def _check_version(version: int) -> None:
 
 
 def decode_messages(data: bytes | str) -> list[Message]:
-    return _decode(_messages_decoder, data)
+    messages = _decode(_messages_decoder, data)
+    try:
+        return publish(messages, "$")
+    except ValueError as exc:
+        raise DecodeError(str(exc)) from exc
 
 
 def decode_paused(data: bytes | str) -> PausedGeneration:

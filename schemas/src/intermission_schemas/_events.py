@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, TypeAlias
 import msgspec
 
 from ._documents import PausedGeneration
-from ._messages import Message, ToolDefinition
+from ._messages import Message, ToolDefinition, publish
 
 EVENT_VERSION = 1
 
@@ -79,6 +79,9 @@ class GenerateRequest(_Event, frozen=True, kw_only=True):
     expiry: ExpiryPolicy | None = None
     approvers: list[str] = []  # who may answer; empty means anyone
     tags: dict[str, str] = {}
+
+    def __post_init__(self) -> None:
+        publish(self.messages)
 
 
 RequestEvent: TypeAlias = GenerateRequest
@@ -275,3 +278,6 @@ class RunResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag=T
     messages: list[Message] = []
     parent_sha256: str | None = None
     schema_version: int = 1
+
+    def __post_init__(self) -> None:
+        publish(self.messages)

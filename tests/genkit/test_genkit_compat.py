@@ -1,0 +1,285 @@
+"""Wire compatibility with Genkit, both ways, against histories the real Genkit packages wrote.
+
+fixtures/js/*.json were written by Genkit JS (npm ``genkit``, fixtures/js/generate.mjs) and
+fixtures/python/*.json by Genkit Python (PyPI ``genkit``, fixtures/python/generate.py), with a
+model defined in the script and no network. Each holds a scenario's history at the pause and,
+for each way of answering it, the answers and the history after the resume. No npm is needed
+here: the JSON is committed.
+
+Checked for every fixture: it decodes; it re-encodes to the same JSON; Intermission resumes it
+to completion with the same answers and writes the history Genkit wrote; Intermission running the
+same scenario from the prompt writes Genkit's history too; and every history Intermission writes
+validates against Genkit's published JSON Schema (schema/genkit-schema.json) and Genkit Python's
+``Message`` model, which forbids extra keys.
+
+Genkit JS and Genkit Python differ in one place: once a finished sibling's ``pendingOutput`` is
+replayed, JS leaves ``"metadata": {}`` on its request and Python drops the key. Intermission
+writes what Python writes; `same` treats an empty metadata object as absent.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from intermission import (
+    Intermission,
+    ModelRequest,
+    Resume,
+    ScriptedModel,
+    Tool,
+    ToolContext,
+    reply,
+    tool_call,
+)
+from intermission_schemas import Message, ToolRequestPart, decode_messages, encode
+from pydantic import BaseModel
+
+HERE = Path(__file__).parent
+SCENARIOS = ["question", "transfer", "multi"]
+FIXTURES = sorted(p for p in (HERE / "fixtures").glob("*/*.json") if p.stem in SCENARIOS)
+FIXTURE_IDS = [f"{p.parent.name}-{p.stem}" for p in FIXTURES]
+GENKIT_SCHEMA = json.loads((HERE / "schema" / "genkit-schema.json").read_text(encoding="utf-8"))
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def test_there_are_fixtures_from_both_genkits_for_every_scenario() -> None:
+    found = {(p.parent.name, p.stem) for p in FIXTURES}
+    assert found == {(lang, s) for lang in ("js", "python") for s in SCENARIOS}
+    assert (HERE / "fixtures" / "js" / "generate.mjs").is_file()
+    assert (HERE / "fixtures" / "python" / "generate.py").is_file()
+    for path in FIXTURES:
+        assert load(path)["generator"].startswith("genkit ")
+
+
+# -- the same scenario in Intermission ---------------------------------------------------------
+
+CALLS: dict[str, list[ToolRequestPart]] = {
+    "question": [tool_call("askQuestion", {"choices": ["Casablanca", "Vertigo"]}, ref="ask-1")],
+    "transfer": [tool_call("transferMoney", {"toAccountId": "ABC123", "amount": 1000}, ref="transfer-1")],
+    "multi": [
+        tool_call("askQuestion", {"choices": ["indoor", "outdoor"]}, ref="ask-1"),
+        tool_call("lookupWeather", {"city": "Oslo"}, ref="weather-1"),
+        tool_call("transferMoney", {"toAccountId": "ABC123", "amount": 1000}, ref="transfer-1"),
+    ],
+}
+
+
+class Choices(BaseModel):
+    choices: list[str]
+
+
+class TransferInput(BaseModel):
+    toAccountId: str
+    amount: int
+
+
+class TransferOutput(BaseModel):
+    status: str
+    message: str
+
+
+class City(BaseModel):
+    city: str
+
+
+class Weather(BaseModel):
+    city: str
+    celsius: float
+
+
+def canned(request: ModelRequest) -> Message:
+    last = request.messages[-1]
+    if last.role == "tool":
+        return reply("Done.")
+    return reply(*CALLS[last.text])
+
+
+def engine() -> tuple[Intermission, dict[str, Tool]]:
+    ai = Intermission(model=ScriptedModel(canned))
+    ask = ai.define_interrupt(
+        name="askQuestion",
+        description="use this to ask the user a clarifying question",
+        input_schema=Choices,
+        output_schema=str,
+    )
+
+    @ai.define_tool(name="transferMoney", description="Transfers money; needs approval above $100.")
+    async def transfer(input: TransferInput, ctx: ToolContext) -> TransferOutput:
+        if ctx.resumed is None and input.amount > 100:
+            ctx.interrupt({"message": "Please confirm sending an amount > $100.", "level": 1})
+        resumed = ctx.resumed if isinstance(ctx.resumed, dict) else {}
+        by = f" approved by {resumed['approvedBy']}" if "approvedBy" in resumed else ""
+        return TransferOutput(status="OK", message=f"sent {input.amount} to {input.toAccountId}{by}")
+
+    @ai.define_tool(name="lookupWeather", description="Looks up the weather.")
+    async def weather(input: City, ctx: ToolContext) -> Weather:
+        return Weather(city=input.city, celsius=21.5)
+
+    return ai, {t.name: t for t in (ask, transfer, weather)}
+
+
+def resume_for(interrupts: list[ToolRequestPart], case: dict[str, Any], tools: dict[str, Tool]) -> Resume:
+    """Intermission's answers for a fixture's resume case, given as data in the fixture."""
+    respond, restart = [], []
+    for interrupt in interrupts:
+        tool = tools[interrupt.tool_request.name]
+        answer = case["answers"][interrupt.tool_request.ref]
+        if "respond" in answer:
+            given = answer["respond"]
+            respond.append(tool.respond(interrupt, given["output"], metadata=given.get("metadata")))
+        else:
+            given = answer["restart"]
+            restart.append(
+                tool.restart(interrupt, given.get("resumed"), replace_input=given.get("replaceInput"))
+            )
+    return Resume(respond=respond, restart=restart, metadata=case.get("metadata"))
+
+
+def as_json(messages: list[Message]) -> list[Any]:
+    return json.loads(encode(messages))  # type: ignore[no-any-return]
+
+
+def same(node: Any) -> Any:
+    """JSON for comparing histories: an empty metadata object counts as absent (see above)."""
+    if isinstance(node, dict):
+        return {k: same(v) for k, v in node.items() if not (k == "metadata" and v == {})}
+    if isinstance(node, list):
+        return [same(v) for v in node]
+    return node
+
+
+def resume_cases() -> list[tuple[Path, str]]:
+    return [(path, how) for path in FIXTURES for how in load(path)["resumes"]]
+
+
+# -- Genkit -> Intermission ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=FIXTURE_IDS)
+def test_every_genkit_history_decodes_and_re_encodes_to_the_same_json(path: Path) -> None:
+    fixture = load(path)
+    histories = [fixture["paused"], *(case["messages"] for case in fixture["resumes"].values())]
+    for history in histories:
+        messages = decode_messages(json.dumps(history).encode())
+        assert as_json(messages) == history
+    for case in fixture["resumes"].values():
+        # The answers Genkit built (respond and restart parts) decode as parts too.
+        parts = [*case["resume"]["respond"], *case["resume"]["restart"]]
+        [message] = decode_messages(json.dumps([{"role": "tool", "content": parts}]).encode())
+        assert as_json([message])[0]["content"] == parts
+
+
+@pytest.mark.parametrize(
+    ("path", "how"), resume_cases(), ids=lambda v: v if isinstance(v, str) else f"{v.parent.name}-{v.stem}"
+)
+async def test_intermission_resumes_a_genkit_history_as_genkit_did(path: Path, how: str) -> None:
+    fixture = load(path)
+    case = fixture["resumes"][how]
+    ai, tools = engine()
+    paused = decode_messages(json.dumps(fixture["paused"]).encode())
+    interrupts = [p for p in paused[-1].tool_requests if p.is_interrupted]
+    done = await ai.generate(
+        messages=paused, tools=list(tools.values()), resume=resume_for(interrupts, case, tools)
+    )
+    assert done.finish_reason == case["finishReason"] == "stop"
+    assert same(as_json(done.messages)) == same(case["messages"])
+
+
+# -- Intermission -> Genkit ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "how"), resume_cases(), ids=lambda v: v if isinstance(v, str) else f"{v.parent.name}-{v.stem}"
+)
+async def test_intermission_writes_the_history_genkit_writes(path: Path, how: str) -> None:
+    fixture = load(path)
+    case = fixture["resumes"][how]
+    ai, tools = engine()
+    paused = await ai.generate(prompt=fixture["prompt"], tools=list(tools.values()))
+    assert paused.finish_reason == fixture["finishReason"] == "interrupted"
+    assert same(as_json(paused.messages)) == same(fixture["paused"])
+    # Through bytes, as a pause is stored and resumed elsewhere.
+    loaded = Intermission.load_paused(encode(paused.to_paused()))
+    done = await ai.generate(
+        messages=loaded.messages,
+        tools=list(tools.values()),
+        resume=resume_for(loaded.interrupts, case, tools),
+    )
+    assert same(as_json(done.messages)) == same(case["messages"])
+
+
+def our_histories() -> list[list[Any]]:
+    """Every history Intermission writes for the fixtures' scenarios, as JSON."""
+    import asyncio
+
+    async def run() -> list[list[Any]]:
+        out = []
+        for path, how in resume_cases():
+            fixture = load(path)
+            ai, tools = engine()
+            paused = await ai.generate(prompt=fixture["prompt"], tools=list(tools.values()))
+            resume = resume_for(paused.interrupts, fixture["resumes"][how], tools)
+            done = await ai.generate(messages=paused.messages, tools=list(tools.values()), resume=resume)
+            out += [as_json(paused.messages), as_json(done.messages)]
+        return out
+
+    return asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def histories() -> list[list[Any]]:
+    return our_histories()
+
+
+def genkit_message_validator() -> Any:
+    schema = {"$schema": GENKIT_SCHEMA["$schema"], "$ref": "#/$defs/Message", "$defs": GENKIT_SCHEMA["$defs"]}
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
+
+
+def test_our_histories_validate_against_genkits_json_schema(histories: list[list[Any]]) -> None:
+    validator = genkit_message_validator()
+    for history in histories:
+        for message in history:
+            assert [e.message for e in validator.iter_errors(message)] == []
+
+
+def test_genkits_json_schema_rejects_the_old_kind_tag() -> None:
+    # The check above means something: a part as Intermission wrote it before schema version 2 fails.
+    validator = genkit_message_validator()
+    assert not validator.is_valid({"role": "user", "content": [{"kind": "text", "text": "hi"}]})
+    assert validator.is_valid({"role": "user", "content": [{"text": "hi"}]})
+
+
+def test_our_histories_validate_as_genkit_python_messages(histories: list[list[Any]]) -> None:
+    from genkit import Message as GenkitMessage
+
+    for history in histories:
+        for message in history:
+            parsed = GenkitMessage.model_validate(message)
+            assert json.loads(parsed.model_dump_json(by_alias=True, exclude_none=True)) == message
+
+
+def test_genkit_python_rejects_the_old_kind_tag() -> None:
+    from genkit import Message as GenkitMessage
+
+    with pytest.raises(ValueError, match="kind"):
+        GenkitMessage.model_validate({"role": "user", "content": [{"kind": "text", "text": "hi"}]})
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=FIXTURE_IDS)
+def test_genkit_fixtures_validate_against_genkits_json_schema(path: Path) -> None:
+    # The copy of the schema and the fixtures agree, so a failure above is ours.
+    validator = genkit_message_validator()
+    fixture = load(path)
+    for history in [fixture["paused"], *(c["messages"] for c in fixture["resumes"].values())]:
+        for message in history:
+            assert [e.message for e in validator.iter_errors(message)] == []
