@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from intermission_schemas import (
     DeadLetter,
     GenerateRequest,
@@ -78,12 +78,22 @@ class Lane:
             folder.mkdir(parents=True, exist_ok=True)
 
     async def create_topics(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        await admin.start()
-        try:
-            await admin.create_topics([NewTopic(t, self.partitions, 1) for t in self.topics.all()])
-        finally:
-            await admin.close()
+        """As an operator does: `intermission topics create`, with the lane's settings."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "intermission.cli",
+            "topics",
+            "create",
+            "--partitions",
+            str(self.partitions),
+            env=self.environment(),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await process.communicate()
+        assert process.returncode == 0, f"intermission topics create failed:\n{output.decode()}"
 
     def environment(self) -> dict[str, str]:
         t = self.topics
@@ -191,6 +201,7 @@ class Supervisor:
         self.lane, self.count, self.options = lane, count, options
         self.started: list[WorkerProcess] = []
         self.restarts = 0
+        self.failures: list[int] = []  # exit codes of workers that died other than by SIGKILL
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
@@ -202,9 +213,12 @@ class Supervisor:
         while not self._stopping:
             worker = await WorkerProcess.start(self.lane, **self.options)
             self.started.append(worker)
-            await worker.process.wait()
+            code = await worker.process.wait()
             if not self._stopping:
                 self.restarts += 1
+                if code != -signal.SIGKILL:
+                    self.failures.append(code)
+                    await asyncio.sleep(1.0)  # a crash loop, as Kubernetes would back off
 
     async def stop(self) -> list[int | None]:
         self._stopping = True

@@ -83,7 +83,9 @@ async def test_sigkill_at_each_point_loses_and_repeats_nothing(
             t = tally(lane, client, runs, sent)
             tallies.append(t)
             point = next(p for p, k in KILLS.items() if lane.directory.name == p)
-            print(f"{point}: kills={t.kills} restarts={supervisor.restarts} {t.details()}")
+            print(f"{point}: restarts={supervisor.restarts} {t.details()}")
+            if supervisor.failures:
+                print(f"{point}: workers exited with {supervisor.failures}\n{supervisor.logs()}")
     finally:
         for _, client, *_ in lanes:
             await client.__aexit__(None, None, None)
@@ -155,7 +157,7 @@ async def test_workers_join_and_leave_while_answers_race(
                     approve, conflict = f"approve-{run_id}", f"reject-{run_id}"
                     sent[run_id] |= {approve, conflict, f"stale-{run_id}"}
                     sends += [client.answer(run_id, approve) for _ in range(3)]
-                    sends.append(client.answer(run_id, f"stale-{run_id}", version=0))
+                    sends.append(client.answer(run_id, f"stale-{run_id}", version=2))
                     sends.append(client.answer(run_id, conflict, "REJECTED"))
                 await asyncio.gather(*sends)
 
