@@ -287,15 +287,16 @@ class Client:
                 await asyncio.sleep(0.5)
                 continue
             events = [decode(r.value) for records in batches.values() for r in records]
-            if not events:
-                continue
             now = time.monotonic()
+            # Notified on every poll, events or not, so that waits whose predicates look at
+            # something besides events (a worker process still alive) see it change.
             async with self._changed:
                 for event in events:
                     sink.append(event)
                     if isinstance(event, RunCompleted | RunFailed):
                         self.first_seen.setdefault(event.run_id, now)
-                self.last_output_at = now
+                if events:
+                    self.last_output_at = now
                 self._changed.notify_all()
 
     async def wait_for(self, predicate: Callable[[], bool], within: float) -> bool:
