@@ -114,6 +114,9 @@ class Lane:
             "INTERMISSION_S3_ENDPOINT_URL": self.bucket.endpoint_url,
             "INTERMISSION_S3_REGION": self.bucket.region,
             "INTERMISSION_SNAPSHOT_KEY": "faults-key",
+            # A killed worker's claim is taken over once its lease lapses: 30 s by default,
+            # shorter here so that a CI-sized test sees takeovers.
+            "INTERMISSION_CLAIM_LEASE_SECONDS": "6",
             "AWS_ACCESS_KEY_ID": self.bucket.access_key,
             "AWS_SECRET_ACCESS_KEY": self.bucket.secret_key,
         }
