@@ -74,6 +74,7 @@ def _call(ctx: ToolContext, event: str, **extra: Any) -> None:
             "ref": ctx.ref,
             "status": resumed.get("status"),
             "resume_id": resumed.get("resumeId"),
+            "idempotency_key": getattr(ctx, "idempotency_key", None),
             **extra,
         },
     )

@@ -380,7 +380,9 @@ class Tally:
     runs: int
     lost: list[str]  # runs with no RunCompleted
     failed: list[str]  # runs that ended in RunFailed
-    finished_calls_repeated: int  # a tool call started again after it had finished
+    # A tool call started again after its output was journaled: the service's meaning of
+    # finished. (A call cut off between its effect and its journal write may run again.)
+    finished_calls_repeated: int
     idempotent_effects_repeated: int  # transfers applied under more than one key, per call
     transfers_issued_twice: int  # approved transferMoney calls that reached their effect twice
     notify_effects_repeated: int  # the tool without idempotency: extra effects
@@ -430,7 +432,7 @@ def tally(lane: Lane, client: Client, runs: Iterable[str], sent: dict[str, set[s
     runs = sorted(runs)
     calls = _lines(lane.effects / "calls.jsonl")
 
-    finished: set[tuple[str, str]] = set()
+    journaled = {j["idempotency_key"]: j["t"] for j in _lines(lane.effects / "journal.jsonl")}
     repeated = 0
     effects_per_call: dict[tuple[str, str], set[str]] = defaultdict(set)
     transfer_effects: Counter[tuple[str, str]] = Counter()
@@ -438,12 +440,11 @@ def tally(lane: Lane, client: Client, runs: Iterable[str], sent: dict[str, set[s
     for call in calls:
         key = (call["run_id"], call["ref"])
         if call["event"] == "start":
-            if key in finished:
+            done_at = journaled.get(call.get("idempotency_key") or "")
+            if done_at is not None and done_at < call["t"]:
                 repeated += 1
             if call["tool"] == "transferMoney" and call.get("resume_id"):
                 applied[call["run_id"]].add(call["resume_id"])
-        elif call["event"] == "finish":
-            finished.add(key)
         elif call["event"] == "effect" and call["tool"] == "transferMoney":
             transfer_effects[key] += 1
             if call.get("applied"):

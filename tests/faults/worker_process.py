@@ -36,6 +36,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 POINTS = ("after_model", "after_tool_effect", "after_snapshot_write", "after_publish", "before_commit")
 
@@ -82,6 +83,16 @@ def parse_plan(specs: list[str]) -> dict[str, set[int]]:
     return plan
 
 
+def _journaled_call(key: str) -> str | None:
+    """The idempotency key of the tool call a journal object records, or None.
+
+    runs/{run}/journal/{step:08d}/tool-{quoted ref} -> "{run}:{step}:{ref}"."""
+    parts = key.split("/")
+    if len(parts) != 5 or parts[0] != "runs" or parts[2] != "journal" or not parts[4].startswith("tool-"):
+        return None
+    return f"{parts[1]}:{int(parts[3])}:{unquote(parts[4][len('tool-') :])}"
+
+
 def install(switch: KillSwitch, consumer_options: dict[str, Any]) -> None:
     """Wrap the public seams' classes and the app before the CLI builds the worker."""
     import fault_app
@@ -94,6 +105,11 @@ def install(switch: KillSwitch, consumer_options: dict[str, Any]) -> None:
 
     async def create_then(self: S3SnapshotStore, key: str, data: bytes) -> str:
         etag = await create(self, key, data)
+        journaled = _journaled_call(key)
+        if journaled is not None:
+            # The tool call's output is durable from here on: by the service's promise it is
+            # finished, and no attempt may run it again.
+            fault_app.append("journal.jsonl", {"idempotency_key": journaled})
         switch.hit("after_snapshot_write")
         return etag
 

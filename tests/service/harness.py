@@ -10,7 +10,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -132,14 +132,16 @@ class RunningWorker:
     task: asyncio.Task[None]
 
     async def stop(self) -> None:
-        """Stop as a deployment would: close, let in-flight records finish, then give up."""
-        await self.subscription.close()
+        """Stop as a deployment would: no more records, in-flight ones finish and are
+        committed (within the worker's grace period), then the group is left."""
+        self.worker.stop()
         try:
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(30):
                 await asyncio.shield(self.task)
         except TimeoutError:
             self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
+        await self.subscription.close()
 
     async def kill(self) -> None:
         """Stop as a crash would: in-flight records are abandoned, nothing more is committed."""
@@ -165,22 +167,36 @@ class Harness:
         clock: Callable[[], datetime] | None = None,
         ai: Intermission | None = None,
         store: SnapshotStore | None = None,
+        publisher: Publisher | None = None,
+        seal_key: bytes | None = b"test-key",
+        owner: str | None = None,
+        lease: timedelta = timedelta(seconds=30),
     ) -> Runs:
         """A fresh Runs: what a new worker process would build."""
         options: dict[str, Any] = {"clock": clock} if clock else {}
         return Runs(
             ai=ai or self.ai,
             store=store or self.backend.store,
-            publisher=self.backend.publisher,
+            publisher=publisher or self.backend.publisher,
             topics=self.backend.topics,
-            sealer=Sealer(b"test-key"),
+            sealer=Sealer(seal_key),
+            owner=owner,
+            lease=lease,
             **options,
         )
 
-    async def start_worker(self, *, max_record_bytes: int = 64 * 1024, **runs_options: Any) -> RunningWorker:
+    async def start_worker(
+        self, *, max_record_bytes: int = 64 * 1024, shutdown_grace: float = 10.0, **runs_options: Any
+    ) -> RunningWorker:
         t = self.backend.topics
         subscription = await self.backend.subscribe([t.requests, t.resumes], self.group)
-        worker = Worker(self.runs(**runs_options), retry_delay=0.01, max_record_bytes=max_record_bytes)
+        worker = Worker(
+            self.runs(**runs_options),
+            retry_delay=0.01,
+            max_backoff=0.5,
+            max_record_bytes=max_record_bytes,
+            shutdown_grace=shutdown_grace,
+        )
         return RunningWorker(worker, subscription, asyncio.create_task(worker.run(subscription)))
 
     async def watch(self) -> None:

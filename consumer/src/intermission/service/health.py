@@ -1,13 +1,11 @@
 """What the worker knows about its dependencies: up, or down since when and why.
 
 A dependency is marked down by the first UnavailableError from it and up again by the next
-success. Each change is one log line; while anything is down, one summary line a minute. The
-worker stops taking new records while a dependency is down, and readiness says so.
+success. Each change is one log line; while anything is down, one summary line a minute.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Literal, TypeAlias
@@ -35,8 +33,6 @@ def dependency_of(error: UnavailableError) -> Dependency:
 class Health:
     def __init__(self) -> None:
         self._down: dict[Dependency, tuple[float, str, int]] = {}  # since, first error, failures
-        self._up = asyncio.Event()
-        self._up.set()
         self._last_summary = 0.0
 
     @property
@@ -46,15 +42,11 @@ class Health:
     def down_since(self) -> dict[Dependency, float]:
         return {name: since for name, (since, _, _) in self._down.items()}
 
-    async def wait_healthy(self) -> None:
-        await self._up.wait()
-
     def failed(self, error: UnavailableError) -> None:
         name = dependency_of(error)
         now = time.monotonic()
         if name not in self._down:
             self._down[name] = (now, str(error), 1)
-            self._up.clear()
             log.error("%s unavailable: %s; holding new records and retrying", name, error)
             return
         since, first, failures = self._down[name]
@@ -80,5 +72,3 @@ class Health:
                     time.monotonic() - entry[0],
                     entry[2],
                 )
-        if not self._down:
-            self._up.set()

@@ -85,6 +85,12 @@ class Worker:
         self._sweep_interval = sweep_interval
         self._shutdown_grace = shutdown_grace
         self._stopping = asyncio.Event()
+        # Records waiting out an outage. New records are held only while one is: it is the
+        # probe whose success says the dependency is back. With none (the outage was seen by
+        # the sweep, or its record was revoked), the next record takes that role.
+        self._waiting_out: set[Record] = set()
+        self._may_take = asyncio.Event()
+        self._may_take.set()
         self._lanes: dict[tuple[str, int], dict[int, asyncio.Task[bool]]] = {}
         self._commits: set[asyncio.Task[None]] = set()
 
@@ -125,7 +131,7 @@ class Worker:
         stopping = asyncio.create_task(self._stopping.wait())
         try:
             while not self._stopping.is_set():
-                if not await self._unless_stopping(self.health.wait_healthy(), stopping):
+                if not await self._unless_stopping(self._may_take.wait(), stopping):
                     return
                 if not await self._unless_stopping(self._slots.acquire(), stopping):
                     return
@@ -267,6 +273,19 @@ class Worker:
         await self._until_done(record, lambda: self._dispatch(record))
 
     async def _until_done(self, record: Record, work: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await self._retrying(record, work)
+        finally:
+            self._waiting_out.discard(record)
+            self._update_gate()
+
+    def _update_gate(self) -> None:
+        if self.health.healthy or not self._waiting_out:
+            self._may_take.set()
+        else:
+            self._may_take.clear()
+
+    async def _retrying(self, record: Record, work: Callable[[], Awaitable[None]]) -> None:
         failures = 0
         while True:
             try:
@@ -288,6 +307,8 @@ class Worker:
                 continue
             except UnavailableError as exc:
                 self.health.failed(exc)
+                self._waiting_out.add(record)
+                self._update_gate()
                 failures = 0
             except Exception as exc:
                 failures += 1

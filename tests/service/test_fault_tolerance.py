@@ -1,0 +1,385 @@
+"""Claims, leases, the journal, tampering and outages: each on the in-memory backend and on real
+Kafka + SeaweedFS, with workers that are explicit objects (no processes; tests/faults has those).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from harness import Harness
+from intermission import Intermission, ScriptedModel, ToolContext
+from intermission.errors import StoreUnavailableError
+from intermission.service import Record, snapshot_key
+from intermission_schemas import (
+    RestartAnswer,
+    ResumeRejected,
+    ResumeRequested,
+    RunCompleted,
+    RunFailed,
+)
+from pydantic import BaseModel
+from service_app import scripted
+
+
+class Transfer(BaseModel):
+    toAccountId: str
+    amount: int
+
+
+class GatedApp:
+    """transferMoney that waits at a gate once approved, and records every call and effect.
+
+    ``effects`` is what an outside payments system that honours idempotency keys would do."""
+
+    def __init__(self) -> None:
+        self.ai = Intermission(model=ScriptedModel(scripted))
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.entered = asyncio.Event()
+        self.calls: list[str | None] = []  # idempotency key of every approved call
+        self.effects: dict[str, Any] = {}
+
+        @self.ai.define_tool(name="transferMoney", description="Transfers money.")
+        async def transfer_money(input: Transfer, ctx: ToolContext) -> dict[str, object]:
+            resumed = ctx.resumed if isinstance(ctx.resumed, dict) else {}
+            if resumed.get("status") != "APPROVED":
+                ctx.interrupt({"message": "confirm"})
+            self.calls.append(ctx.idempotency_key)
+            self.entered.set()
+            await self.gate.wait()
+            assert ctx.idempotency_key is not None
+            self.effects.setdefault(ctx.idempotency_key, input.model_dump())
+            return {"status": "COMPLETED"}
+
+
+def _run_id() -> str:
+    return f"run-{uuid.uuid4().hex[:10]}"
+
+
+def _approve(run_id: str, ref: str, resume_id: str = "r1", **fields: Any) -> ResumeRequested:
+    return ResumeRequested(
+        run_id=run_id,
+        resume_id=resume_id,
+        snapshot_version=1,
+        restart=[RestartAnswer(ref=ref, resumed={"status": "APPROVED"})],
+        answered_by="alice",
+        **fields,
+    )
+
+
+async def _paused(harness: Harness, app: GatedApp) -> tuple[str, str]:
+    worker = await harness.start_worker(ai=app.ai)
+    run_id = _run_id()
+    await harness.submit(run_id, "transfer", tools=["transferMoney"])
+    raised = await harness.approval(run_id)
+    await worker.stop()
+    return run_id, raised.interrupts[0].ref
+
+
+async def test_a_redelivered_resume_waits_for_the_live_owner_and_runs_nothing(harness: Harness) -> None:
+    app = GatedApp()
+    run_id, ref = await _paused(harness, app)
+    first = harness.runs(ai=app.ai, owner="first", lease=timedelta(seconds=2))
+    second = harness.runs(ai=app.ai, owner="second", lease=timedelta(seconds=2))
+    event = _approve(run_id, ref)
+    app.gate.clear()
+    owner = asyncio.create_task(first.on_resume(event))
+    await asyncio.wait_for(app.entered.wait(), 10)
+    # The same record, redelivered to another worker after a rebalance, while the owner runs
+    # the tool for longer than a lease: renewals keep the claim, the second worker waits.
+    redelivered = asyncio.create_task(second.on_resume(event))
+    await asyncio.sleep(3)
+    assert not redelivered.done()
+    app.gate.set()
+    await asyncio.wait_for(asyncio.gather(owner, redelivered), 20)
+    await harness.result(run_id, RunCompleted)
+    assert len(app.calls) == 1
+    assert not [r for r in harness.results if isinstance(r, ResumeRejected)]
+
+
+async def test_a_lapsed_claim_is_taken_over_and_finished_work_is_not_repeated(harness: Harness) -> None:
+    app = GatedApp()
+    run_id, ref = await _paused(harness, app)
+    doomed = harness.runs(ai=app.ai, owner="doomed", lease=timedelta(seconds=1))
+    event = _approve(run_id, ref)
+    # The owner dies after the tool's effect, before the tool returned: the tool is unfinished,
+    # so the successor runs it again, with the same idempotency key.
+    app.gate.clear()
+    dying = asyncio.create_task(doomed.on_resume(event))
+    await asyncio.wait_for(app.entered.wait(), 10)
+    dying.cancel()
+    await asyncio.gather(dying, return_exceptions=True)
+    app.gate.set()
+    successor = harness.runs(ai=app.ai, owner="successor", lease=timedelta(seconds=1))
+    await asyncio.wait_for(successor.on_resume(event), 20)
+    done = await harness.result(run_id, RunCompleted)
+    assert "COMPLETED" in done.text
+    assert len(app.calls) == 2
+    assert len(set(app.calls)) == 1  # the same key both times
+    assert len(app.effects) == 1
+    # Redelivered once more after everything finished: nothing runs, nothing is rejected.
+    await asyncio.wait_for(harness.runs(ai=app.ai, owner="late").on_resume(event), 20)
+    assert len(app.calls) == 2
+    assert not [r for r in harness.results if isinstance(r, ResumeRejected)]
+
+
+async def test_a_finished_tool_is_not_run_again_when_its_step_is_redone(harness: Harness) -> None:
+    """The journal: the step's tool finished and was journaled, then the worker died before the
+    next model call. The successor reads the output back instead of calling the tool."""
+    app = GatedApp()
+    run_id, ref = await _paused(harness, app)
+    reached_model = asyncio.Event()
+    release_model = asyncio.Event()
+
+    async def slow_second_turn(request: Any) -> Any:
+        if request.messages[-1].role == "tool":
+            reached_model.set()
+            await release_model.wait()
+        return scripted(request)
+
+    slow = Intermission(model=ScriptedModel(slow_second_turn))
+    slow.define_tool(app.ai.tool("transferMoney").fn, name="transferMoney", description="Transfers money.")  # type: ignore[arg-type]
+    doomed = harness.runs(ai=slow, owner="doomed", lease=timedelta(seconds=1))
+    event = _approve(run_id, ref)
+    dying = asyncio.create_task(doomed.on_resume(event))
+    await asyncio.wait_for(reached_model.wait(), 10)
+    dying.cancel()
+    await asyncio.gather(dying, return_exceptions=True)
+    successor = harness.runs(ai=app.ai, owner="successor", lease=timedelta(seconds=1))
+    await asyncio.wait_for(successor.on_resume(event), 20)
+    await harness.result(run_id, RunCompleted)
+    assert len(app.calls) == 1
+
+
+async def _resolved(harness: Harness, key: str) -> Any:
+    """The stored pause once its status is resolved (that write follows the result's publish)."""
+    for _ in range(200):
+        stored = await harness.backend.store.get(key)
+        if stored is not None and b'"status":"resolved"' in stored.data:
+            return stored
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{key} never resolved")
+
+
+@pytest.mark.parametrize("seal_key", [b"test-key", None], ids=["hmac", "sha256"])
+async def test_a_rolled_back_snapshot_runs_nothing_and_fails_the_run_as_tampered(
+    harness: Harness, seal_key: bytes | None
+) -> None:
+    app = GatedApp()
+    worker = await harness.start_worker(ai=app.ai, seal_key=seal_key)
+    run_id = _run_id()
+    await harness.submit(run_id, "transfer", tools=["transferMoney"])
+    raised = await harness.approval(run_id)
+    key = snapshot_key(run_id, 1)
+    pending = await harness.backend.store.get(key)
+    assert pending is not None
+    ref = raised.interrupts[0].ref
+    await harness.send(harness.backend.topics.resumes, run_id, _approve(run_id, ref))
+    await harness.result(run_id, RunCompleted)
+    # Put the pause's own older, validly sealed copy back, and answer it again.
+    current = await _resolved(harness, key)
+    await harness.backend.store.replace(key, pending.data, current.etag)
+    await harness.send(harness.backend.topics.resumes, run_id, _approve(run_id, ref, resume_id="again"))
+    failed = await harness.result(run_id, RunFailed)
+    await harness.wait_for(lambda: [d for d in harness.dead_letters if d.reason == "tampered"])
+    await worker.stop()
+    assert failed.code == "tampered"
+    assert len(app.calls) == 1
+
+
+@pytest.mark.parametrize("seal_key", [b"test-key", None], ids=["hmac", "sha256"])
+async def test_a_snapshot_swapped_from_another_run_runs_nothing(
+    harness: Harness, seal_key: bytes | None
+) -> None:
+    app = GatedApp()
+    worker = await harness.start_worker(ai=app.ai, seal_key=seal_key)
+    victim, other = _run_id(), _run_id()
+    for run_id in (victim, other):
+        await harness.submit(run_id, "transfer", tools=["transferMoney"])
+    raised = await harness.approval(victim)
+    await harness.approval(other)
+    theirs = await harness.backend.store.get(snapshot_key(other, 1))
+    mine = await harness.backend.store.get(snapshot_key(victim, 1))
+    assert theirs is not None
+    assert mine is not None
+    await harness.backend.store.replace(snapshot_key(victim, 1), theirs.data, mine.etag)
+    await harness.send(harness.backend.topics.resumes, victim, _approve(victim, raised.interrupts[0].ref))
+    failed = await harness.result(victim, RunFailed)
+    await worker.stop()
+    assert failed.code == "tampered"
+    assert app.calls == []
+
+
+async def test_a_resealed_rewrite_is_caught_by_the_digest_the_approver_saw(harness: Harness) -> None:
+    """Without a seal key anyone can recompute a sha256 seal; the answer names the pause digest
+    of the InterruptRaised it answers, so a rewritten amount is still refused."""
+    from intermission.service import Sealer
+
+    app = GatedApp()
+    worker = await harness.start_worker(ai=app.ai, seal_key=None)
+    run_id = _run_id()
+    await harness.submit(run_id, "transfer", tools=["transferMoney"])
+    raised = await harness.approval(run_id)
+    key = snapshot_key(run_id, 1)
+    stored = await harness.backend.store.get(key)
+    assert stored is not None
+    body = stored.data.partition(b"\n")[2].replace(b"100000", b"900000")
+    await harness.backend.store.replace(key, Sealer(None).seal(key, body), stored.etag)
+    answer = _approve(run_id, raised.interrupts[0].ref, pause_digest=raised.snapshot.sha256)
+    await harness.send(harness.backend.topics.resumes, run_id, answer)
+    failed = await harness.result(run_id, RunFailed)
+    await worker.stop()
+    assert failed.code == "tampered"
+    assert app.calls == []
+
+
+class FlakyStore:
+    """A store that is down (StoreUnavailableError) until ``up`` is set."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.up = asyncio.Event()
+        self.up.set()
+        self.refused = 0
+
+    async def _check(self) -> None:
+        if not self.up.is_set():
+            self.refused += 1
+            raise StoreUnavailableError("connection refused (test outage)")
+
+    async def create(self, key: str, data: bytes) -> str:
+        await self._check()
+        return str(await self.inner.create(key, data))
+
+    async def replace(self, key: str, data: bytes, etag: str) -> str:
+        await self._check()
+        return str(await self.inner.replace(key, data, etag))
+
+    async def get(self, key: str) -> Any:
+        await self._check()
+        return await self.inner.get(key)
+
+    async def list(self, prefix: str) -> list[str]:
+        await self._check()
+        return list(await self.inner.list(prefix))
+
+    async def delete(self, key: str) -> None:
+        await self._check()
+        await self.inner.delete(key)
+
+
+async def test_a_store_outage_loses_nothing_and_dead_letters_nothing(harness: Harness) -> None:
+    app = GatedApp()
+    flaky = FlakyStore(harness.backend.store)
+    worker = await harness.start_worker(ai=app.ai, store=flaky)
+    flaky.up.clear()
+    runs = [_run_id() for _ in range(5)]
+    for run_id in runs:
+        await harness.submit(run_id, "transfer", tools=["transferMoney"])
+    await asyncio.sleep(3)
+    assert flaky.refused > 0
+    assert not worker.worker.health.healthy
+    flaky.up.set()
+    raised = [await harness.approval(run_id) for run_id in runs]
+    assert worker.worker.health.healthy
+    for event in raised:
+        await harness.send(
+            harness.backend.topics.resumes, event.run_id, _approve(event.run_id, event.interrupts[0].ref)
+        )
+    for run_id in runs:
+        await harness.result(run_id, RunCompleted)
+    await worker.stop()
+    assert harness.dead_letters == []
+    assert len(app.calls) == 5
+
+
+async def test_stop_lets_a_slow_tool_finish_and_commits_it(harness: Harness) -> None:
+    app = GatedApp()
+    run_id, ref = await _paused(harness, app)
+    worker = await harness.start_worker(ai=app.ai, shutdown_grace=20)
+    app.gate.clear()
+    await harness.send(harness.backend.topics.resumes, run_id, _approve(run_id, ref))
+    await asyncio.wait_for(app.entered.wait(), 20)
+    stopping = asyncio.create_task(worker.stop())
+    await asyncio.sleep(1)
+    app.gate.set()
+    await asyncio.wait_for(stopping, 30)
+    await harness.result(run_id, RunCompleted)
+    # A successor in the same group gets nothing again: the resume's offset was committed.
+    successor = await harness.start_worker(ai=app.ai)
+    await asyncio.sleep(3)
+    await successor.stop()
+    assert len(app.calls) == 1
+    assert len([r for r in harness.results if isinstance(r, RunCompleted) and r.run_id == run_id]) == 1
+
+
+class _Recorder:
+    """A subscription stand-in that records commits, for the worker's commit rule."""
+
+    def __init__(self, records: list[Record]) -> None:
+        self._records = records
+        self.commits: list[int] = []
+
+    async def records(self) -> Any:
+        for record in self._records:
+            yield record
+        await asyncio.Event().wait()
+
+    async def commit(self, record: Record) -> None:
+        self.commits.append(record.offset)
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("backend", ["memory"], indirect=True)
+async def test_the_offset_stays_while_a_dead_letter_cannot_be_published(harness: Harness) -> None:
+    published: list[str] = []
+    failing = asyncio.Event()
+    failing.set()
+
+    class Publisher:
+        async def publish(self, topic: str, key: str, value: bytes) -> None:
+            if topic == harness.backend.topics.dead_letter and failing.is_set():
+                raise RuntimeError("dead-letter topic refused the record")
+            published.append(topic)
+
+    from intermission.service import Worker
+
+    worker = Worker(harness.runs(publisher=Publisher()), retry_delay=0.01, max_backoff=0.05, attempts=2)
+    topic = harness.backend.topics.requests
+    records = [Record(topic=topic, partition=0, offset=n, key=b"k", value=b"not json") for n in range(3)]
+    subscription = _Recorder(records)
+    running = asyncio.create_task(worker.run(subscription))
+    await asyncio.sleep(1)
+    assert subscription.commits == []  # the first bad record could not be dead-lettered
+    failing.clear()
+    for _ in range(100):
+        if subscription.commits and max(subscription.commits) == 2:
+            break
+        await asyncio.sleep(0.05)
+    worker.stop()
+    await asyncio.wait_for(running, 10)
+    assert max(subscription.commits) == 2
+    assert published.count(harness.backend.topics.dead_letter) == 3
+
+
+@pytest.mark.parametrize("backend", ["memory"], indirect=True)
+async def test_a_dead_letter_of_a_record_near_the_limit_fits_and_points_at_the_original(
+    harness: Harness,
+) -> None:
+    limit = 64 * 1024
+    worker = await harness.start_worker(max_record_bytes=limit)
+    value = b'{"type": "GenerateRequest", "runId": "' + b"x" * (limit - 64) + b'"}'
+    assert len(value) <= limit
+    await harness.backend.publish_raw(harness.backend.topics.requests, "big", value)
+    [letter] = await harness.wait_for(lambda: harness.dead_letters)
+    await worker.stop()
+    assert letter.reason == "invalid_fields"
+    assert letter.truncated
+    assert letter.value_size == len(value)
+    assert value.startswith(letter.value)
