@@ -113,8 +113,10 @@ def test_demo_store_dir_keeps_the_snapshot_and_the_result(tmp_path: Path) -> Non
     names = sorted(unquote(p.name) for p in (store / "objects").iterdir())
     steps = [n for n in names if "/journal/" not in n]
     assert steps == [f"runs/{run_id[1]}/result", f"runs/{run_id[1]}/snapshots/00000001"]
-    # The journal keeps the model reply that asked for the transfer, and the transfer's output.
+    # The journal keeps the first step's claim, the model reply that asked for the transfer, and
+    # the transfer's output.
     assert [n.rsplit("/", 2)[-2:] for n in names if "/journal/" in n] == [
+        ["00000000", "claim"],
         ["00000000", "model-00001"],
         ["00000001", "tool-transferMoney-1-0"],
     ]

@@ -287,39 +287,45 @@ class Worker:
 
     async def _retrying(self, record: Record, work: Callable[[], Awaitable[None]]) -> None:
         failures = 0
+        settled = False  # work is now the record's own outcome: a dead letter, a tampered run
         while True:
             try:
                 await work()
                 self.health.succeeded()
                 return
-            except EventDecodeError as exc:
-                reason, detail = exc.reason, exc.detail
-                work = functools.partial(self._dead_letter, record, reason, detail)
-                continue
-            except TamperedSnapshotError as exc:
-                log.error("record %s: %s; no tool runs", _where(record), exc)
-                work = functools.partial(self._tampered, record, str(exc))
-                continue
-            except RecordTooLargeError as exc:
-                # An outcome of this record does not fit the log: the record's content is at
-                # fault, and no retry makes it smaller.
-                work = functools.partial(self._dead_letter, record, "oversized", str(exc))
-                continue
             except UnavailableError as exc:
                 self.health.failed(exc)
                 self._waiting_out.add(record)
                 self._update_gate()
                 failures = 0
             except Exception as exc:
+                outcome = None if settled else self._outcome_for(record, exc)
+                if outcome is not None:
+                    work, settled = outcome, True
+                    continue
                 failures += 1
-                if failures >= self._attempts and self.health.healthy:
+                if not settled and failures >= self._attempts and self.health.healthy:
                     log.exception("record %s failed %d times; dead-lettering", _where(record), failures)
-                    work = functools.partial(
-                        self._dead_letter, record, "poison", f"{type(exc).__name__}: {exc}"
-                    )
+                    detail = f"{type(exc).__name__}: {exc}"
+                    work, settled = functools.partial(self._dead_letter, record, "poison", detail), True
                     continue
                 log.warning("record %s failed (attempt %d): %s", _where(record), failures, exc)
             await asyncio.sleep(self._backoff(failures))
+
+    def _outcome_for(self, record: Record, exc: Exception) -> Callable[[], Awaitable[None]] | None:
+        """What settles a record that failed because of what it is, or None for other failures."""
+        match exc:
+            case EventDecodeError():
+                return functools.partial(self._dead_letter, record, exc.reason, exc.detail)
+            case TamperedSnapshotError():
+                log.error("record %s: %s; no tool runs", _where(record), exc)
+                return functools.partial(self._tampered, record, str(exc))
+            case RecordTooLargeError():
+                # An outcome of this record does not fit the log: the record's content is at
+                # fault, and no retry makes it smaller.
+                return functools.partial(self._dead_letter, record, "oversized", str(exc))
+            case _:
+                return None
 
     def _backoff(self, failures: int) -> float:
         attempt = max(failures, self._outage_attempts())

@@ -40,7 +40,7 @@ from ..ports import PreconditionFailed
 from .announce import Announcer
 from .journal import Journal
 from .keys import result_key
-from .lease import ClaimLost, Lease, new_claim
+from .lease import ClaimLost, new_claim, snapshot_lease
 from .sealing import pause_digest
 from .snapshots import Loaded, Snapshots
 from .spec import RunSpec, RunSpecs
@@ -100,12 +100,12 @@ class Steps:
         """Run a pause this worker claimed (status ``resuming``, every ref answered) to its next
         step under a renewed lease, then mark it resolved. Returns quietly if another worker
         takes the pause over meanwhile: it finishes the step."""
-        lease = Lease(self.snapshots, claimed, duration=self.lease, clock=self.clock)
+        lease, current = snapshot_lease(self.snapshots, claimed, duration=self.lease, clock=self.clock)
         try:
             await lease.hold(self._continue(claimed))
         except ClaimLost:
             return
-        await self.mark_resolved(lease.current)
+        await self.mark_resolved(current())
 
     async def _continue(self, claimed: Loaded) -> None:
         snapshot = claimed.snapshot
