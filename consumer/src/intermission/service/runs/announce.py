@@ -56,6 +56,14 @@ class Announcer:
             tags=snapshot.request.tags,
         )
         await self.publisher.publish(self.topics.approvals, snapshot.run_id, encode(event))
+        log.info(
+            "run %s paused at version %d: %s (answered %d of %d)",
+            snapshot.run_id,
+            snapshot.snapshot_version,
+            ", ".join(f"{p.tool}[{p.ref}]" for p in event.interrupts),
+            len(event.answered),
+            len(event.interrupts),
+        )
 
     async def rejection(self, event: ResumeRequested, problem: AnswerProblem) -> None:
         log.info("resume %s of run %s rejected: %s", event.resume_id, event.run_id, problem.detail)
@@ -73,6 +81,10 @@ class Announcer:
     async def result(self, event: RunCompleted | RunFailed, request: GenerateRequest) -> None:
         topic = request.reply_to or self.topics.results
         await self.publisher.publish(topic, request.run_id, encode(event))
+        if isinstance(event, RunCompleted):
+            log.info("run %s completed (%s)", event.run_id, event.finish_reason)
+        else:
+            log.info("run %s failed: %s: %s", event.run_id, event.code, event.message[:200])
 
 
 def pending_interrupt(part: ToolRequestPart, tool: Tool | None) -> PendingInterrupt:

@@ -103,6 +103,14 @@ class Claims:
             claimed = await steps.snapshots.replace(loaded, updated)
         except PreconditionFailed:
             return False
+        log.info(
+            "run %s pause %d: resume %s by %r applied%s",
+            event.run_id,
+            event.snapshot_version,
+            event.resume_id,
+            event.answered_by,
+            "; resuming" if complete else "; waiting for more answers",
+        )
         if complete:
             await steps.resume_claimed(claimed)
         else:
