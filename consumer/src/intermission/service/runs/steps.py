@@ -96,18 +96,18 @@ class Steps:
     def claim(self, takeovers: int = 0) -> Claim:
         return new_claim(self.owner, self.clock(), self.lease, takeovers)
 
-    async def resume_claimed(self, claimed: Loaded) -> None:
+    async def resume_claimed(self, claimed: Loaded, journal: Journal | None = None) -> None:
         """Run a pause this worker claimed (status ``resuming``, every ref answered) to its next
         step under a renewed lease, then mark it resolved. Returns quietly if another worker
         takes the pause over meanwhile: it finishes the step."""
         lease, current = snapshot_lease(self.snapshots, claimed, duration=self.lease, clock=self.clock)
         try:
-            await lease.hold(self._continue(claimed))
+            await lease.hold(self._continue(claimed, journal))
         except ClaimLost:
             return
         await self.mark_resolved(current())
 
-    async def _continue(self, claimed: Loaded) -> None:
+    async def _continue(self, claimed: Loaded, journal: Journal | None) -> None:
         snapshot = claimed.snapshot
         try:
             spec = await self.specs.of(snapshot.request)
@@ -119,7 +119,7 @@ class Steps:
             spec,
             snapshot.paused.messages,
             resume,
-            journal=await self.journal(snapshot.run_id, snapshot.snapshot_version),
+            journal=journal or await self.journal(snapshot.run_id, snapshot.snapshot_version),
             parent=pause_digest(snapshot),
         )
 
