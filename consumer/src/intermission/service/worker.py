@@ -126,14 +126,14 @@ class Worker:
         await self._drain()
 
     async def _until_stopped(self, records: AsyncIterator[Record]) -> AsyncIterator[Record]:
-        """Records while not stopping, each taken only when a slot is free and every
-        dependency is up: during an outage, fetched records wait unprocessed and uncommitted."""
+        """Records while not stopping, each taken only when a slot is free and no record is
+        waiting out an outage: meanwhile, fetched records wait unprocessed and uncommitted."""
         stopping = asyncio.create_task(self._stopping.wait())
         try:
             while not self._stopping.is_set():
                 if not await self._unless_stopping(self._may_take.wait(), stopping):
                     return
-                if not await self._unless_stopping(self._slots.acquire(), stopping):
+                if not await self._unless_stopping(self._slots.acquire(), stopping, takes_slot=True):
                     return
                 fetch = asyncio.ensure_future(anext(records))
                 await asyncio.wait([fetch, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -151,7 +151,9 @@ class Worker:
         finally:
             stopping.cancel()
 
-    async def _unless_stopping(self, gate: Awaitable[object], stopping: asyncio.Task[bool]) -> bool:
+    async def _unless_stopping(
+        self, gate: Awaitable[object], stopping: asyncio.Task[bool], *, takes_slot: bool = False
+    ) -> bool:
         """Wait for ``gate``; False (and nothing held) if stopping comes first."""
         waiting = asyncio.ensure_future(gate)
         await asyncio.wait([waiting, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -159,7 +161,7 @@ class Worker:
             waiting.cancel()
             return False
         if self._stopping.is_set():
-            if waiting.result() is True:  # a slot was taken: give it back
+            if takes_slot:  # the slot was taken: give it back
                 self._slots.release()
             return False
         return True
