@@ -238,7 +238,7 @@ class TracedSubscription:
 @dataclass
 class RunningWorker:
     publisher: KafkaPublisher
-    store: S3SnapshotStore
+    store: Any  # S3SnapshotStore or ObstoreSnapshotStore
     subscription: KafkaSubscription
     task: asyncio.Task[None]
 
@@ -247,7 +247,20 @@ class RunningWorker:
         self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
         await self.publisher.stop()
-        self.store.close()
+        close = getattr(self.store, "close", None)
+        if close is not None:
+            close()
+
+
+S3_CLIENT = "boto3"  # --s3-client
+
+
+def worker_store(bucket: str, s3: dict[str, Any]) -> Any:
+    if S3_CLIENT == "obstore":
+        from intermission.service.adapters.obstore import ObstoreSnapshotStore
+
+        return ObstoreSnapshotStore(bucket, "bench/", **s3)
+    return S3SnapshotStore(bucket, prefix="bench/", **s3)
 
 
 async def start_worker(
@@ -261,7 +274,7 @@ async def start_worker(
 ) -> RunningWorker:
     publisher = KafkaPublisher(services.bootstrap, client_id=f"bench-worker-{index}")
     await publisher.start()
-    store = S3SnapshotStore(bucket, prefix="bench/", **services.s3)
+    store = worker_store(bucket, services.s3)
     ai, _ = service_app.build()
     runs = Runs(
         ai=ai,
@@ -807,7 +820,8 @@ async def bench(args: argparse.Namespace, services: Services) -> None:
             "read_committed, manual commit"
         )
         print(
-            f"  s3 (S3SnapshotStore): boto3 on a 64-thread pool; stored snapshot v1 "
+            f"  s3 (workers): {'obstore' if S3_CLIENT == 'obstore' else 'boto3 on a 64-thread pool'}; "
+            "stored snapshot v1 "
             f"{len(stored_snapshot.data)} B, result {len(stored_result.data)} B, "
             f"InterruptRaised event {client.approval_size} B"
         )
@@ -885,6 +899,7 @@ def main() -> None:
     )
     parser.add_argument("--warmup", type=int, default=int(os.environ.get("BENCH_WARMUP", "20")))
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--s3-client", choices=["boto3", "obstore"], default="boto3")
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--fetch-max-wait-ms", type=int, default=5)
     parser.add_argument("--floor-samples", type=int, default=200)
@@ -898,6 +913,8 @@ def main() -> None:
         "--trace", action="store_true", help="count and time the workers' store and publish calls"
     )
     args = parser.parse_args()
+    global S3_CLIENT
+    S3_CLIENT = args.s3_client
     if args.linger_ms is not None:
         # An experiment, not production: KafkaPublisher reads this constant when it is built.
         kafka_module._LINGER_MS = args.linger_ms

@@ -54,6 +54,40 @@ async def test_store_contract(check: Check, s3_store: S3SnapshotStore) -> None:
 
 
 @pytest.mark.s3
+@pytest.mark.parametrize("check", CONTRACT, ids=lambda check: check.__name__)
+async def test_store_contract_through_obstore(check: Check, s3_bucket: S3Bucket) -> None:
+    from intermission.service.adapters.obstore import ObstoreSnapshotStore
+
+    await check(
+        ObstoreSnapshotStore(
+            s3_bucket.name,
+            "intermission/",
+            endpoint_url=s3_bucket.endpoint_url,
+            region=s3_bucket.region,
+            access_key=s3_bucket.access_key,
+            secret_key=s3_bucket.secret_key,
+        )
+    )
+
+
+@pytest.mark.s3
+async def test_obstore_tells_a_missing_bucket(s3_bucket: S3Bucket) -> None:
+    from intermission.service.adapters.obstore import ObstoreSnapshotStore
+
+    def store(bucket: str) -> ObstoreSnapshotStore:
+        return ObstoreSnapshotStore(
+            bucket,
+            endpoint_url=s3_bucket.endpoint_url,
+            region=s3_bucket.region,
+            access_key=s3_bucket.access_key,
+            secret_key=s3_bucket.secret_key,
+        )
+
+    assert await store(s3_bucket.name).bucket_exists()
+    assert not await store(s3_bucket.name + "-missing").bucket_exists()
+
+
+@pytest.mark.s3
 async def test_prefix_is_prepended_and_stripped(s3_bucket: S3Bucket) -> None:
     with _store(s3_bucket, "tenant-a/") as a, _store(s3_bucket, "tenant-b/") as b:
         # Same relative key in two stores: two objects, neither store sees the other's.

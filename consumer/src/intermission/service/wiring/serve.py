@@ -8,6 +8,7 @@ import logging
 from ..._app import Intermission
 from ..adapters.kafka import KafkaPublisher, KafkaSubscription, ensure_topics
 from ..adapters.s3 import S3SnapshotStore
+from ..ports import SnapshotStore
 from .checks import raise_first_failure, run_checks, topic_limit
 from .compose import build_worker
 from .settings import Settings
@@ -15,14 +16,18 @@ from .settings import Settings
 log = logging.getLogger("intermission.worker")
 
 
-def snapshot_store(settings: Settings) -> S3SnapshotStore:
+def snapshot_store(settings: Settings) -> SnapshotStore:
+    """The object store the settings name: S3 through boto3 or through obstore."""
     settings.require("bucket")
     assert settings.bucket is not None
+    if settings.s3_client == "obstore":
+        from ..adapters.obstore import ObstoreSnapshotStore
+
+        return ObstoreSnapshotStore(
+            settings.bucket, settings.prefix, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
+        )
     return S3SnapshotStore(
-        bucket=settings.bucket,
-        prefix=settings.prefix,
-        endpoint_url=settings.s3_endpoint_url,
-        region=settings.s3_region,
+        settings.bucket, settings.prefix, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
     )
 
 
