@@ -107,6 +107,10 @@ class PendingInterrupt(msgspec.Struct, frozen=True, kw_only=True, rename="camel"
     output_schema: dict[str, Any] | None = None  # a respond answer must satisfy this
     input_schema: dict[str, Any] | None = None  # a restart's replaceInput must satisfy this
     restartable: bool = False
+    # An opaque resume token for this ref (when the service has a token secret): POST an answer
+    # to the inbox's /api/answer/{token} with no other credentials. Single-use; expires with
+    # the pause.
+    token: str | None = None
 
 
 class InterruptRaised(_Event, frozen=True, kw_only=True):

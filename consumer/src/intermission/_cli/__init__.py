@@ -6,6 +6,7 @@ import typer
 
 from ._approvals import approvals
 from ._demo import demo
+from ._dev import dev
 from ._schemas import schemas_app
 from ._service import doctor, topics_app, worker
 from ._submit import submit
@@ -17,6 +18,7 @@ app = typer.Typer(
     # Locals in a traceback would print settings, keys and prompts to the terminal and its logs.
     pretty_exceptions_show_locals=False,
 )
+app.command()(dev)
 app.command()(demo)
 app.command()(worker)
 app.command()(doctor)

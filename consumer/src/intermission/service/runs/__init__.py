@@ -34,6 +34,7 @@ from .requests import Requests
 from .sealing import Sealer
 from .snapshots import Snapshots
 from .steps import Steps
+from .tokens import ResumeTokens
 
 __all__ = ["Runs"]
 
@@ -53,13 +54,14 @@ class Runs:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         owner: str | None = None,
         lease: timedelta = timedelta(seconds=30),
+        tokens: ResumeTokens | None = None,
     ) -> None:
         self.topics = topics
         self.publisher = publisher
         steps = Steps(
             ai=ai,
             snapshots=Snapshots(store, sealer),
-            announce=Announcer(publisher, topics),
+            announce=Announcer(publisher, topics, tokens),
             clock=clock,
             owner=owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
             lease=lease,

@@ -62,6 +62,7 @@ def build_worker(
         sealer=Sealer(settings.seal_secret()),
         clock=clock or (lambda: datetime.now(UTC)),
         lease=timedelta(seconds=settings.claim_lease_seconds),
+        tokens=settings.resume_tokens(),
     )
     return Worker(
         runs,

@@ -20,6 +20,8 @@ from ...errors import SettingsError
 if TYPE_CHECKING:
     from intermission_producer import KafkaSecurity
 
+    from ..runs.tokens import ResumeTokens
+
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "bootstrap_servers": ("KAFKA_BOOTSTRAP_SERVERS",),
@@ -63,6 +65,13 @@ class Settings(pydantic.BaseModel):
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
     seal_key: pydantic.SecretStr | None = None  # HMAC secret that seals stored snapshots
+    # HMAC secret for resume tokens (InterruptRaised carries one per pending ref; the inbox's
+    # POST /api/answer/{token} redeems it). Unset: no tokens. Workers and inboxes share it.
+    resume_token_secret: pydantic.SecretStr | None = None
+    # The inbox: who answers when no trusted header names an approver (dev), and the header an
+    # authenticating proxy sets with the approver's identity.
+    inbox_identity: str | None = None
+    inbox_identity_header: str | None = None
     # the registry of tools and prompts, and the model to use instead of the registry's own
     model: str | None = None
     gemini_api_key: pydantic.SecretStr | None = None
@@ -109,6 +118,13 @@ class Settings(pydantic.BaseModel):
 
     def seal_secret(self) -> bytes | None:
         return self.seal_key.get_secret_value().encode() if self.seal_key else None
+
+    def resume_tokens(self) -> ResumeTokens | None:
+        if self.resume_token_secret is None:
+            return None
+        from ..runs.tokens import ResumeTokens
+
+        return ResumeTokens(self.resume_token_secret.get_secret_value().encode())
 
     def kafka_security(self) -> KafkaSecurity:
         # Imported here: commands that never touch Kafka should not load its client.
