@@ -6,7 +6,7 @@ import typer
 
 from ._approvals import approvals
 from ._demo import demo
-from ._dev import dev
+from ._dev import dev, inbox
 from ._schemas import schemas_app
 from ._service import doctor, topics_app, worker
 from ._submit import submit
@@ -24,6 +24,7 @@ app.command()(worker)
 app.command()(doctor)
 app.command()(submit)
 app.command()(approvals)
+app.command()(inbox)
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pydantic
-import uvicorn
 
 from .._app import Intermission
 from ..service.adapters.local import LocalSnapshotStore, MemoryLog
@@ -25,6 +24,7 @@ from ..service.wiring.settings import Settings
 from .app import build_app
 from .context import Inbox
 from .history import store_history
+from .serve import serve_app
 from .view import PendingView
 
 __all__ = ["serve_dev"]
@@ -69,22 +69,10 @@ async def serve_dev(
         identity_header=settings.inbox_identity_header,
         history=store_history(store, Sealer(settings.seal_secret())),
     )
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(inbox), host=host, port=port, log_level="warning", lifespan="on")
-    )
     serving = asyncio.create_task(worker.run(subscription), name="intermission-dev-worker")
-    announce = asyncio.create_task(_announce(server, host, on_ready))
     try:
-        await server.serve()
+        await serve_app(build_app(inbox), host=host, port=port, on_ready=on_ready)
     finally:
-        announce.cancel()
         await subscription.close()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
             await asyncio.wait_for(serving, 10)
-
-
-async def _announce(server: uvicorn.Server, host: str, on_ready: Callable[[str], None]) -> None:
-    while not server.started:  # uvicorn offers no event to wait on  # noqa: ASYNC110
-        await asyncio.sleep(0.02)
-    bound = server.servers[0].sockets[0].getsockname()[1]
-    on_ready(f"http://{host}:{bound}/")

@@ -65,11 +65,16 @@ def _attrs(kind: str, key: str | None, required: bool, nullable: bool) -> str:
 def _label(schema: dict[str, Any], key: str | None, required: bool) -> str:
     if key is None:
         return ""
-    title = schema.get("title") or key
+    title = str(schema.get("title") or key)
+    named = (
+        f"<code>{escape(key)}</code>"
+        if title.lower() == key.lower()
+        else f"{escape(title)} <code>{escape(key)}</code>"
+    )
     mark = ' <span class="req" title="required">*</span>' if required else ""
     hint = schema.get("description")
     hint_html = f' <small class="hint">{escape(str(hint))}</small>' if hint else ""
-    return f'<label class="label">{escape(str(title))} <code>{escape(key)}</code>{mark}{hint_html}</label>'
+    return f'<label class="label">{named}{mark}{hint_html}</label>'
 
 
 def _field(

@@ -41,7 +41,7 @@ def render_page(runs: Sequence[RunState], tools: Sequence[str], cards: Sequence[
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/static/inbox.css"></head>
 <body><header><h1>Intermission inbox</h1><small><span class="dot">●</span> live ·
-{len(runs)} run(s) · <a href="/api/openapi.json">HTTP API</a></small></header>
+<a href="/api/openapi.json">HTTP API</a></small></header>
 <form id="start"><label>Prompt <input name="prompt" value="Transfer $1000 to ABC123"></label>
 <label>Tool <select name="tool">{options}<option value="">(none)</option></select></label>
 <button type="submit">Start run</button><span class="status"></span></form>
