@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -18,13 +20,27 @@ from intermission_schemas import (
     RespondAnswer,
     RestartAnswer,
     ResumeRequested,
+    call_digest,
     check_answers,
+    hmac_signature,
 )
 
 from ._errors import AnswerError, ClientUsageError
 from ._validation import schema_problem
 
-__all__ = ["build_resume"]
+__all__ = ["AnswerKey", "build_resume"]
+
+
+@dataclass(frozen=True)
+class AnswerKey:
+    """An approval system's HMAC-SHA256 key: workers know it by ``key_id``."""
+
+    key_id: str
+    secret: bytes
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"AnswerKey(key_id={self.key_id!r})"
+
 
 _encoder = msgspec.json.Encoder()
 
@@ -38,6 +54,9 @@ def build_resume(
     answered_by: str,
     resume_id: str | None = None,
     metadata: Any = None,
+    signing_key: AnswerKey | None = None,
+    valid_for: float = 600.0,
+    now: datetime | None = None,
 ) -> ResumeRequested:
     """The ResumeRequested for these answers, or AnswerError/ClientUsageError before any is sent.
 
@@ -45,6 +64,10 @@ def build_resume(
     metadata of the restarted tool call; ``replace_input`` maps a restarted ref to its new input.
     ``metadata`` goes on every respond answer. A subset of the pending refs is fine: the service
     collects answers from several approvers until every interrupt is answered.
+
+    With ``signing_key`` the answer is signed (``ResumeRequested.signature``): it binds the run,
+    the pause, the resume id, ``answered_by``, the answers and each answered call's tool and input
+    as ``raised`` showed them, and holds for ``valid_for`` seconds from ``now``.
     """
     respond = respond or {}
     restart = restart or {}
@@ -85,7 +108,7 @@ def build_resume(
     except AnswerProblem as problem:
         ref = problem.refs[0] if problem.refs else None
         raise AnswerError(problem.reason, problem.detail, ref=ref, field=problem.field) from None
-    return ResumeRequested(
+    event = ResumeRequested(
         run_id=raised.run_id,
         resume_id=resume_id or uuid.uuid4().hex,
         snapshot_version=raised.snapshot.version,
@@ -96,6 +119,23 @@ def build_resume(
         # pause whose content differs.
         pause_digest=raised.snapshot.sha256,
     )
+    if signing_key is None:
+        return event
+    by_ref = {interrupt.ref: interrupt for interrupt in raised.interrupts}
+    issued = now or datetime.now(UTC)
+    calls = {
+        ref: call_digest(by_ref[ref].tool, by_ref[ref].input)
+        for ref in [a.ref for a in respond_answers] + [a.ref for a in restart_answers]
+    }
+    signature = hmac_signature(
+        event,
+        signing_key.secret,
+        key_id=signing_key.key_id,
+        issued_at=issued,
+        expires_at=issued + timedelta(seconds=valid_for),
+        calls=calls,
+    )
+    return msgspec.structs.replace(event, signature=signature)
 
 
 def _problem(schema: dict[str, Any] | None, value: Any, what: str) -> tuple[str, str] | None:

@@ -32,6 +32,7 @@ from .claims import Claims
 from .expiry import Expiry
 from .requests import Requests
 from .sealing import Sealer
+from .signatures import AnswerKeys
 from .snapshots import Snapshots
 from .steps import Steps
 from .tokens import ResumeTokens
@@ -55,6 +56,7 @@ class Runs:
         owner: str | None = None,
         lease: timedelta = timedelta(seconds=30),
         tokens: ResumeTokens | None = None,
+        answer_keys: AnswerKeys | None = None,
     ) -> None:
         self.topics = topics
         self.publisher = publisher
@@ -68,7 +70,7 @@ class Runs:
         )
         self._requests = Requests(steps)
         self._expiry = Expiry(steps)
-        self._claims = Claims(steps, self._expiry)
+        self._claims = Claims(steps, self._expiry, answer_keys)
 
     async def on_request(self, request: GenerateRequest) -> None:
         await self._requests.handle(request)

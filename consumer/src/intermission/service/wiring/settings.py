@@ -20,6 +20,7 @@ from ...errors import SettingsError
 if TYPE_CHECKING:
     from intermission_producer import KafkaSecurity
 
+    from ..runs.signatures import AnswerKeys
     from ..runs.tokens import ResumeTokens
 
 
@@ -68,6 +69,10 @@ class Settings(pydantic.BaseModel):
     # HMAC secret for resume tokens (InterruptRaised carries one per pending ref; the inbox's
     # POST /api/answer/{token} redeems it). Unset: no tokens. Workers and inboxes share it.
     resume_token_secret: pydantic.SecretStr | None = None
+    # Signed answers: "key_id=secret" pairs, one per approval system; with them, signed answers
+    # are verified, and with require_signed_answers unsigned ones are rejected.
+    answer_keys: pydantic.SecretStr | None = None
+    require_signed_answers: bool = False
     # The inbox: who answers when no trusted header names an approver (dev), and the header an
     # authenticating proxy sets with the approver's identity.
     inbox_identity: str | None = None
@@ -118,6 +123,21 @@ class Settings(pydantic.BaseModel):
 
     def seal_secret(self) -> bytes | None:
         return self.seal_key.get_secret_value().encode() if self.seal_key else None
+
+    def answer_key_set(self) -> AnswerKeys | None:
+        from ..runs.signatures import AnswerKeys, parse_answer_keys
+
+        if self.answer_keys is None:
+            if self.require_signed_answers:
+                raise SettingsError(
+                    "INTERMISSION_ANSWER_KEYS", "is required when signed answers are required"
+                )
+            return None
+        try:
+            keys = parse_answer_keys(self.answer_keys.get_secret_value())
+        except ValueError as exc:
+            raise SettingsError("INTERMISSION_ANSWER_KEYS", str(exc)) from None
+        return AnswerKeys(keys, required=self.require_signed_answers)
 
     def resume_tokens(self) -> ResumeTokens | None:
         if self.resume_token_secret is None:
