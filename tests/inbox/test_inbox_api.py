@@ -292,3 +292,28 @@ async def test_openapi_document_and_event_stream() -> None:
             await client.post("/api/runs", json={**TRANSFER, "runId": "sse-1"})
             assert await asyncio.wait_for(changes.get(), 5) == "sse-1"
         del service
+
+
+async def test_the_inbox_signs_when_the_workers_require_signed_answers() -> None:
+    from intermission_producer import AnswerKey
+
+    settings = Settings(
+        resume_token_secret=SecretStr(TOKEN_SECRET),
+        answer_keys=SecretStr("inbox=inbox-secret"),
+        require_signed_answers=True,
+    )
+    async with ServiceHarness(demo.ai, settings=settings) as service:
+        async with inbox_client(service) as unsigned:
+            run = await _paused(unsigned, "signed-1")
+            ref = run["pending"]["interrupts"][0]["ref"]
+            refused = await unsigned.post(
+                "/api/runs/signed-1/answers?wait=5", json={"restart": {ref: {"status": "APPROVED"}}}
+            )
+            assert refused.json()["outcome"] == "rejected"
+            assert refused.json()["reason"] == "unsigned"
+        async with inbox_client(service, signing_key=AnswerKey("inbox", b"inbox-secret")) as signing:
+            reply = await signing.post(
+                "/api/runs/signed-1/answers?wait=5", json={"restart": {ref: {"status": "APPROVED"}}}
+            )
+            assert reply.json()["outcome"] == "accepted"
+            assert "COMPLETED" in (await service.result("signed-1")).text

@@ -140,7 +140,10 @@ async def _watch(
     view = PendingView(transport, settings.topics)
     try:
         await view.start()
-        async with IntermissionClient(transport=transport, topics=settings.topics) as client:
+        signing_key = settings.answer_signing_key()
+        async with IntermissionClient(
+            transport=transport, topics=settings.topics, signing_key=signing_key
+        ) as client:
             where = f"as group {group_id}" if group_id else "pending now and from now on"
             console.print(f"watching {settings.topics.approvals} ({where}); Ctrl-C to stop", style="dim")
             source = _open_pauses(view) if group_id is None else client.interrupts(group_id=group_id)

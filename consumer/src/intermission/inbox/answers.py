@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from intermission_producer import AnswerError, ClientUsageError, Transport, build_resume
+from intermission_producer import AnswerError, AnswerKey, ClientUsageError, Transport, build_resume
 from intermission_schemas import ResumeRequested, Topics, encode
 
 from ..service.runs.tokens import InvalidToken, ResumeTokens
@@ -70,6 +70,7 @@ async def answer(
     run_id: str,
     body: AnswerBody,
     answered_by: str,
+    signing_key: AnswerKey | None = None,
 ) -> ResumeRequested:
     """Check ``body`` against the run's open pause as the SDK does, then publish it."""
     state = open_run(view, run_id, body.snapshot_version)
@@ -83,6 +84,7 @@ async def answer(
             answered_by=answered_by,
             resume_id=body.resume_id,
             metadata=body.metadata,
+            signing_key=signing_key,
         )
     except AnswerError as exc:
         status = 409 if exc.reason == "duplicate" else 422
@@ -100,6 +102,7 @@ async def answer_token(
     tokens: ResumeTokens | None,
     token: str,
     body: TokenBody,
+    signing_key: AnswerKey | None = None,
 ) -> ResumeRequested:
     """Redeem a resume token: the token names the run, pause and ref; ``body`` only the answer."""
     if tokens is None:
@@ -136,7 +139,8 @@ async def answer_token(
         answer_body.restart = {claims.ref: None if body.resumed is msgspec.UNSET else body.resumed}
         if body.replace_input is not msgspec.UNSET:
             answer_body.replace_input = {claims.ref: body.replace_input}
-    return await answer(view, transport, topics, claims.run_id, answer_body, f"token:{claims.ref}")
+    who = f"token:{claims.ref}"
+    return await answer(view, transport, topics, claims.run_id, answer_body, who, signing_key)
 
 
 def outcome(state: RunState, event: ResumeRequested) -> dict[str, Any] | None:

@@ -156,7 +156,13 @@ async def post_answers(request: Request) -> Response:
         who = _identity(inbox, request)
         _wait_seconds(request)
         sent = await answer(
-            inbox.view, inbox.transport, inbox.topics, request.path_params["run_id"], body, who
+            inbox.view,
+            inbox.transport,
+            inbox.topics,
+            request.path_params["run_id"],
+            body,
+            who,
+            inbox.signing_key,
         )
     except Refused as refused:
         return _error(refused)
@@ -170,7 +176,13 @@ async def post_token(request: Request) -> Response:
         _wait_seconds(request)
         async with inbox.token_lock:  # two calls with one token in this inbox: one goes through
             sent = await answer_token(
-                inbox.view, inbox.transport, inbox.topics, inbox.tokens, request.path_params["token"], body
+                inbox.view,
+                inbox.transport,
+                inbox.topics,
+                inbox.tokens,
+                request.path_params["token"],
+                body,
+                inbox.signing_key,
             )
             state = inbox.view.get(sent.run_id)
             if state is not None:  # seen as used at once, before the log echoes it back

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
-from intermission_producer import Transport
+from intermission_producer import AnswerKey, Transport
 from intermission_schemas import Message, Topics
 
 from ..service.runs.tokens import ResumeTokens
@@ -28,4 +28,5 @@ class Inbox:
     identity: str = "inbox"  # who answers when no header is configured (dev)
     identity_header: str | None = None  # set by an authenticating proxy in front of the inbox
     history: History | None = None
+    signing_key: AnswerKey | None = None  # signs every answer the inbox sends
     token_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -67,6 +67,7 @@ async def serve_dev(
         tokens=settings.resume_tokens(),
         identity=settings.inbox_identity or "dev",
         identity_header=settings.inbox_identity_header,
+        signing_key=settings.answer_signing_key(),
         history=store_history(store, Sealer(settings.seal_secret())),
     )
     serving = asyncio.create_task(worker.run(subscription), name="intermission-dev-worker")

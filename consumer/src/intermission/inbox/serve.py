@@ -89,6 +89,7 @@ async def serve_inbox(
             tokens=settings.resume_tokens(),
             identity=settings.inbox_identity or "inbox",
             identity_header=settings.inbox_identity_header,
+            signing_key=settings.answer_signing_key(),
             history=store_history(store, Sealer(settings.seal_secret())) if store is not None else None,
         )
         await serve_app(build_app(inbox), host=host, port=port, on_ready=on_ready, stop=stop)

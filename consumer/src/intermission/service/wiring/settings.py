@@ -18,7 +18,7 @@ from intermission_schemas import Topics
 from ...errors import SettingsError
 
 if TYPE_CHECKING:
-    from intermission_producer import KafkaSecurity
+    from intermission_producer import AnswerKey, KafkaSecurity
 
     from ..runs.signatures import AnswerKeys
     from ..runs.tokens import ResumeTokens
@@ -73,6 +73,8 @@ class Settings(pydantic.BaseModel):
     # are verified, and with require_signed_answers unsigned ones are rejected.
     answer_keys: pydantic.SecretStr | None = None
     require_signed_answers: bool = False
+    # The key the inbox and `intermission approvals` sign their answers with: "key_id=secret".
+    signing_key: pydantic.SecretStr | None = None
     # The inbox: who answers when no trusted header names an approver (dev), and the header an
     # authenticating proxy sets with the approver's identity.
     inbox_identity: str | None = None
@@ -138,6 +140,19 @@ class Settings(pydantic.BaseModel):
         except ValueError as exc:
             raise SettingsError("INTERMISSION_ANSWER_KEYS", str(exc)) from None
         return AnswerKeys(keys, required=self.require_signed_answers)
+
+    def answer_signing_key(self) -> AnswerKey | None:
+        if self.signing_key is None:
+            return None
+        from intermission_producer import AnswerKey
+
+        from ..runs.signatures import parse_answer_keys
+
+        try:
+            [(key_id, secret)] = parse_answer_keys(self.signing_key.get_secret_value()).items()
+        except ValueError:
+            raise SettingsError("INTERMISSION_SIGNING_KEY", "must be one key_id=secret pair") from None
+        return AnswerKey(key_id, secret)
 
     def resume_tokens(self) -> ResumeTokens | None:
         if self.resume_token_secret is None:
