@@ -197,16 +197,21 @@ async def post_token(request: Request) -> Response:
 async def events(request: Request) -> Response:
     inbox: Inbox = request.app.state.inbox
 
+    closing: asyncio.Event = request.app.state.closing
+
     async def stream() -> Any:
         async with inbox.view.changes() as changes:
             yield ": live\n\n"
-            while True:
-                try:
-                    run_id = await asyncio.wait_for(changes.get(), 15)
-                except TimeoutError:
+            while not closing.is_set():
+                getting = asyncio.ensure_future(changes.get())
+                ending = asyncio.ensure_future(closing.wait())
+                await asyncio.wait({getting, ending}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+                ending.cancel()
+                if not getting.done():
+                    getting.cancel()
                     yield ": keep-alive\n\n"
                     continue
-                yield f"data: {msgspec.json.encode({'runId': run_id}).decode()}\n\n"
+                yield f"data: {msgspec.json.encode({'runId': getting.result()}).decode()}\n\n"
 
     headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

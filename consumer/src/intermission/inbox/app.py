@@ -7,6 +7,7 @@ The app starts and stops its view (the reader of the topics) with its lifespan.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -96,4 +97,5 @@ def build_app(inbox: Inbox, *, own_view: bool = True) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.inbox = inbox
+    app.state.closing = asyncio.Event()  # set when the server is asked to stop
     return app

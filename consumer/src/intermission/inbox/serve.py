@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
@@ -28,6 +29,22 @@ from .view import PendingView
 __all__ = ["serve_app", "serve_inbox"]
 
 
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: it re-raises SIGINT once it has stopped, which
+    would end `intermission dev` with a traceback. serve_app handles the signals instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _stop(app: Starlette, server: uvicorn.Server) -> None:
+    closing = getattr(app.state, "closing", None)
+    if isinstance(closing, asyncio.Event):
+        closing.set()  # event streams end, so the server need not wait for them
+    server.should_exit = True
+
+
 async def serve_app(
     app: Starlette,
     *,
@@ -37,21 +54,36 @@ async def serve_app(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Serve ``app`` until Ctrl-C/SIGTERM or ``stop``; ``on_ready`` gets the URL once bound."""
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
+    # Open event streams never end by themselves: give them 2 s once asked to stop.
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+    )
+    server = _Server(config)
+    loop = asyncio.get_running_loop()
+    handled = []
+    for number in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            loop.add_signal_handler(number, _stop, app, server)
+            handled.append(number)
+
+    if stop is not None:
+        stop_task = asyncio.create_task(stop.wait())
+        stop_task.add_done_callback(lambda _: _stop(app, server))
 
     async def announce() -> None:
         while not server.started:  # uvicorn offers no event to wait on  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         bound = server.servers[0].sockets[0].getsockname()[1]
         on_ready(f"http://{host}:{bound}/")
-        if stop is not None:
-            await stop.wait()
-            server.should_exit = True
 
     announcing = asyncio.create_task(announce())
     try:
         await server.serve()
     finally:
+        if stop is not None:
+            stop_task.cancel()
+        for number in handled:
+            loop.remove_signal_handler(number)
         announcing.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await announcing
