@@ -317,3 +317,37 @@ async def test_the_inbox_signs_when_the_workers_require_signed_answers() -> None
             )
             assert reply.json()["outcome"] == "accepted"
             assert "COMPLETED" in (await service.result("signed-1")).text
+
+
+async def test_several_inboxes_agree_and_a_restarted_inbox_rebuilds_the_view() -> None:
+    """The view is folded from the topics, so two inboxes on one log show the same pending list,
+    an answer sent through one is seen by the other, and an inbox started afterwards (a restart)
+    rebuilds the same state from the beginning of the topics."""
+    async with ServiceHarness(demo.ai, settings=SETTINGS) as service:
+        async with inbox_client(service) as first, inbox_client(service) as second:
+            await _paused(first, "multi-1")
+            await _paused(first, "multi-2")
+            assert (await first.get("/api/pending")).json() == (await second.get("/api/pending")).json()
+            ref = (await second.get("/api/runs/multi-1")).json()["pending"]["interrupts"][0]["ref"]
+            sent = await second.post(
+                "/api/runs/multi-1/answers?wait=5", json={"restart": {ref: APPROVE_BODY}}
+            )
+            assert sent.json()["outcome"] == "accepted"
+            await service.result("multi-1")
+            for client in (first, second):
+                for _ in range(100):
+                    if (await client.get("/api/runs/multi-1")).json()["status"] == "completed":
+                        break
+                    await asyncio.sleep(0.02)
+                pending = (await client.get("/api/pending")).json()["pending"]
+                assert [p["runId"] for p in pending] == ["multi-2"]
+            again = await first.post("/api/runs/multi-1/answers", json={"restart": {ref: APPROVE_BODY}})
+            assert again.status_code == 409
+        async with inbox_client(service) as restarted:
+            assert [p["runId"] for p in (await restarted.get("/api/pending")).json()["pending"]] == [
+                "multi-2"
+            ]
+            assert (await restarted.get("/api/runs/multi-1")).json()["status"] == "completed"
+
+
+APPROVE_BODY = {"status": "APPROVED"}
