@@ -133,3 +133,53 @@ async def test_without_keys_unsigned_answers_still_work() -> None:
         raised = await _paused(service, "sig-none")
         await _send(service, _restart(raised))
         assert isinstance(await service.result("sig-none"), RunCompleted)
+
+
+def _ed25519_pair() -> tuple[bytes, str]:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
+
+    private = Ed25519PrivateKey.generate()
+    seed = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    return seed, private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+
+async def test_ed25519_keys_per_approver() -> None:
+    alice_seed, alice_public = _ed25519_pair()
+    mallory_seed, _ = _ed25519_pair()
+    settings = Settings(approver_keys=f"alice={alice_public}", require_signed_answers=True)
+    alice = AnswerKey("alice", alice_seed, algorithm="ed25519")
+    async with ServiceHarness(demo.ai, settings=settings) as service:
+        raised = await _paused(service, "ed-1")
+        ref = raised.interrupts[0].ref
+        cases = [
+            # alice's name, someone else's key
+            (
+                build_resume(
+                    raised,
+                    restart={ref: APPROVE},
+                    answered_by="alice",
+                    signing_key=AnswerKey("alice", mallory_seed, algorithm="ed25519"),
+                ),
+                "bad_signature",
+            ),
+            # alice's key, but claiming to be bob
+            (
+                build_resume(raised, restart={ref: APPROVE}, answered_by="bob", signing_key=alice),
+                "bad_signature",
+            ),
+            (build_resume(raised, restart={ref: APPROVE}, answered_by="alice"), "unsigned"),
+        ]
+        for event, reason in cases:
+            await _send(service, event)
+            assert (await _rejection(service, event.resume_id)).reason == reason
+        signed = build_resume(raised, restart={ref: APPROVE}, answered_by="alice", signing_key=alice)
+        assert signed.signature is not None
+        assert signed.signature.algorithm == "ed25519"
+        await _send(service, signed)
+        assert isinstance(await service.result("ed-1"), RunCompleted)

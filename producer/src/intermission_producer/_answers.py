@@ -11,11 +11,12 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from intermission_schemas import (
     AnswerProblem,
+    AnswerSignature,
     InterruptRaised,
     RespondAnswer,
     RestartAnswer,
@@ -23,6 +24,7 @@ from intermission_schemas import (
     call_digest,
     check_answers,
     hmac_signature,
+    signing_payload,
 )
 
 from ._errors import AnswerError, ClientUsageError
@@ -33,10 +35,13 @@ __all__ = ["AnswerKey", "build_resume"]
 
 @dataclass(frozen=True)
 class AnswerKey:
-    """An approval system's HMAC-SHA256 key: workers know it by ``key_id``."""
+    """A signing key. ``hmac-sha256``: an approval system's shared secret, known to the workers by
+    ``key_id``. ``ed25519``: an approver's private key (the 32-byte seed), ``key_id`` being the
+    approver, whose public key the workers hold; needs the ``cryptography`` package."""
 
     key_id: str
     secret: bytes
+    algorithm: Literal["hmac-sha256", "ed25519"] = "hmac-sha256"
 
     def __repr__(self) -> str:  # never print the secret
         return f"AnswerKey(key_id={self.key_id!r})"
@@ -127,15 +132,33 @@ def build_resume(
         ref: call_digest(by_ref[ref].tool, by_ref[ref].input)
         for ref in [a.ref for a in respond_answers] + [a.ref for a in restart_answers]
     }
-    signature = hmac_signature(
-        event,
-        signing_key.secret,
-        key_id=signing_key.key_id,
-        issued_at=issued,
-        expires_at=issued + timedelta(seconds=valid_for),
-        calls=calls,
-    )
+    expires = issued + timedelta(seconds=valid_for)
+    if signing_key.algorithm == "ed25519":
+        signature = _ed25519_signature(event, signing_key, issued, expires, calls)
+    else:
+        signature = hmac_signature(
+            event,
+            signing_key.secret,
+            key_id=signing_key.key_id,
+            issued_at=issued,
+            expires_at=expires,
+            calls=calls,
+        )
     return msgspec.structs.replace(event, signature=signature)
+
+
+def _ed25519_signature(
+    event: ResumeRequested, key: AnswerKey, issued: datetime, expires: datetime, calls: dict[str, str]
+) -> AnswerSignature:
+    try:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    except ImportError as exc:  # an optional dependency of the SDK
+        raise ClientUsageError("Ed25519 answer keys need the cryptography package") from exc
+    payload = signing_payload(event, key_id=key.key_id, issued_at=issued, expires_at=expires, calls=calls)
+    value = Ed25519PrivateKey.from_private_bytes(key.secret).sign(payload).hex()
+    return AnswerSignature(
+        key_id=key.key_id, algorithm="ed25519", issued_at=issued, expires_at=expires, calls=calls, value=value
+    )
 
 
 def _problem(schema: dict[str, Any] | None, value: Any, what: str) -> tuple[str, str] | None:

@@ -100,13 +100,16 @@ FIELDS: dict[str, dict[str, str]] = {
         "input and ignore replaceInput. (replaceInput is the value; replacesInput says whether to use it.)",
     },
     "AnswerSignature": {
-        "keyId": "Which approval system's key signed (INTERMISSION_ANSWER_KEYS on the workers).",
-        "algorithm": "The signature algorithm.",
+        "keyId": "Which key signed: an approval system's HMAC key (INTERMISSION_ANSWER_KEYS on the "
+        "workers) or, for ed25519, the approver's own key (INTERMISSION_APPROVER_KEYS; must equal "
+        "answeredBy).",
+        "algorithm": "hmac-sha256 (a shared secret per approval system) or ed25519 (a key pair per "
+        "approver).",
         "issuedAt": "When the answer was signed.",
         "expiresAt": "When the signature stops being accepted (rejected as signature_expired).",
         "calls": "Per answered ref: sha256 of canonical JSON [tool, input] of the call the approver saw; "
         "a mismatch with the stored call is rejected as input_mismatch.",
-        "value": "Hex HMAC-SHA256 of intermission_schemas.signing_payload(...).",
+        "value": "Hex HMAC-SHA256, or hex Ed25519 signature, of intermission_schemas.signing_payload(...).",
     },
     "RunCompleted": {
         "text": "The final model text.",

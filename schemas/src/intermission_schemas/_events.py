@@ -142,13 +142,14 @@ class RestartAnswer(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 class AnswerSignature(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """Proof of who answered and what they saw: an HMAC-SHA256, under the approval system's key
-    ``key_id``, of the canonical signing payload (``intermission_schemas.signing_payload``):
+    """Proof of who answered and what they saw: an HMAC-SHA256 under the approval system's key
+    ``key_id``, or an Ed25519 signature by the approver ``key_id``, of the canonical signing
+    payload (``intermission_schemas.signing_payload``):
     run id, snapshot version, pause digest, resume id, approver, issued-at, expiry, the answers,
     and per answered ref the digest of the tool name and exact input the approver was shown."""
 
     key_id: str
-    algorithm: Literal["hmac-sha256"] = "hmac-sha256"
+    algorithm: Literal["hmac-sha256", "ed25519"] = "hmac-sha256"
     issued_at: datetime
     expires_at: datetime
     calls: dict[str, str]  # ref -> call_digest(tool, input) as the approver saw the call

@@ -46,8 +46,18 @@ def parse_answer_keys(text: str) -> dict[str, bytes]:
 
 
 class AnswerKeys:
-    def __init__(self, keys: Mapping[str, bytes], *, required: bool = False) -> None:
+    """HMAC secrets by approval system (``keys``) and Ed25519 public keys by approver
+    (``approver_keys``, raw 32 bytes)."""
+
+    def __init__(
+        self,
+        keys: Mapping[str, bytes],
+        *,
+        required: bool = False,
+        approver_keys: Mapping[str, bytes] | None = None,
+    ) -> None:
         self.keys = dict(keys)
+        self.approver_keys = dict(approver_keys or {})
         self.required = required
 
     def verify(self, event: ResumeRequested, pending: Sequence[PendingInterrupt], now: datetime) -> None:
@@ -57,9 +67,6 @@ class AnswerKeys:
             if self.required:
                 raise AnswerProblem("unsigned", "this service accepts signed answers only")
             return
-        secret = self.keys.get(signature.key_id)
-        if secret is None:
-            raise AnswerProblem("bad_signature", f"no answer key {signature.key_id!r} is configured")
         payload = signing_payload(
             event,
             key_id=signature.key_id,
@@ -67,9 +74,15 @@ class AnswerKeys:
             expires_at=signature.expires_at,
             calls=signature.calls,
         )
-        expected = hmac.new(secret, payload, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature.value):
-            raise AnswerProblem("bad_signature", "the signature does not match the answer")
+        if signature.algorithm == "ed25519":
+            self._check_ed25519(event, payload)
+        else:
+            secret = self.keys.get(signature.key_id)
+            if secret is None:
+                raise AnswerProblem("bad_signature", f"no answer key {signature.key_id!r} is configured")
+            expected = hmac.new(secret, payload, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected, signature.value):
+                raise AnswerProblem("bad_signature", "the signature does not match the answer")
         if now >= signature.expires_at:
             raise AnswerProblem(
                 "signature_expired", f"the signature expired at {signature.expires_at.isoformat()}"
@@ -88,3 +101,22 @@ class AnswerKeys:
                     f"ref {ref!r} was approved for another call than the pending {interrupt.tool!r}",
                     [ref],
                 )
+
+    def _check_ed25519(self, event: ResumeRequested, payload: bytes) -> None:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        signature = event.signature
+        assert signature is not None
+        public = self.approver_keys.get(signature.key_id)
+        if public is None:
+            raise AnswerProblem("bad_signature", f"no approver key {signature.key_id!r} is configured")
+        if event.answered_by != signature.key_id:
+            # A per-approver key proves who answered: the answer must name that approver.
+            raise AnswerProblem(
+                "bad_signature", f"signed by {signature.key_id!r} but answered by {event.answered_by!r}"
+            )
+        try:
+            Ed25519PublicKey.from_public_bytes(public).verify(bytes.fromhex(signature.value), payload)
+        except (InvalidSignature, ValueError):
+            raise AnswerProblem("bad_signature", "the signature does not match the answer") from None

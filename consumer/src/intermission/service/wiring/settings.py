@@ -73,6 +73,8 @@ class Settings(pydantic.BaseModel):
     # are verified, and with require_signed_answers unsigned ones are rejected.
     answer_keys: pydantic.SecretStr | None = None
     require_signed_answers: bool = False
+    # Ed25519 public keys per approver: "alice=<hex of the 32-byte public key>,bob=...".
+    approver_keys: str | None = None
     # The key the inbox and `intermission approvals` sign their answers with: "key_id=secret".
     signing_key: pydantic.SecretStr | None = None
     # The inbox: who answers when no trusted header names an approver (dev), and the header an
@@ -129,17 +131,22 @@ class Settings(pydantic.BaseModel):
     def answer_key_set(self) -> AnswerKeys | None:
         from ..runs.signatures import AnswerKeys, parse_answer_keys
 
-        if self.answer_keys is None:
+        if self.answer_keys is None and self.approver_keys is None:
             if self.require_signed_answers:
-                raise SettingsError(
-                    "INTERMISSION_ANSWER_KEYS", "is required when signed answers are required"
-                )
+                raise SettingsError("INTERMISSION_ANSWER_KEYS", "is required to require signed answers")
             return None
         try:
-            keys = parse_answer_keys(self.answer_keys.get_secret_value())
+            keys = parse_answer_keys(self.answer_keys.get_secret_value()) if self.answer_keys else {}
         except ValueError as exc:
             raise SettingsError("INTERMISSION_ANSWER_KEYS", str(exc)) from None
-        return AnswerKeys(keys, required=self.require_signed_answers)
+        try:
+            approvers = {
+                name: bytes.fromhex(value.decode())
+                for name, value in parse_answer_keys(self.approver_keys or "").items()
+            }
+        except ValueError as exc:
+            raise SettingsError("INTERMISSION_APPROVER_KEYS", f"name=<hex public key> pairs: {exc}") from None
+        return AnswerKeys(keys, required=self.require_signed_answers, approver_keys=approvers)
 
     def answer_signing_key(self) -> AnswerKey | None:
         if self.signing_key is None:
