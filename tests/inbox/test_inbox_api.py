@@ -351,3 +351,18 @@ async def test_several_inboxes_agree_and_a_restarted_inbox_rebuilds_the_view() -
 
 
 APPROVE_BODY = {"status": "APPROVED"}
+
+
+async def test_a_dead_lettered_request_shows_as_failed_with_the_reason() -> None:
+    async with ServiceHarness(demo.ai, settings=SETTINGS) as service, inbox_client(service) as client:
+        bad = b'{"type": "GenerateRequest", "runId": "dl-1", "idempotencyKey": ""}'
+        await service.log.publish(service.settings.topics.requests, "dl-1", bad)
+        for _ in range(200):
+            reply = await client.get("/api/runs/dl-1")
+            if reply.status_code == 200 and reply.json()["status"] == "failed":
+                break
+            await asyncio.sleep(0.02)
+        state = reply.json()
+        assert state["status"] == "failed"
+        assert state["deadLetters"][0]["reason"] == "invalid_fields"
+        assert "dead-lettered (invalid_fields)" in (await client.get("/runs/dl-1/card")).text

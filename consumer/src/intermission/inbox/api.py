@@ -58,6 +58,10 @@ def run_json(state: RunState) -> dict[str, Any]:
         "pending": _pending_json(state.raised, state) if status == "pending" and state.raised else None,
         "result": msgspec.to_builtins(state.result) if state.result is not None else None,
         "rejections": msgspec.to_builtins(state.rejections),
+        "deadLetters": [
+            {"topic": d.topic, "offset": d.offset, "reason": d.reason, "detail": d.detail}
+            for d in state.dead_letters
+        ],
         "answers": [
             {"resumeId": r.resume_id, "answeredBy": r.answered_by, "snapshotVersion": r.snapshot_version}
             for r in state.resumes

@@ -55,6 +55,7 @@ _RUN = {
         "result": {"anyOf": [_ref("RunCompleted"), _ref("RunFailed"), {"type": "null"}]},
         "rejections": {"type": "array", "items": _ref("ResumeRejected")},
         "answers": {"type": "array", "items": {"type": "object"}},
+        "deadLetters": {"type": "array", "items": {"type": "object"}},
     },
 }
 _WAIT = {

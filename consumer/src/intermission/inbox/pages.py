@@ -107,6 +107,10 @@ def _ending(state: RunState, status: str) -> str:
     if isinstance(result, RunFailed):
         what = f"{status.capitalize()} ({result.code}): {result.message}"
         return f'<p class="rejected">{escape(what)}</p>'
+    if state.dead_letters:
+        letter = state.dead_letters[-1]
+        what = f"A record of this run was dead-lettered ({letter.reason}): {letter.detail}"
+        return f'<p class="rejected">{escape(what)}</p>'
     if status == "expired":
         return '<p class="rejected">Expired: the pause is past its deadline; answers are rejected.</p>'
     if status == "running":

@@ -22,6 +22,7 @@ from typing import Literal
 
 from intermission_producer import Transport
 from intermission_schemas import (
+    DeadLetter,
     EventDecodeError,
     GenerateRequest,
     InterruptRaised,
@@ -32,6 +33,7 @@ from intermission_schemas import (
     RunFailed,
     Topics,
     decode_approval,
+    decode_dead_letter,
     decode_request,
     decode_result,
     decode_resume,
@@ -52,18 +54,22 @@ def _aware(moment: datetime) -> datetime:
 @dataclass
 class RunState:
     run_id: str
+    _requests_topic: str = "intermission.requests"
     request: GenerateRequest | None = None
     raised: InterruptRaised | None = None  # the newest pause
     result: RunCompleted | RunFailed | None = None
     resumes: list[ResumeRequested] = field(default_factory=list)
     rejections: list[ResumeRejected] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)  # in the order this inbox read them
+    dead_letters: list[DeadLetter] = field(default_factory=list)  # records of this run refused
 
     def status(self, now: datetime) -> Status:
         if isinstance(self.result, RunCompleted):
             return "completed"
         if isinstance(self.result, RunFailed):
             return "expired" if self.result.code == "expired" else "failed"
+        if self.raised is None and any(d.topic == self._requests_topic for d in self.dead_letters):
+            return "failed"  # its request never ran: the worker dead-lettered it
         if self.raised is None:
             return "running"
         if self.raised.expires_at is not None and _aware(self.raised.expires_at) <= now:
@@ -135,7 +141,13 @@ class PendingView:
                 await self._task
 
     async def _follow(self) -> None:
-        topics = [self.topics.requests, self.topics.approvals, self.topics.resumes, self.topics.results]
+        topics = [
+            self.topics.requests,
+            self.topics.approvals,
+            self.topics.resumes,
+            self.topics.results,
+            self.topics.dead_letter,
+        ]
         seen: dict[tuple[str, int], int] = {}
         # First to the ends as they are now (so `ready` means "caught up"), then onwards: the
         # second reader starts at the beginning again and skips what the first one applied.
@@ -153,18 +165,37 @@ class PendingView:
     async def _apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         if value is None:
             return
+        if topic == self.topics.dead_letter:
+            await self._apply_dead_letter(key, value)
+            return
         event = self._decode(topic, value)
         if event is None:
             log.warning("inbox: skipping a record of %s that is not an event", topic)
             return
-        state = self.runs.get(event.run_id)
+        self._state(event.run_id).apply(event)
+        await self._changed_run(event.run_id)
+
+    def _state(self, run_id: str) -> RunState:
+        state = self.runs.get(run_id)
         if state is None:
-            state = self.runs[event.run_id] = RunState(event.run_id)
-        state.apply(event)
+            state = self.runs[run_id] = RunState(run_id, self.topics.requests)
+        return state
+
+    async def _changed_run(self, run_id: str) -> None:
         for queue in self._listeners:
-            queue.put_nowait(event.run_id)
+            queue.put_nowait(run_id)
         async with self._changed:
             self._changed.notify_all()
+
+    async def _apply_dead_letter(self, key: bytes | None, value: bytes) -> None:
+        try:
+            letter = decode_dead_letter(value)
+        except EventDecodeError:
+            return
+        run_id = (key or b"").decode("utf-8", "replace")
+        if run_id:  # dead letters are keyed by the record's own key: the run id
+            self._state(run_id).dead_letters.append(letter)
+            await self._changed_run(run_id)
 
     # -- for the pages and the API ---------------------------------------------------------------
 
