@@ -274,6 +274,10 @@ async def test_token_of_a_finished_pause_is_refused() -> None:
 
 
 async def test_openapi_document_and_event_stream() -> None:
+    """/api/events over a real server (uvicorn): a new run is announced as it happens."""
+    from intermission.inbox.app import build_app
+    from intermission.inbox.serve import serve_app
+
     async with ServiceHarness(demo.ai, settings=SETTINGS) as service, inbox_client(service) as client:
         doc = (await client.get("/api/openapi.json")).json()
         assert doc["openapi"].startswith("3.1")
@@ -287,11 +291,30 @@ async def test_openapi_document_and_event_stream() -> None:
             "/api/events",
         }
         assert "GenerateRequest" in doc["components"]["schemas"]
-        inbox = client.inbox  # type: ignore[attr-defined]
-        async with inbox.view.changes() as changes:
-            await client.post("/api/runs", json={**TRANSFER, "runId": "sse-1"})
-            assert await asyncio.wait_for(changes.get(), 5) == "sse-1"
-        del service
+        stop = asyncio.Event()
+        ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        app = build_app(client.inbox, own_view=False)  # type: ignore[attr-defined]
+        serving = asyncio.create_task(
+            serve_app(app, host="127.0.0.1", port=0, on_ready=ready.set_result, stop=stop)
+        )
+        try:
+            url = await asyncio.wait_for(ready, 30)
+            async with (
+                httpx.AsyncClient(base_url=url, timeout=10) as http,
+                http.stream("GET", "/api/events") as events,
+            ):
+                assert events.headers["content-type"].startswith("text/event-stream")
+                lines = events.aiter_lines()
+                assert await anext(lines) == ": live"
+                await http.post("/api/runs", json={**TRANSFER, "runId": "sse-1"})
+                async with asyncio.timeout(10):
+                    async for line in lines:
+                        if line.startswith("data:"):
+                            assert line == 'data: {"runId":"sse-1"}'
+                            break
+        finally:
+            stop.set()
+            await asyncio.wait_for(serving, 15)
 
 
 async def test_the_inbox_signs_when_the_workers_require_signed_answers() -> None:
