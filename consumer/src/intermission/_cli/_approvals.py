@@ -81,8 +81,9 @@ def approvals(
     topic_approvals: TopicApprovals = None,
     topic_resumes: TopicResumes = None,
 ) -> None:
-    """Show the pending interrupts and answer them: approve/reject a restartable tool, or type an
-    answer. The pending list is built from the topics (approvals, resumes, results) from their
+    """Show the pending interrupts and answer them: approve/reject a restartable tool, or type an answer.
+
+    The pending list is built from the topics (approvals, resumes, results) from their
     beginning, so interrupts raised before the command started are shown and answered ones are
     not; new ones appear as they are raised. Each answer's outcome (accepted, or rejected with the
     service's reason) is reported."""
