@@ -287,6 +287,7 @@ class Worker:
 
     async def _retrying(self, record: Record, work: Callable[[], Awaitable[None]]) -> None:
         failures = 0
+        poisoned = False  # switched to dead-lettering once; a failing dead letter backs off
         while True:
             try:
                 await work()
@@ -312,7 +313,8 @@ class Worker:
                 failures = 0
             except Exception as exc:
                 failures += 1
-                if failures >= self._attempts and self.health.healthy:
+                if failures >= self._attempts and self.health.healthy and not poisoned:
+                    poisoned = True
                     log.exception("record %s failed %d times; dead-lettering", _where(record), failures)
                     work = functools.partial(
                         self._dead_letter, record, "poison", f"{type(exc).__name__}: {exc}"
