@@ -54,6 +54,7 @@ INTERMISSION_ALL = [
 
 SCHEMAS_ALL = [
     "AnswerProblem",
+    "AnswerSignature",
     "ApprovalEvent",
     "ChatState",
     "Claim",
@@ -106,6 +107,7 @@ SCHEMAS_ALL = [
     "ValueCheck",
     "all_json_schemas",
     "asyncapi_document",
+    "call_digest",
     "check_answers",
     "decode_approval",
     "decode_chat_state",
@@ -118,7 +120,9 @@ SCHEMAS_ALL = [
     "decode_run_result",
     "decode_snapshot",
     "encode",
+    "hmac_signature",
     "json_schema",
+    "signing_payload",
     "with_metadata",
 ]
 
@@ -147,6 +151,7 @@ SERVICE_ALL = [
 
 PRODUCER_ALL = [
     "AnswerError",
+    "AnswerKey",
     "AnswerReason",
     "BrokerError",
     "ClientUsageError",

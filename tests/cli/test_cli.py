@@ -407,3 +407,73 @@ async def test_submit_approvals_and_worker_run_the_whole_flow_then_the_worker_st
     assert returncode == 0, worker_output
     assert "SIGTERM received" in worker_output
     assert "worker stopped" in worker_output
+
+
+@pytest.mark.kafka
+@pytest.mark.s3
+async def test_approvals_shows_what_is_pending_now_and_reports_each_verdict(
+    worker_env: dict[str, str], worker: subprocess.Popen[bytes]
+) -> None:
+    """Raised before the command started: shown. Answered already: not shown. A rejected
+    answer is reported with the service's reason; an accepted one as accepted."""
+    from intermission_producer import GenerateRequest, IntermissionClient, RunCompleted, Topics
+    from intermission_schemas import Message, TextPart
+
+    await _create_topics(worker_env)
+    topics = Topics(
+        requests=worker_env["INTERMISSION_TOPIC_REQUESTS"],
+        approvals=worker_env["INTERMISSION_TOPIC_APPROVALS"],
+        resumes=worker_env["INTERMISSION_TOPIC_RESUMES"],
+        results=worker_env["INTERMISSION_TOPIC_RESULTS"],
+        dead_letter=worker_env["INTERMISSION_TOPIC_DEAD_LETTER"],
+    )
+
+    def request(run_id: str, **fields: object) -> GenerateRequest:
+        text = [Message(role="user", content=[TextPart(text="Transfer $1000 to ABC123")])]
+        return GenerateRequest(
+            run_id=run_id, idempotency_key=run_id, messages=text, tools=["transferMoney"], **fields
+        )  # type: ignore[arg-type]
+
+    async def paused(client: IntermissionClient, run_id: str) -> InterruptRaised:
+        async with asyncio.timeout(60):
+            async for raised in client.interrupts(from_beginning=True):
+                if raised.run_id == run_id:
+                    return raised
+        raise AssertionError("unreachable")
+
+    async with IntermissionClient(worker_env["INTERMISSION_BOOTSTRAP_SERVERS"], topics=topics) as client:
+        await client.submit(request("cli-old"))
+        old = await paused(client, "cli-old")
+        await client.restart(old, {old.interrupts[0].ref: {"status": "APPROVED"}}, answered_by="alice")
+        async with asyncio.timeout(60):
+            async for result in client.results({"cli-old"}):
+                assert isinstance(result, RunCompleted)
+                break
+        await client.submit(request("cli-now", approvers=["alice"]))
+        await paused(client, "cli-now")
+
+    code, output = await _cli(
+        [
+            "approvals",
+            "--auto",
+            "approve",
+            "--limit",
+            "1",
+            "--answered-by",
+            "mallory",
+            "--verdict-wait",
+            "30",
+        ],
+        worker_env,
+    )
+    assert code == 0, output
+    assert "Pending on run cli-now" in output
+    assert "cli-old" not in output
+    assert "rejected (unauthorized)" in output
+
+    code, output = await _cli(
+        ["approvals", "--auto", "approve", "--limit", "1", "--answered-by", "alice", "--verdict-wait", "30"],
+        worker_env,
+    )
+    assert code == 0, output
+    assert "accepted: run cli-now" in output, output

@@ -179,6 +179,11 @@ class Intermission:
         registered one for a name (UnknownToolError if there is none)."""
         return self._model(model)
 
+    @property
+    def tool_names(self) -> list[str]:
+        """The names of every tool and interrupt defined on this app, sorted."""
+        return sorted(self._tools)
+
     def tool(self, name: str) -> Tool:
         found = self._tools.get(name)
         if found is None:

@@ -26,7 +26,7 @@ from intermission_schemas import (
     Topics,
 )
 
-from ._answers import build_resume
+from ._answers import AnswerKey, build_resume
 from ._client import IntermissionClient
 from ._errors import AnswerError, AnswerReason, BrokerError, ClientUsageError, ProducerError, ResultTimeout
 from ._kafka import KafkaTransport
@@ -35,6 +35,7 @@ from ._transport import Transport, TransportRecord
 
 __all__ = [
     "AnswerError",
+    "AnswerKey",
     "AnswerReason",
     "BrokerError",
     "ClientUsageError",

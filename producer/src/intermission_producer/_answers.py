@@ -9,22 +9,43 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 import msgspec
 from intermission_schemas import (
     AnswerProblem,
+    AnswerSignature,
     InterruptRaised,
     RespondAnswer,
     RestartAnswer,
     ResumeRequested,
+    call_digest,
     check_answers,
+    hmac_signature,
+    signing_payload,
 )
 
 from ._errors import AnswerError, ClientUsageError
 from ._validation import schema_problem
 
-__all__ = ["build_resume"]
+__all__ = ["AnswerKey", "build_resume"]
+
+
+@dataclass(frozen=True)
+class AnswerKey:
+    """A signing key. ``hmac-sha256``: an approval system's shared secret, known to the workers by
+    ``key_id``. ``ed25519``: an approver's private key (the 32-byte seed), ``key_id`` being the
+    approver, whose public key the workers hold; needs the ``cryptography`` package."""
+
+    key_id: str
+    secret: bytes
+    algorithm: Literal["hmac-sha256", "ed25519"] = "hmac-sha256"
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"AnswerKey(key_id={self.key_id!r})"
+
 
 _encoder = msgspec.json.Encoder()
 
@@ -38,6 +59,9 @@ def build_resume(
     answered_by: str,
     resume_id: str | None = None,
     metadata: Any = None,
+    signing_key: AnswerKey | None = None,
+    valid_for: float = 600.0,
+    now: datetime | None = None,
 ) -> ResumeRequested:
     """The ResumeRequested for these answers, or AnswerError/ClientUsageError before any is sent.
 
@@ -45,6 +69,10 @@ def build_resume(
     metadata of the restarted tool call; ``replace_input`` maps a restarted ref to its new input.
     ``metadata`` goes on every respond answer. A subset of the pending refs is fine: the service
     collects answers from several approvers until every interrupt is answered.
+
+    With ``signing_key`` the answer is signed (``ResumeRequested.signature``): it binds the run,
+    the pause, the resume id, ``answered_by``, the answers and each answered call's tool and input
+    as ``raised`` showed them, and holds for ``valid_for`` seconds from ``now``.
     """
     respond = respond or {}
     restart = restart or {}
@@ -85,7 +113,7 @@ def build_resume(
     except AnswerProblem as problem:
         ref = problem.refs[0] if problem.refs else None
         raise AnswerError(problem.reason, problem.detail, ref=ref, field=problem.field) from None
-    return ResumeRequested(
+    event = ResumeRequested(
         run_id=raised.run_id,
         resume_id=resume_id or uuid.uuid4().hex,
         snapshot_version=raised.snapshot.version,
@@ -95,6 +123,41 @@ def build_resume(
         # Binds the answer to the pause the approver was shown: the worker refuses a stored
         # pause whose content differs.
         pause_digest=raised.snapshot.sha256,
+    )
+    if signing_key is None:
+        return event
+    by_ref = {interrupt.ref: interrupt for interrupt in raised.interrupts}
+    issued = now or datetime.now(UTC)
+    calls = {
+        ref: call_digest(by_ref[ref].tool, by_ref[ref].input)
+        for ref in [a.ref for a in respond_answers] + [a.ref for a in restart_answers]
+    }
+    expires = issued + timedelta(seconds=valid_for)
+    if signing_key.algorithm == "ed25519":
+        signature = _ed25519_signature(event, signing_key, issued, expires, calls)
+    else:
+        signature = hmac_signature(
+            event,
+            signing_key.secret,
+            key_id=signing_key.key_id,
+            issued_at=issued,
+            expires_at=expires,
+            calls=calls,
+        )
+    return msgspec.structs.replace(event, signature=signature)
+
+
+def _ed25519_signature(
+    event: ResumeRequested, key: AnswerKey, issued: datetime, expires: datetime, calls: dict[str, str]
+) -> AnswerSignature:
+    try:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    except ImportError as exc:  # an optional dependency of the SDK
+        raise ClientUsageError("Ed25519 answer keys need the cryptography package") from exc
+    payload = signing_payload(event, key_id=key.key_id, issued_at=issued, expires_at=expires, calls=calls)
+    value = Ed25519PrivateKey.from_private_bytes(key.secret).sign(payload).hex()
+    return AnswerSignature(
+        key_id=key.key_id, algorithm="ed25519", issued_at=issued, expires_at=expires, calls=calls, value=value
     )
 
 

@@ -22,7 +22,7 @@ from intermission_schemas import (
     encode,
 )
 
-from ._answers import build_resume
+from ._answers import AnswerKey, build_resume
 from ._errors import ClientUsageError, ResultTimeout
 from ._kafka import KafkaTransport
 from ._reading import decoded, merge_by_time
@@ -58,7 +58,9 @@ class IntermissionClient:
         security: KafkaSecurity | None = None,
         client_id: str | None = None,
         consumer_options: dict[str, Any] | None = None,
+        signing_key: AnswerKey | None = None,
     ) -> None:
+        self.signing_key = signing_key  # signs every answer this client sends (see build_resume)
         if (bootstrap_servers is None) == (transport is None):
             raise ClientUsageError("pass either bootstrap_servers or transport=, exactly one of them")
         if transport is not None and (security is not None or client_id is not None or consumer_options):
@@ -264,6 +266,7 @@ class IntermissionClient:
             answered_by=answered_by,
             resume_id=resume_id,
             metadata=metadata,
+            signing_key=self.signing_key,
         )
         await self._send(self.topics.resumes, event)
         return event

@@ -23,6 +23,7 @@ from ._event_codec import (
 from ._events import (
     EVENT_VERSION,
     ID_PATTERN,
+    AnswerSignature,
     ApprovalEvent,
     Claim,
     CollectedAnswer,
@@ -69,6 +70,7 @@ from ._messages import (
     ToolResponsePart,
     with_metadata,
 )
+from ._signing import call_digest, hmac_signature, signing_payload
 from ._topics import Topics
 
 __all__ = [
@@ -76,6 +78,7 @@ __all__ = [
     "ID_PATTERN",
     "SCHEMA_VERSION",
     "AnswerProblem",
+    "AnswerSignature",
     "ApprovalEvent",
     "ChatState",
     "Claim",
@@ -125,6 +128,7 @@ __all__ = [
     "ValueCheck",
     "all_json_schemas",
     "asyncapi_document",
+    "call_digest",
     "check_answers",
     "decode_approval",
     "decode_chat_state",
@@ -137,6 +141,8 @@ __all__ = [
     "decode_run_result",
     "decode_snapshot",
     "encode",
+    "hmac_signature",
     "json_schema",
+    "signing_payload",
     "with_metadata",
 ]

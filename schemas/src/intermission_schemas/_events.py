@@ -107,6 +107,10 @@ class PendingInterrupt(msgspec.Struct, frozen=True, kw_only=True, rename="camel"
     output_schema: dict[str, Any] | None = None  # a respond answer must satisfy this
     input_schema: dict[str, Any] | None = None  # a restart's replaceInput must satisfy this
     restartable: bool = False
+    # An opaque resume token for this ref (when the service has a token secret): POST an answer
+    # to the inbox's /api/answer/{token} with no other credentials. Single-use; expires with
+    # the pause.
+    token: str | None = None
 
 
 class InterruptRaised(_Event, frozen=True, kw_only=True):
@@ -137,6 +141,21 @@ class RestartAnswer(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     replaces_input: bool = False  # distinguishes "replace with null" from "keep the input"
 
 
+class AnswerSignature(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Proof of who answered and what they saw: an HMAC-SHA256 under the approval system's key
+    ``key_id``, or an Ed25519 signature by the approver ``key_id``, of the canonical signing
+    payload (``intermission_schemas.signing_payload``):
+    run id, snapshot version, pause digest, resume id, approver, issued-at, expiry, the answers,
+    and per answered ref the digest of the tool name and exact input the approver was shown."""
+
+    key_id: str
+    algorithm: Literal["hmac-sha256", "ed25519"] = "hmac-sha256"
+    issued_at: datetime
+    expires_at: datetime
+    calls: dict[str, str]  # ref -> call_digest(tool, input) as the approver saw the call
+    value: str  # hex
+
+
 class ResumeRequested(_Event, frozen=True, kw_only=True):
     resume_id: Identifier  # de-duplication: a resume is applied at most once
     snapshot_version: Version  # the pause this answers; an older one is stale
@@ -146,6 +165,9 @@ class ResumeRequested(_Event, frozen=True, kw_only=True):
     # The pause digest of the InterruptRaised answered (its snapshot.sha256). When given, the
     # worker refuses a stored pause whose content is not the one the approver saw.
     pause_digest: str | None = None
+    # Present when the approval system signs its answers; workers configured with answer keys
+    # verify it (and, when they require signatures, reject answers without one).
+    signature: AnswerSignature | None = None
 
 
 ResumeEvent: TypeAlias = ResumeRequested
@@ -178,6 +200,12 @@ RejectReason: TypeAlias = Literal[
     "expired",
     "duplicate",
     "unauthorized",
+    # signed answers (workers configured with answer keys)
+    "unsigned",
+    "bad_signature",
+    "signature_expired",
+    "replayed",
+    "input_mismatch",
 ]
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from ._descriptions import describe
 from ._documents import ChatState, PausedGeneration
 from ._events import (
     DeadLetter,
@@ -49,6 +50,13 @@ def schema_components(
     decoded as one wide struct. Its definition is replaced by ``Part``, an ``anyOf`` of the public
     part types, each requiring its key.
     """
+    refs, defs = _undescribed_components(types, ref_template)
+    return refs, describe(defs)
+
+
+def _undescribed_components(
+    types: list[Any], ref_template: str
+) -> tuple[tuple[dict[str, Any], ...], dict[str, Any]]:
     wanted = [Message if t is Part else t for t in types]
     refs, defs = msgspec.json.schema_components(wanted, ref_template=ref_template)
     if "_WirePart" not in defs:

@@ -6,6 +6,7 @@ import typer
 
 from ._approvals import approvals
 from ._demo import demo
+from ._dev import dev, inbox
 from ._schemas import schemas_app
 from ._service import doctor, topics_app, worker
 from ._submit import submit
@@ -17,11 +18,13 @@ app = typer.Typer(
     # Locals in a traceback would print settings, keys and prompts to the terminal and its logs.
     pretty_exceptions_show_locals=False,
 )
+app.command()(dev)
 app.command()(demo)
 app.command()(worker)
 app.command()(doctor)
 app.command()(submit)
 app.command()(approvals)
+app.command()(inbox)
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 

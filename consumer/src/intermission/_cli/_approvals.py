@@ -9,12 +9,12 @@ import getpass
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from intermission_schemas import InterruptRaised, PendingInterrupt
+from intermission_schemas import InterruptRaised, PendingInterrupt, ResumeRequested
 from rich.table import Table
 from rich.text import Text
 
@@ -28,9 +28,11 @@ from ._common import (
     console,
     kafka_errors,
     load_settings,
-    producer_client,
     usage_errors,
 )
+
+if TYPE_CHECKING:
+    from ..inbox.view import PendingView
 
 T = TypeVar("T")
 
@@ -42,8 +44,8 @@ def approvals(
         bool,
         typer.Option(
             "--from-beginning",
-            help="Also show interrupts raised before now, answered ones included "
-            "(the service rejects a second answer as stale).",
+            hidden=True,
+            help="Kept for old scripts: the current pending interrupts are always shown now.",
         ),
     ] = False,
     auto: Annotated[
@@ -66,13 +68,26 @@ def approvals(
     ] = None,
     group_id: Annotated[
         str | None,
-        typer.Option(help="Share the work with other approvers in this consumer group.", show_default=False),
+        typer.Option(
+            help="Share the work with other approvers in this consumer group: each new interrupt goes "
+            "to one of them (instead of showing every current pending interrupt).",
+            show_default=False,
+        ),
     ] = None,
+    verdict_wait: Annotated[
+        float, typer.Option(min=0, help="Seconds to wait for the service's verdict on each answer sent.")
+    ] = 10.0,
     bootstrap_servers: BootstrapServers = None,
     topic_approvals: TopicApprovals = None,
     topic_resumes: TopicResumes = None,
 ) -> None:
-    """Show pending interrupts and answer them: approve/reject a restartable tool, or type an answer."""
+    """Show the pending interrupts and answer them: approve/reject a restartable tool, or type an answer.
+
+    The pending list is built from the topics (approvals, resumes, results) from their
+    beginning, so interrupts raised before the command started are shown and answered ones are
+    not; new ones appear as they are raised. Each answer's outcome (accepted, or rejected with the
+    service's reason) is reported."""
+    del from_beginning  # the default now
     if answer is not None and auto is None:
         raise typer.BadParameter("--answer only applies with --auto", param_hint="--answer")
     policy = Policy(answered_by=answered_by or _user(), auto=auto, auto_answer=answer)
@@ -83,7 +98,7 @@ def approvals(
         settings.require("bootstrap_servers")
         with kafka_errors(settings):
             try:
-                answered = asyncio.run(_watch(settings, policy, from_beginning, group_id, limit))
+                answered = asyncio.run(_watch(settings, policy, group_id, limit, verdict_wait))
             except KeyboardInterrupt:
                 # Ctrl-C is how a person leaves a watch that has no --limit: not an error.
                 console.print("stopped")
@@ -113,24 +128,64 @@ def _user() -> str:
 
 
 async def _watch(
-    settings: Settings, policy: Policy, from_beginning: bool, group_id: str | None, limit: int | None
+    settings: Settings, policy: Policy, group_id: str | None, limit: int | None, verdict_wait: float
 ) -> int:
+    from intermission_producer import IntermissionClient, KafkaTransport
+
+    from ..inbox.view import PendingView
+
+    assert settings.bootstrap_servers is not None
     answered = 0
-    async with producer_client(settings) as client:
-        where = "from the beginning" if from_beginning else "from now on"
-        console.print(f"watching {settings.topic_approvals} {where}; Ctrl-C to stop", style="dim")
-        # aclosing: leaving the loop early (--limit) stops the consumer now, not at shutdown.
-        interrupts = client.interrupts(group_id=group_id, from_beginning=from_beginning)
-        async with contextlib.aclosing(interrupts) as raised_events:
-            async for raised in raised_events:
-                answered += await _answer(client, raised, policy, None if limit is None else limit - answered)
-                if limit is not None and answered >= limit:
-                    break
+    transport = KafkaTransport(settings.bootstrap_servers, security=settings.kafka_security())
+    await transport.start()
+    view = PendingView(transport, settings.topics)
+    try:
+        await view.start()
+        signing_key = settings.answer_signing_key()
+        async with IntermissionClient(
+            transport=transport, topics=settings.topics, signing_key=signing_key
+        ) as client:
+            where = f"as group {group_id}" if group_id else "pending now and from now on"
+            console.print(f"watching {settings.topics.approvals} ({where}); Ctrl-C to stop", style="dim")
+            source = _open_pauses(view) if group_id is None else client.interrupts(group_id=group_id)
+            # aclosing: leaving the loop early (--limit) stops the reader now, not at shutdown.
+            async with contextlib.aclosing(source) as raised_events:
+                async for raised in raised_events:
+                    budget = None if limit is None else limit - answered
+                    answered += await _answer(client, view, raised, policy, budget, verdict_wait)
+                    if limit is not None and answered >= limit:
+                        break
+    finally:
+        await view.stop()
+        await transport.stop()
     return answered
 
 
-async def _answer(client: Any, raised: InterruptRaised, policy: Policy, budget: int | None) -> int:
-    """Show one pause, decide, send one resume for what was decided; how many were answered."""
+async def _open_pauses(view: PendingView) -> AsyncGenerator[InterruptRaised, None]:
+    """Every run's open pause as the view holds it now, then each one that opens or changes."""
+    shown: set[tuple[str, int, tuple[str, ...]]] = set()
+    async with view.changes() as changes:
+        while True:
+            for state in view.pending():
+                raised = state.raised
+                assert raised is not None
+                key = (raised.run_id, raised.snapshot.version, tuple(raised.answered))
+                if key not in shown:
+                    shown.add(key)
+                    yield raised
+            await changes.get()
+
+
+async def _answer(
+    client: Any,
+    view: PendingView,
+    raised: InterruptRaised,
+    policy: Policy,
+    budget: int | None,
+    verdict_wait: float,
+) -> int:
+    """Show one pause, decide, send one resume for what was decided, report the service's
+    verdict; how many were answered."""
     pending = _pending(raised)
     if not pending:
         return 0
@@ -144,8 +199,24 @@ async def _answer(client: Any, raised: InterruptRaised, policy: Policy, budget: 
         raised, respond=answers.respond, restart=answers.restart, answered_by=policy.answered_by
     )
     message = f"sent resume {sent.resume_id} for run {raised.run_id}: {answers.describe()}"
-    console.print(Text(message, style="green"), soft_wrap=True)
+    console.print(Text(message, style="dim"), soft_wrap=True)
+    console.print(await _verdict(view, sent, verdict_wait), soft_wrap=True)
     return len(answers)
+
+
+async def _verdict(view: PendingView, sent: ResumeRequested, wait: float) -> Text:
+    from ..inbox.answers import outcome
+
+    state = view.get(sent.run_id)
+    if state is None:
+        return Text(f"no verdict on resume {sent.resume_id} yet (run unknown to the topics)", style="yellow")
+    await view.wait_for(lambda: outcome(state, sent) is not None, wait)
+    verdict = outcome(state, sent)
+    if verdict is None:
+        return Text(f"no verdict on resume {sent.resume_id} within {wait:g} s", style="yellow")
+    if verdict["outcome"] == "rejected":
+        return Text(f"rejected ({verdict['reason']}): {verdict['detail']}", style="bold red")
+    return Text(f"accepted: run {sent.run_id} took resume {sent.resume_id}", style="green")
 
 
 def _pending(raised: InterruptRaised) -> list[PendingInterrupt]:

@@ -32,8 +32,10 @@ from .claims import Claims
 from .expiry import Expiry
 from .requests import Requests
 from .sealing import Sealer
+from .signatures import AnswerKeys
 from .snapshots import Snapshots
 from .steps import Steps
+from .tokens import ResumeTokens
 
 __all__ = ["Runs"]
 
@@ -53,20 +55,22 @@ class Runs:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         owner: str | None = None,
         lease: timedelta = timedelta(seconds=30),
+        tokens: ResumeTokens | None = None,
+        answer_keys: AnswerKeys | None = None,
     ) -> None:
         self.topics = topics
         self.publisher = publisher
         steps = Steps(
             ai=ai,
             snapshots=Snapshots(store, sealer),
-            announce=Announcer(publisher, topics),
+            announce=Announcer(publisher, topics, tokens),
             clock=clock,
             owner=owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
             lease=lease,
         )
         self._requests = Requests(steps)
         self._expiry = Expiry(steps)
-        self._claims = Claims(steps, self._expiry)
+        self._claims = Claims(steps, self._expiry, answer_keys)
 
     async def on_request(self, request: GenerateRequest) -> None:
         await self._requests.handle(request)

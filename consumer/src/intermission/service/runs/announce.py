@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
+import msgspec
 from intermission_schemas import (
     AnswerProblem,
     GenerateRequest,
@@ -25,6 +27,7 @@ from .keys import snapshot_key
 from .sealing import pause_digest
 from .snapshots import Loaded
 from .spec import RunSpec
+from .tokens import ResumeTokens
 
 __all__ = ["Announcer", "pending_interrupt"]
 
@@ -32,9 +35,10 @@ log = logging.getLogger("intermission.worker")
 
 
 class Announcer:
-    def __init__(self, publisher: Publisher, topics: Topics) -> None:
+    def __init__(self, publisher: Publisher, topics: Topics, tokens: ResumeTokens | None = None) -> None:
         self.publisher = publisher
         self.topics = topics
+        self.tokens = tokens
 
     async def interrupts(self, loaded: Loaded, spec: RunSpec) -> None:
         """InterruptRaised for a pause: what a form needs, and which refs are answered."""
@@ -47,8 +51,11 @@ class Announcer:
                 sha256=pause_digest(snapshot),
             ),
             interrupts=[
-                pending_interrupt(part, spec.tools.get(part.tool_request.name))
-                for part in snapshot.paused.interrupts
+                self._with_token(snapshot.run_id, snapshot.snapshot_version, snapshot.expires_at, pending)
+                for pending in (
+                    pending_interrupt(part, spec.tools.get(part.tool_request.name))
+                    for part in snapshot.paused.interrupts
+                )
             ],
             created_at=snapshot.created_at,
             expires_at=snapshot.expires_at,
@@ -64,6 +71,14 @@ class Announcer:
             len(event.answered),
             len(event.interrupts),
         )
+
+    def _with_token(
+        self, run_id: str, version: int, expires_at: datetime | None, pending: PendingInterrupt
+    ) -> PendingInterrupt:
+        if self.tokens is None:
+            return pending
+        token = self.tokens.mint(run_id, version, pending.ref, expires_at)
+        return msgspec.structs.replace(pending, token=token)
 
     async def rejection(self, event: ResumeRequested, problem: AnswerProblem) -> None:
         log.info("resume %s of run %s rejected: %s", event.resume_id, event.run_id, problem.detail)

@@ -33,6 +33,7 @@ from .expiry import Expiry
 from .journal import Journal
 from .keys import snapshot_key
 from .sealing import pause_digest
+from .signatures import AnswerKeys
 from .snapshots import Loaded
 from .spec import RunSpec
 from .steps import Steps
@@ -45,9 +46,10 @@ _CLAIM_RETRIES = 8
 
 
 class Claims:
-    def __init__(self, steps: Steps, expiry: Expiry) -> None:
+    def __init__(self, steps: Steps, expiry: Expiry, answer_keys: AnswerKeys | None = None) -> None:
         self.steps = steps
         self.expiry = expiry
+        self.answer_keys = answer_keys
 
     async def handle(self, event: ResumeRequested) -> None:
         for _ in range(_CLAIM_RETRIES):
@@ -78,6 +80,14 @@ class Claims:
         key = snapshot_key(snapshot.run_id, snapshot.snapshot_version)
         if event.pause_digest is not None and event.pause_digest != pause_digest(snapshot):
             raise TamperedSnapshotError(key, "is not the pause the approver was shown")
+        if (
+            event.signature is not None
+            and event.resume_id in snapshot.applied_resumes
+            and snapshot.status in ("resolved", "expired")
+        ):
+            # Applied once; a signed answer arriving again after its pause was settled is a
+            # replay: say so (nothing runs again either way).
+            raise AnswerProblem("replayed", f"resume {event.resume_id!r} was applied already")
         if event.resume_id in snapshot.applied_resumes or (
             snapshot.status == "resuming" and snapshot.resumed_by == event.resume_id
         ):
@@ -89,6 +99,9 @@ class Claims:
         if following is not None:
             # A pending pause whose next step is stored: an older copy put back in place.
             raise TamperedSnapshotError(key, "is pending, but its next step is stored (rolled back)")
+        if self.answer_keys is not None:
+            shown = [pending_interrupt(part, None) for part in snapshot.paused.interrupts]
+            self.answer_keys.verify(event, shown, steps.clock())
         request = snapshot.request
         if request.approvers and event.answered_by not in request.approvers:
             raise AnswerProblem("unauthorized", f"{event.answered_by!r} may not answer this run")

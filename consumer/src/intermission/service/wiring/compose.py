@@ -62,6 +62,8 @@ def build_worker(
         sealer=Sealer(settings.seal_secret()),
         clock=clock or (lambda: datetime.now(UTC)),
         lease=timedelta(seconds=settings.claim_lease_seconds),
+        tokens=settings.resume_tokens(),
+        answer_keys=settings.answer_key_set(),
     )
     return Worker(
         runs,

@@ -18,7 +18,10 @@ from intermission_schemas import Topics
 from ...errors import SettingsError
 
 if TYPE_CHECKING:
-    from intermission_producer import KafkaSecurity
+    from intermission_producer import AnswerKey, KafkaSecurity
+
+    from ..runs.signatures import AnswerKeys
+    from ..runs.tokens import ResumeTokens
 
 
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -66,6 +69,21 @@ class Settings(pydantic.BaseModel):
     # at a fifth of the CPU per cycle, see the README) or boto3 (on a thread pool).
     s3_client: Literal["boto3", "obstore"] = "obstore"
     seal_key: pydantic.SecretStr | None = None  # HMAC secret that seals stored snapshots
+    # HMAC secret for resume tokens (InterruptRaised carries one per pending ref; the inbox's
+    # POST /api/answer/{token} redeems it). Unset: no tokens. Workers and inboxes share it.
+    resume_token_secret: pydantic.SecretStr | None = None
+    # Signed answers: "key_id=secret" pairs, one per approval system; with them, signed answers
+    # are verified, and with require_signed_answers unsigned ones are rejected.
+    answer_keys: pydantic.SecretStr | None = None
+    require_signed_answers: bool = False
+    # Ed25519 public keys per approver: "alice=<hex of the 32-byte public key>,bob=...".
+    approver_keys: str | None = None
+    # The key the inbox and `intermission approvals` sign their answers with: "key_id=secret".
+    signing_key: pydantic.SecretStr | None = None
+    # The inbox: who answers when no trusted header names an approver (dev), and the header an
+    # authenticating proxy sets with the approver's identity.
+    inbox_identity: str | None = None
+    inbox_identity_header: str | None = None
     # the registry of tools and prompts, and the model to use instead of the registry's own
     model: str | None = None
     gemini_api_key: pydantic.SecretStr | None = None
@@ -112,6 +130,46 @@ class Settings(pydantic.BaseModel):
 
     def seal_secret(self) -> bytes | None:
         return self.seal_key.get_secret_value().encode() if self.seal_key else None
+
+    def answer_key_set(self) -> AnswerKeys | None:
+        from ..runs.signatures import AnswerKeys, parse_answer_keys
+
+        if self.answer_keys is None and self.approver_keys is None:
+            if self.require_signed_answers:
+                raise SettingsError("INTERMISSION_ANSWER_KEYS", "is required to require signed answers")
+            return None
+        try:
+            keys = parse_answer_keys(self.answer_keys.get_secret_value()) if self.answer_keys else {}
+        except ValueError as exc:
+            raise SettingsError("INTERMISSION_ANSWER_KEYS", str(exc)) from None
+        try:
+            approvers = {
+                name: bytes.fromhex(value.decode())
+                for name, value in parse_answer_keys(self.approver_keys or "").items()
+            }
+        except ValueError as exc:
+            raise SettingsError("INTERMISSION_APPROVER_KEYS", f"name=<hex public key> pairs: {exc}") from None
+        return AnswerKeys(keys, required=self.require_signed_answers, approver_keys=approvers)
+
+    def answer_signing_key(self) -> AnswerKey | None:
+        if self.signing_key is None:
+            return None
+        from intermission_producer import AnswerKey
+
+        from ..runs.signatures import parse_answer_keys
+
+        try:
+            [(key_id, secret)] = parse_answer_keys(self.signing_key.get_secret_value()).items()
+        except ValueError:
+            raise SettingsError("INTERMISSION_SIGNING_KEY", "must be one key_id=secret pair") from None
+        return AnswerKey(key_id, secret)
+
+    def resume_tokens(self) -> ResumeTokens | None:
+        if self.resume_token_secret is None:
+            return None
+        from ..runs.tokens import ResumeTokens
+
+        return ResumeTokens(self.resume_token_secret.get_secret_value().encode())
 
     def kafka_security(self) -> KafkaSecurity:
         # Imported here: commands that never touch Kafka should not load its client.

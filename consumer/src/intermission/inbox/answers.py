@@ -1,0 +1,163 @@
+"""Answering a pause over HTTP: the body, the checks, the publish, and the outcome.
+
+The checks are the producer SDK's own (`intermission_producer.build_resume`, which runs
+`intermission_schemas.check_answers` against the published JSON Schemas), so the inbox refuses
+exactly what the SDK refuses; the worker checks again and stays the authority.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from intermission_producer import AnswerError, AnswerKey, ClientUsageError, Transport, build_resume
+from intermission_schemas import ResumeRequested, Topics, encode
+
+from ..service.runs.tokens import InvalidToken, ResumeTokens
+from .view import PendingView, RunState
+
+__all__ = ["AnswerBody", "Refused", "TokenBody", "answer", "answer_token", "outcome"]
+
+
+class AnswerBody(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """``respond``: ref -> output; ``restart``: ref -> the ``resumed`` metadata of the re-run;
+    ``replaceInput``: ref -> new input of a restarted ref. Any subset of the open refs."""
+
+    snapshot_version: int | None = None
+    respond: dict[str, Any] = {}
+    restart: dict[str, Any] = {}
+    replace_input: dict[str, Any] = {}
+    metadata: Any = None
+    resume_id: str | None = None
+
+
+class TokenBody(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """A token's answer: ``output`` responds; ``resumed`` (with ``replaceInput``) restarts."""
+
+    output: Any = msgspec.UNSET
+    resumed: Any = msgspec.UNSET
+    replace_input: Any = msgspec.UNSET
+
+
+class Refused(Exception):
+    """An answer the inbox will not send: an HTTP status and a JSON body that says why."""
+
+    def __init__(self, status: int, reason: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.body: dict[str, Any] = {"reason": reason, "detail": detail, **extra}
+
+
+def open_run(view: PendingView, run_id: str, version: int | None) -> RunState:
+    state = view.get(run_id)
+    if state is None:
+        raise Refused(404, "unknown_run", f"no run {run_id!r}")
+    status = state.status(datetime.now(UTC))
+    if status == "expired":
+        raise Refused(410, "expired", f"the pause of run {run_id!r} expired")
+    if status != "pending" or state.raised is None:
+        raise Refused(409, "not_pending", f"run {run_id!r} is {status}: nothing to answer")
+    if version is not None and version != state.raised.snapshot.version:
+        raise Refused(409, "stale", f"pause {version} is not the open one ({state.raised.snapshot.version})")
+    return state
+
+
+async def answer(
+    view: PendingView,
+    transport: Transport,
+    topics: Topics,
+    run_id: str,
+    body: AnswerBody,
+    answered_by: str,
+    signing_key: AnswerKey | None = None,
+) -> ResumeRequested:
+    """Check ``body`` against the run's open pause as the SDK does, then publish it."""
+    state = open_run(view, run_id, body.snapshot_version)
+    assert state.raised is not None
+    try:
+        event = build_resume(
+            state.raised,
+            respond=body.respond,
+            restart=body.restart,
+            replace_input=body.replace_input,
+            answered_by=answered_by,
+            resume_id=body.resume_id,
+            metadata=body.metadata,
+            signing_key=signing_key,
+        )
+    except AnswerError as exc:
+        status = 409 if exc.reason == "duplicate" else 422
+        raise Refused(status, exc.reason, exc.detail, ref=exc.ref, field=exc.field) from None
+    except ClientUsageError as exc:
+        raise Refused(400, "bad_request", str(exc)) from None
+    await transport.publish(topics.resumes, run_id, encode(event))
+    return event
+
+
+async def answer_token(
+    view: PendingView,
+    transport: Transport,
+    topics: Topics,
+    tokens: ResumeTokens | None,
+    token: str,
+    body: TokenBody,
+    signing_key: AnswerKey | None = None,
+) -> ResumeRequested:
+    """Redeem a resume token: the token names the run, pause and ref; ``body`` only the answer."""
+    if tokens is None:
+        raise Refused(404, "no_tokens", "this inbox has no resume token secret configured")
+    try:
+        claims = tokens.open(token)
+    except InvalidToken as exc:
+        raise Refused(403, "invalid_token", str(exc)) from None
+    if claims.expired(datetime.now(UTC)):
+        raise Refused(410, "expired", "the token expired with its pause")
+    state = view.get(claims.run_id)
+    if state is not None and any(r.resume_id == claims.resume_id for r in state.resumes):
+        raise Refused(409, "used", "this token was used already")
+    has_output = body.output is not msgspec.UNSET
+    has_restart = body.resumed is not msgspec.UNSET or body.replace_input is not msgspec.UNSET
+    if has_output == has_restart:
+        raise Refused(400, "bad_request", "give either output (respond) or resumed/replaceInput (restart)")
+    try:
+        state = open_run(view, claims.run_id, None)
+    except Refused as refused:
+        if refused.status == 409 or (state is not None and state.raised is not None):
+            # The pause this token belonged to is over: the token went with it.
+            raise Refused(410, "expired", f"the token's pause is over ({refused.body['detail']})") from None
+        raise
+    assert state.raised is not None
+    if state.raised.snapshot.version != claims.snapshot_version:
+        raise Refused(410, "expired", "the token's pause is over (the run moved on)")
+    if claims.ref in state.raised.answered:
+        raise Refused(409, "used", f"ref {claims.ref!r} is already answered")
+    answer_body = AnswerBody(snapshot_version=claims.snapshot_version, resume_id=claims.resume_id)
+    if has_output:
+        answer_body.respond = {claims.ref: body.output}
+    else:
+        answer_body.restart = {claims.ref: None if body.resumed is msgspec.UNSET else body.resumed}
+        if body.replace_input is not msgspec.UNSET:
+            answer_body.replace_input = {claims.ref: body.replace_input}
+    who = f"token:{claims.ref}"
+    return await answer(view, transport, topics, claims.run_id, answer_body, who, signing_key)
+
+
+def outcome(state: RunState, event: ResumeRequested) -> dict[str, Any] | None:
+    """What became of a resume, as the topics tell: None while the worker has not acted."""
+    rejected = state.rejection_of(event.resume_id)
+    if rejected is not None:
+        return {
+            "outcome": "rejected",
+            "reason": rejected.reason,
+            "detail": rejected.detail,
+            "field": rejected.field,
+            "refs": rejected.refs,
+        }
+    refs = {a.ref for a in event.respond} | {a.ref for a in event.restart}
+    raised = state.raised
+    moved = state.result is not None or (
+        raised is not None
+        and (raised.snapshot.version > event.snapshot_version or refs <= set(raised.answered))
+    )
+    return {"outcome": "accepted"} if moved else None

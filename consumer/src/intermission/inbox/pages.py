@@ -1,0 +1,167 @@
+"""The inbox's server-rendered HTML: the page, and one card per run (re-fetched live)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+import msgspec
+from intermission_schemas import (
+    GenerateRequest,
+    InterruptRaised,
+    Message,
+    PendingInterrupt,
+    ResumeRejected,
+    ResumeRequested,
+    RunCompleted,
+    RunFailed,
+    TextPart,
+    ToolRequestPart,
+    ToolResponsePart,
+)
+
+from .forms import render_form_fields
+from .view import Event, RunState
+
+__all__ = ["render_card", "render_page"]
+
+
+def _json(value: Any) -> str:
+    return escape(json.dumps(msgspec.to_builtins(value), indent=1, ensure_ascii=False))
+
+
+def render_page(runs: Sequence[RunState], tools: Sequence[str], cards: Sequence[str]) -> str:
+    options = "".join(f'<option value="{escape(t)}">{escape(t)}</option>' for t in tools)
+    body = "".join(cards) or '<p id="empty">No runs yet: start one above.</p>'
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Intermission inbox</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/static/inbox.css"></head>
+<body><header><h1>Intermission inbox</h1><small><span class="dot">●</span> live ·
+<a href="/api/openapi.json">HTTP API</a></small></header>
+<form id="start"><label>Prompt <input name="prompt" value="Transfer $1000 to ABC123"></label>
+<label>Tool <select name="tool">{options}<option value="">(none)</option></select></label>
+<button type="submit">Start run</button><span class="status"></span></form>
+<section id="runs">{body}</section>
+<script src="/static/inbox.js"></script></body></html>"""
+
+
+def render_card(state: RunState, messages: Sequence[Message] | None, now: datetime | None = None) -> str:
+    status = state.status(now or datetime.now(UTC))
+    raised = state.raised
+    left = ""
+    if status == "pending" and raised is not None:
+        left = "".join(_interrupt(raised, i) for i in state.open_interrupts())
+        if raised.answered:
+            left += f"<p>Already answered: {escape(', '.join(raised.answered))}</p>"
+        if raised.expires_at is not None:
+            left += f"<p><small>expires {escape(raised.expires_at.isoformat(timespec='seconds'))}</small></p>"
+    left += _ending(state, status)
+    right = _history(state.events, messages)
+    return (
+        f'<article class="run {status}" id="run-{escape(state.run_id)}" data-run="{escape(state.run_id)}">'
+        f'<h2>run <code>{escape(state.run_id)}</code> <span class="badge {status}">{status}</span></h2>'
+        f'<div class="columns"><div class="decide">{left}</div>'
+        f'<div class="history"><h3>History</h3>{right}</div></div></article>'
+    )
+
+
+def _interrupt(raised: InterruptRaised, interrupt: PendingInterrupt) -> str:
+    head = (
+        f"<p><b>{escape(interrupt.tool)}</b> <small>ref <code>{escape(interrupt.ref)}</code></small>"
+        f"{' — ' + escape(interrupt.description) if interrupt.description else ''}</p>"
+        f"<p>It wants to run with:</p><pre>{_json(interrupt.input)}</pre>"
+    )
+    if interrupt.metadata not in (None, True):
+        head += f"<p>Interrupt says:</p><pre>{_json(interrupt.metadata)}</pre>"
+    common = (
+        f'class="answer" data-run="{escape(raised.run_id)}" data-ref="{escape(interrupt.ref)}" '
+        f'data-version="{raised.snapshot.version}"'
+    )
+    respond = (
+        f'<div class="output">{render_form_fields(interrupt.output_schema)}</div>'
+        '<div class="actions"><button type="button" data-action="respond">Send answer</button></div>'
+    )
+    if interrupt.restartable:
+        body = (
+            '<label><input type="checkbox" class="replace-toggle"> run it with this input instead</label>'
+            f'<div class="replace">{render_form_fields(interrupt.input_schema, interrupt.input)}</div>'
+            '<div class="actions"><button type="button" data-action="approve">Approve</button>'
+            '<button type="button" data-action="deny">Deny</button></div>'
+            f"<details><summary>or answer with an output instead of running it</summary>{respond}</details>"
+        )
+    else:
+        body = respond
+    return (
+        f'<div class="interrupt">{head}<form {common}>{body}<p class="status" role="status"></p></form></div>'
+    )
+
+
+def _ending(state: RunState, status: str) -> str:
+    result = state.result
+    if isinstance(result, RunCompleted):
+        return f'<p class="done">Completed ({escape(result.finish_reason)}): {escape(result.text)}</p>'
+    if isinstance(result, RunFailed):
+        what = f"{status.capitalize()} ({result.code}): {result.message}"
+        return f'<p class="rejected">{escape(what)}</p>'
+    if state.dead_letters:
+        letter = state.dead_letters[-1]
+        what = f"A record of this run was dead-lettered ({letter.reason}): {letter.detail}"
+        return f'<p class="rejected">{escape(what)}</p>'
+    if status == "expired":
+        return '<p class="rejected">Expired: the pause is past its deadline; answers are rejected.</p>'
+    if status == "running":
+        return "<p>Running…</p>"
+    return ""
+
+
+def _history(events: Sequence[Event], messages: Sequence[Message] | None) -> str:
+    parts = []
+    if messages:
+        parts.append('<h4>Messages</h4><ol class="messages">')
+        parts.extend(f"<li>{_message(m)}</li>" for m in messages)
+        parts.append("</ol>")
+    parts.append('<h4>Events</h4><ol class="events">')
+    parts.extend(f"<li>{_event(e)}</li>" for e in events)
+    parts.append("</ol>")
+    return "".join(parts)
+
+
+def _message(message: Message) -> str:
+    shown = []
+    for part in message.content:
+        if isinstance(part, TextPart):
+            shown.append(escape(part.text))
+        elif isinstance(part, ToolRequestPart):
+            request = part.tool_request
+            mark = " (interrupted)" if part.interrupt is not None else ""
+            shown.append(f"calls <b>{escape(request.name)}</b>{mark} <pre>{_json(request.input)}</pre>")
+        elif isinstance(part, ToolResponsePart):
+            response = part.tool_response
+            shown.append(f"<b>{escape(response.name)}</b> returned <pre>{_json(response.output)}</pre>")
+        else:
+            shown.append(f"<pre>{_json(part)}</pre>")
+    return f"<b>{escape(message.role)}</b>: " + " ".join(shown)
+
+
+def _event(event: Event) -> str:
+    if isinstance(event, GenerateRequest):
+        return f"requested (tools: {escape(', '.join(event.tools) or 'none')})"
+    if isinstance(event, InterruptRaised):
+        refs = ", ".join(i.ref for i in event.interrupts)
+        answered = f", answered {', '.join(event.answered)}" if event.answered else ""
+        return f"paused at v{event.snapshot.version} on {escape(refs)}{escape(answered)}"
+    if isinstance(event, ResumeRequested):
+        answered = ", ".join([a.ref for a in event.respond] + [a.ref for a in event.restart])
+        return escape(f"answer {event.resume_id[:12]} by {event.answered_by} for {answered}")
+    if isinstance(event, ResumeRejected):
+        return (
+            f'<span class="rejected">{escape(f"answer {event.resume_id[:12]} rejected ({event.reason}): ")}'
+            f"{escape(event.detail)}</span>"
+        )
+    if isinstance(event, RunCompleted):
+        return "completed"
+    return f"failed ({escape(event.code)})"

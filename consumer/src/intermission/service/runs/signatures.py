@@ -1,0 +1,122 @@
+"""Verifying signed answers: who answered, and that they approved the call that will run.
+
+Workers configured with answer keys (``INTERMISSION_ANSWER_KEYS``, ``key_id=secret`` pairs, one
+per approval system) check a ResumeRequested's ``signature`` before its answers are collected,
+and reject, each with its own reason, leaving the pause open:
+
+    unsigned           no signature, and INTERMISSION_REQUIRE_SIGNED_ANSWERS is set
+    bad_signature      unknown key id, a signature that does not match the payload, or refs
+                       answered without a signed call digest
+    signature_expired  now is past the signature's expiry
+    input_mismatch     a signed call digest (tool name + exact input the approver saw) is not the
+                       one of the stored pending call
+    replayed           (in claims.py) a signed answer that was applied already, arriving again
+                       after its pause was settled
+
+What is covered is defined once, in ``intermission_schemas.signing_payload``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from intermission_schemas import (
+    AnswerProblem,
+    PendingInterrupt,
+    ResumeRequested,
+    call_digest,
+    signing_payload,
+)
+
+__all__ = ["AnswerKeys", "parse_answer_keys"]
+
+
+def parse_answer_keys(text: str) -> dict[str, bytes]:
+    """``"ops=secret1,slack=secret2"`` -> {key id: secret}; ValueError on a malformed pair."""
+    keys: dict[str, bytes] = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        key_id, eq, secret = pair.partition("=")
+        if not eq or not key_id.strip() or not secret:
+            raise ValueError("answer keys are key_id=secret pairs separated by commas")
+        keys[key_id.strip()] = secret.encode()
+    return keys
+
+
+class AnswerKeys:
+    """HMAC secrets by approval system (``keys``) and Ed25519 public keys by approver
+    (``approver_keys``, raw 32 bytes)."""
+
+    def __init__(
+        self,
+        keys: Mapping[str, bytes],
+        *,
+        required: bool = False,
+        approver_keys: Mapping[str, bytes] | None = None,
+    ) -> None:
+        self.keys = dict(keys)
+        self.approver_keys = dict(approver_keys or {})
+        self.required = required
+
+    def verify(self, event: ResumeRequested, pending: Sequence[PendingInterrupt], now: datetime) -> None:
+        """Raise AnswerProblem unless ``event`` is acceptable as to its signature."""
+        signature = event.signature
+        if signature is None:
+            if self.required:
+                raise AnswerProblem("unsigned", "this service accepts signed answers only")
+            return
+        payload = signing_payload(
+            event,
+            key_id=signature.key_id,
+            issued_at=signature.issued_at,
+            expires_at=signature.expires_at,
+            calls=signature.calls,
+        )
+        if signature.algorithm == "ed25519":
+            self._check_ed25519(event, payload)
+        else:
+            secret = self.keys.get(signature.key_id)
+            if secret is None:
+                raise AnswerProblem("bad_signature", f"no answer key {signature.key_id!r} is configured")
+            expected = hmac.new(secret, payload, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected, signature.value):
+                raise AnswerProblem("bad_signature", "the signature does not match the answer")
+        if now >= signature.expires_at:
+            raise AnswerProblem(
+                "signature_expired", f"the signature expired at {signature.expires_at.isoformat()}"
+            )
+        answered = [a.ref for a in event.respond] + [a.ref for a in event.restart]
+        if unsigned := [ref for ref in answered if ref not in signature.calls]:
+            raise AnswerProblem(
+                "bad_signature", f"ref(s) {unsigned} are answered without a signed call", unsigned
+            )
+        by_ref = {interrupt.ref: interrupt for interrupt in pending}
+        for ref in answered:
+            interrupt = by_ref.get(ref)
+            if interrupt is not None and call_digest(interrupt.tool, interrupt.input) != signature.calls[ref]:
+                raise AnswerProblem(
+                    "input_mismatch",
+                    f"ref {ref!r} was approved for another call than the pending {interrupt.tool!r}",
+                    [ref],
+                )
+
+    def _check_ed25519(self, event: ResumeRequested, payload: bytes) -> None:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        signature = event.signature
+        assert signature is not None
+        public = self.approver_keys.get(signature.key_id)
+        if public is None:
+            raise AnswerProblem("bad_signature", f"no approver key {signature.key_id!r} is configured")
+        if event.answered_by != signature.key_id:
+            # A per-approver key proves who answered: the answer must name that approver.
+            raise AnswerProblem(
+                "bad_signature", f"signed by {signature.key_id!r} but answered by {event.answered_by!r}"
+            )
+        try:
+            Ed25519PublicKey.from_public_bytes(public).verify(bytes.fromhex(signature.value), payload)
+        except (InvalidSignature, ValueError):
+            raise AnswerProblem("bad_signature", "the signature does not match the answer") from None
