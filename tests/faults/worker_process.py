@@ -12,7 +12,7 @@ anything:
 
     after_model           the model's reply returned (the app's model is wrapped)
     after_tool_effect     a tool applied its outside effect and has not returned yet
-    after_snapshot_write  an S3 create or replace succeeded (S3SnapshotStore)
+    after_snapshot_write  an S3 create or replace succeeded (either S3 client)
     after_publish         a publish was acknowledged (KafkaPublisher)
     before_commit         an offset is about to be committed (KafkaSubscription)
 
@@ -93,30 +93,41 @@ def _journaled_call(key: str) -> str | None:
     return f"{parts[1]}:{int(parts[3])}:{unquote(parts[4][len('tool-') :])}"
 
 
-def install(switch: KillSwitch, consumer_options: dict[str, Any]) -> None:
-    """Wrap the public seams' classes and the app before the CLI builds the worker."""
-    import fault_app
-    from intermission.service.adapters.kafka import KafkaPublisher, KafkaSubscription
-    from intermission.service.adapters.s3 import S3SnapshotStore
+def _wrap_store(store_class: Any, switch: KillSwitch, append: Any) -> None:
+    create, replace = store_class.create, store_class.replace
 
-    create, replace = S3SnapshotStore.create, S3SnapshotStore.replace
-    publish, commit = KafkaPublisher.publish, KafkaSubscription.commit
-    subscription_init = KafkaSubscription.__init__
-
-    async def create_then(self: S3SnapshotStore, key: str, data: bytes) -> str:
-        etag = await create(self, key, data)
+    async def create_then(self: Any, key: str, data: bytes) -> str:
+        etag: str = await create(self, key, data)
         journaled = _journaled_call(key)
         if journaled is not None:
             # The tool call's output is durable from here on: by the service's promise it is
             # finished, and no attempt may run it again.
-            fault_app.append("journal.jsonl", {"idempotency_key": journaled})
+            append("journal.jsonl", {"idempotency_key": journaled})
         switch.hit("after_snapshot_write")
         return etag
 
-    async def replace_then(self: S3SnapshotStore, key: str, data: bytes, etag: str) -> str:
-        new = await replace(self, key, data, etag)
+    async def replace_then(self: Any, key: str, data: bytes, etag: str) -> str:
+        new: str = await replace(self, key, data, etag)
         switch.hit("after_snapshot_write")
         return new
+
+    store_class.create = create_then
+    store_class.replace = replace_then
+
+
+def install(switch: KillSwitch, consumer_options: dict[str, Any]) -> None:
+    """Wrap the public seams' classes and the app before the CLI builds the worker."""
+    import fault_app
+    from intermission.service.adapters.kafka import KafkaPublisher, KafkaSubscription
+    from intermission.service.adapters.obstore import ObstoreSnapshotStore
+    from intermission.service.adapters.s3 import S3SnapshotStore
+
+    publish, commit = KafkaPublisher.publish, KafkaSubscription.commit
+    subscription_init = KafkaSubscription.__init__
+
+    # Both S3 clients the worker may be configured with (INTERMISSION_S3_CLIENT).
+    for store_class in (S3SnapshotStore, ObstoreSnapshotStore):
+        _wrap_store(store_class, switch, fault_app.append)
 
     async def publish_then(self: KafkaPublisher, topic: str, key: str, value: bytes) -> None:
         await publish(self, topic, key, value)
@@ -130,8 +141,6 @@ def install(switch: KillSwitch, consumer_options: dict[str, Any]) -> None:
         kwargs["consumer_options"] = {**consumer_options, **(kwargs.get("consumer_options") or {})}
         subscription_init(self, *args, **kwargs)
 
-    S3SnapshotStore.create = create_then  # type: ignore[method-assign]
-    S3SnapshotStore.replace = replace_then  # type: ignore[method-assign]
     KafkaPublisher.publish = publish_then  # type: ignore[method-assign]
     KafkaSubscription.commit = commit_after  # type: ignore[method-assign]
     KafkaSubscription.__init__ = subscription_with_options  # type: ignore[method-assign]
