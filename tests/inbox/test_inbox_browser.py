@@ -48,9 +48,14 @@ async def dev_server(tmp_path: Path) -> AsyncIterator[str]:
 
 
 async def test_intermission_dev_in_chromium(dev_server: str, tmp_path: Path) -> None:
+    # The README's screenshot is this test's; it is rewritten only when asked, so a test run
+    # leaves the working tree as it found it.
+    refresh = os.environ.get("INTERMISSION_REFRESH_SCREENSHOT") == "1"
+    shot = DOCS / "inbox.png" if refresh else tmp_path / "inbox.png"
     async with chromium() as browser:
         page = await browser.new_page(viewport={"width": 1280, "height": 900})
-        run_id = await approve_a_transfer(page, dev_server, screenshot=DOCS / "inbox.png")
+        run_id = await approve_a_transfer(page, dev_server, screenshot=shot)
+    assert shot.stat().st_size > 10_000
     async with httpx.AsyncClient(base_url=dev_server) as client:
         state = (await client.get(f"/api/runs/{run_id}")).json()
     assert state["status"] == "completed"
