@@ -26,7 +26,7 @@ from .sealing import pause_digest
 from .snapshots import Loaded
 from .spec import RunSpec
 
-__all__ = ["Announcer", "pending_interrupt"]
+__all__ = ["Announcer", "interrupt_raised", "pending_interrupt"]
 
 log = logging.getLogger("intermission.worker")
 
@@ -38,24 +38,8 @@ class Announcer:
 
     async def interrupts(self, loaded: Loaded, spec: RunSpec) -> None:
         """InterruptRaised for a pause: what a form needs, and which refs are answered."""
-        snapshot = loaded.snapshot
-        event = InterruptRaised(
-            run_id=snapshot.run_id,
-            snapshot=SnapshotRef(
-                key=snapshot_key(snapshot.run_id, snapshot.snapshot_version),
-                version=snapshot.snapshot_version,
-                sha256=pause_digest(snapshot),
-            ),
-            interrupts=[
-                pending_interrupt(part, spec.tools.get(part.tool_request.name))
-                for part in snapshot.paused.interrupts
-            ],
-            created_at=snapshot.created_at,
-            expires_at=snapshot.expires_at,
-            answered=sorted(snapshot.answers),
-            tags=snapshot.request.tags,
-        )
-        await self.publisher.publish(self.topics.approvals, snapshot.run_id, encode(event))
+        event = interrupt_raised(loaded, spec)
+        await self.publisher.publish(self.topics.approvals, event.run_id, encode(event))
 
     async def rejection(self, event: ResumeRequested, problem: AnswerProblem) -> None:
         log.info("resume %s of run %s rejected: %s", event.resume_id, event.run_id, problem.detail)
@@ -73,6 +57,26 @@ class Announcer:
     async def result(self, event: RunCompleted | RunFailed, request: GenerateRequest) -> None:
         topic = request.reply_to or self.topics.results
         await self.publisher.publish(topic, request.run_id, encode(event))
+
+
+def interrupt_raised(loaded: Loaded, spec: RunSpec) -> InterruptRaised:
+    snapshot = loaded.snapshot
+    return InterruptRaised(
+        run_id=snapshot.run_id,
+        snapshot=SnapshotRef(
+            key=snapshot_key(snapshot.run_id, snapshot.snapshot_version),
+            version=snapshot.snapshot_version,
+            sha256=pause_digest(snapshot),
+        ),
+        interrupts=[
+            pending_interrupt(part, spec.tools.get(part.tool_request.name))
+            for part in snapshot.paused.interrupts
+        ],
+        created_at=snapshot.created_at,
+        expires_at=snapshot.expires_at,
+        answered=sorted(snapshot.answers),
+        tags=snapshot.request.tags,
+    )
 
 
 def pending_interrupt(part: ToolRequestPart, tool: Tool | None) -> PendingInterrupt:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -119,7 +119,7 @@ class RunIndex:
         tags: Mapping[str, str] | None = None,
         after: str = "",
         page: int = PAGE,
-    ) -> AsyncIterator[IndexEntry]:
+    ) -> AsyncGenerator[IndexEntry, None]:
         """Entries of ``statuses`` (in that order), each status oldest first, from the cursor
         ``after`` (an entry's key) on. Each ListObjectsV2 request reads ``page`` keys; a
         consumer that stops early stops the requests."""
