@@ -3,10 +3,11 @@
 Requests to the store, per call:
 
 - ``list_runs``: ListObjectsV2 requests only, never a read of a run. One status with no tag
-  filter: one request per page (up to 1,000 runs), wherever the page starts, however many runs
-  are stored, since a time bound or a cursor is S3's ``StartAfter``. No status given: up to one
-  request per status (four). A tag filter is checked on the listed keys: ceil(scanned / 1000)
-  requests, where ``scanned`` counts the markers of the time range read until the page is full.
+  filter: exactly one request per page of up to 1,000 runs, wherever the page starts and
+  however many runs are stored, since a time bound or a cursor is S3's ``StartAfter``. No
+  status given: one request per status the page reaches (at most four). A tag filter is
+  checked on the listed keys: ceil(scanned / 1000) requests, where ``scanned`` counts the
+  markers of the status and time range read until the page is full.
 - ``load_run``: one LIST of ``runs/{id}/`` and one GET per stored snapshot and for the result.
 """
 
@@ -75,17 +76,16 @@ async def list_runs(
         raise ValueError("limit must be at least 1")
     statuses = (status,) if status is not None else STATUSES
     # Without a tag filter every listed key counts, so a page of ``limit`` asks S3 for no more.
-    page = 1000 if tags else min(1000, limit + 1)
+    page = 1000 if tags else min(1000, limit)
     found: list[IndexEntry] = []
-    more = False
     scan = RunIndex(store).scan(statuses, since=since, until=until, tags=tags, after=after, page=page)
     async for entry in scan:
-        if len(found) == limit:
-            more = True
-            break
         found.append(entry)
+        if len(found) == limit:
+            break
     await scan.aclose()
-    return RunPage(runs=found, next_cursor=found[-1].key if more else None)
+    # A full page may be the last one: the next call then returns an empty page (one request).
+    return RunPage(runs=found, next_cursor=found[-1].key if len(found) == limit else None)
 
 
 class Answer(msgspec.Struct, frozen=True, kw_only=True):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import AsyncGenerator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import msgspec
@@ -125,7 +125,10 @@ class RunIndex:
         consumer that stops early stops the requests."""
         for status in statuses:
             prefix = f"{INDEX_PREFIX}{status}/"
-            start = prefix + stamp(since) if since is not None else ""
+            # Just before the first key at ``since``: the last possible key a microsecond
+            # earlier. (Not the bare stamp: SeaweedFS reads a StartAfter that names a "folder"
+            # of keys as past the whole folder.)
+            start = prefix + stamp(since - timedelta(microseconds=1)) + "~" if since is not None else ""
             if after:
                 if after < prefix:
                     pass
