@@ -6,6 +6,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,8 +14,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
 
 from harness import Harness, RealBackend
 from intermission.service import Topics
+from intermission_schemas import RespondAnswer, ResumeRequested
 from realservices.kafka import fast_consumer_kwargs
 from realservices.plugin import S3Bucket
+
+TOOLS = ["lookupPrice", "askQuestion", "sendEmail"]
+
+
+async def answer(harness: Harness, run_id: str, output: Any, by: str, version: int = 1) -> None:
+    """A person answers the run's pause ``version``."""
+    raised = await harness.approval(run_id, version)
+    await harness.send(
+        harness.backend.topics.resumes,
+        run_id,
+        ResumeRequested(
+            run_id=run_id,
+            resume_id=f"{run_id}-{version}",
+            snapshot_version=version,
+            respond=[RespondAnswer(ref=raised.interrupts[0].ref, output=output)],
+            answered_by=by,
+        ),
+    )
 
 
 def topics(prefix: str) -> Topics:

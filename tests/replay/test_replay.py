@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import replay_app
-from conftest import cli_env
+from conftest import TOOLS, answer, cli_env
 from harness import Harness
 from intermission.cli import app
 from intermission.replay import REPLAY_OF, Replay, list_runs, load_run
 from intermission.service import Sealer
 from intermission.service.adapters.s3 import S3SnapshotStore
-from intermission_schemas import RespondAnswer, ResumeRequested, RunCompleted
+from intermission_schemas import RunCompleted
 from realservices.plugin import S3Bucket
 from typer.testing import CliRunner
 
@@ -46,25 +46,13 @@ async def record_runs(harness: Harness, count: int, prefix: str = "order") -> li
     ids = [f"{prefix}-{n}" for n in range(count)]
     try:
         for n, run_id in enumerate(ids):
-            await harness.submit(run_id, f"order {n}", tools=["lookupPrice", "askQuestion", "sendEmail"])
+            await harness.submit(run_id, f"order {n}", tools=TOOLS)
 
-        async def answer(n: int, run_id: str) -> None:
-            raised = await harness.approval(run_id)
-            [pending] = raised.interrupts
-            await harness.send(
-                harness.backend.topics.resumes,
-                run_id,
-                ResumeRequested(
-                    run_id=run_id,
-                    resume_id=f"{run_id}-answer",
-                    snapshot_version=1,
-                    respond=[RespondAnswer(ref=pending.ref, output=SIZES[n % 3])],
-                    answered_by=["alice", "bob"][n % 2],
-                ),
-            )
+        async def answered(n: int, run_id: str) -> None:
+            await answer(harness, run_id, SIZES[n % 3], ["alice", "bob"][n % 2])
             await harness.result(run_id, RunCompleted)
 
-        await asyncio.gather(*(answer(n, run_id) for n, run_id in enumerate(ids)))
+        await asyncio.gather(*(answered(n, run_id) for n, run_id in enumerate(ids)))
     finally:
         await worker.stop()
     return ids

@@ -33,7 +33,9 @@ T = TypeVar("T")
 
 Reason = Annotated[
     list[str] | None,
-    typer.Option(help="Only this reason (undecodable, unknown_type, invalid, too_large, poison, ...)"),
+    typer.Option(
+        help="Only this reason (undecodable, unknown_event, invalid_fields, oversized, tampered, poison, ...)"
+    ),
 ]
 Since = Annotated[str | None, typer.Option(help="Dead-lettered at or after (ISO time)", show_default=False)]
 Until = Annotated[str | None, typer.Option(help="... and before (ISO time)", show_default=False)]
@@ -71,38 +73,47 @@ def _read(settings: Settings, reason: list[str] | None, since: str | None, until
     )
 
 
-def _preview(value: bytes, width: int = 60) -> str:
-    text = value.decode("utf-8", "replace").replace("\n", " ")
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 @dlq_app.command("list")
 def list_letters(
     reason: Reason = None,
     since: Since = None,
     until: Until = None,
+    json_lines: Annotated[bool, typer.Option("--jsonl", help="One JSON object a line")] = False,
     bootstrap_servers: BootstrapServers = None,
     topic_dead_letter: TopicDeadLetter = None,
 ) -> None:
     """Every dead letter (oldest first per partition), with its id for `show` and `redrive`."""
     settings = _settings(bootstrap_servers, topic_dead_letter)
     entries = _read(settings, reason, since, until)
+    if json_lines:
+        for entry in entries:
+            letter = entry.letter
+            record = {
+                "id": entry.id,
+                "at": entry.at.isoformat(),
+                "reason": letter.reason,
+                "topic": letter.topic,
+                "partition": letter.partition,
+                "offset": letter.offset,
+                "key": entry.key,
+                "detail": letter.detail,
+                "truncated": letter.truncated,
+            }
+            typer.echo(json.dumps(record, ensure_ascii=False))
+        return
     table = Table(
         title=f"{len(entries)} dead letter(s) on {settings.topics.dead_letter}", title_justify="left"
     )
-    for column in ("id", "at", "reason", "from", "key", "detail", "value"):
-        table.add_column(column)
-    for entry in entries:
-        letter = entry.letter
-        table.add_row(
-            entry.id,
-            entry.at.isoformat(timespec="seconds"),
-            letter.reason,
-            f"{letter.topic}/{letter.partition}@{letter.offset}",
-            entry.key,
-            letter.detail[:80],
-            _preview(letter.value),
-        )
+    rows = [
+        (e.id, e.letter.reason, e.key, e.at.strftime("%Y-%m-%d %H:%M:%S"), e.letter.detail) for e in entries
+    ]
+    # The first four are what a user copies or greps: whole, however narrow the terminal.
+    for i, column in enumerate(("id", "reason", "key", "at")):
+        width = max([len(column), *(len(row[i]) for row in rows)])
+        table.add_column(column, no_wrap=True, min_width=width)
+    table.add_column("detail (`dlq show ID`)", overflow="ellipsis", no_wrap=True, max_width=40)
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
 
 

@@ -176,6 +176,8 @@ def show(
     if not run.snapshots and run.result is None:
         fail(f"no stored run {run_id!r}")
     console.print(Text(f"run {run_id}: {run.status}", style="bold"))
+    if audit.forked_from:
+        console.print(f"forked from {audit.forked_from}", soft_wrap=True)
     steps = Table(title="steps", title_justify="left")
     for column in ("pause", "status", "created", "question", "input", "answer", "answered by"):
         steps.add_column(column)
