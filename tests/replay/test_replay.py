@@ -122,6 +122,26 @@ async def test_replay_against_a_second_model_marks_exactly_the_runs_that_differ(
     assert sorted(again.skipped) == sorted(ids)
     assert len(await replay.reports()) == RUNS
 
+    # From a chosen pause: the replay starts at the original's first pause (its question is
+    # the original's, so n % 5 == 0 no longer differs) and only the continuation is re-run.
+    from_pause = Replay(
+        source=harness.backend.store,
+        sealer=SEALER,
+        ai=replay_app.ai,
+        target=target,
+        label="from-pause",
+        model="second",
+        from_version=1,
+    )
+    resumed = await from_pause.run(ids[:3])
+    assert [(r.run_id, r.same) for r in resumed.reports] == [
+        ("order-0", True),
+        ("order-1", False),
+        ("order-2", True),
+    ]
+    assert resumed.reports[1].reasons == ["final text differs"]
+    assert len(replay_app.EFFECTS) == effects_before
+
     # With effects allowed, the email tool runs for real.
     effects = Replay(
         source=harness.backend.store,

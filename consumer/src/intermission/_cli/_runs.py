@@ -179,9 +179,14 @@ def show(
     if audit.forked_from:
         console.print(f"forked from {audit.forked_from}", soft_wrap=True)
     steps = Table(title="steps", title_justify="left")
-    for column in ("pause", "status", "created", "question", "input", "answer", "answered by"):
+    columns = ("pause", "status", "paused at", "question", "input", "answer", "answered by", "resumed at")
+    for column in columns:
         steps.add_column(column)
-    for snapshot in run.snapshots:
+    # Answers carry no time of their own: a pause was answered by the time its next step was
+    # stored (the next pause's creation, or the result's finish).
+    ends = [s.created_at for s in run.snapshots[1:]]
+    ends.append(run.result.finished_at if run.result is not None else None)
+    for snapshot, resumed_at in zip(run.snapshots, ends, strict=True):
         for part in snapshot.paused.interrupts:
             ref = part.tool_request.ref or ""
             answer = snapshot.answers.get(ref)
@@ -200,6 +205,7 @@ def show(
                 as_json(part.tool_request.input),
                 given if answer is not None else "(pending)",
                 answer.answered_by if answer is not None else "",
+                resumed_at.isoformat(timespec="seconds") if resumed_at is not None else "",
             )
     console.print(steps)
     if run.result is not None:
