@@ -19,7 +19,7 @@ A cycle, as a caller and an approver see it: publish GenerateRequest, receive In
 publish ResumeRequested (restart, approved) at once, receive RunCompleted. Timed from the request
 publish to the RunCompleted receipt.
 
-The floor: the raw operations one cycle puts on its critical path (counted from _runs.py, see
+The floor: the raw operations one cycle puts on its critical path (counted from service/runs/, see
 ``CRITICAL_PATH``), each timed alone, one at a time, with the same publisher and consumer
 settings and the same S3SnapshotStore, on objects the size of a real snapshot and result. floor
 = sum of per-op p50 x count. ``--trace`` also wraps the workers' store and publisher in counting
@@ -84,18 +84,22 @@ from realservices.kafka import fast_consumer_kwargs, start_kafka
 from realservices.s3 import start_s3, unique_bucket_name
 
 # The operations on a cycle's critical path (request publish -> RunCompleted receipt), in
-# order, with the _runs.py code that makes them. (label, count) refer to the floor ops below.
+# order, with the service/runs/ code that makes them. Lookups made side by side count once.
+# (label, count) refer to the floor ops below.
 CRITICAL_PATH: list[tuple[str, int, str]] = [
     ("hop", 4, "request, InterruptRaised, ResumeRequested, RunCompleted: produce -> consume"),
-    ("get_absent", 2, "on_request -> _republish_if_done: get(result) + _load(v1), both absent"),
-    ("create_snapshot", 1, "_settle: store.create(snapshot v1), If-None-Match"),
-    ("get_snapshot", 1, "on_resume -> _try_resume -> _load(v1)"),
-    ("replace", 1, "_try_resume -> _replace: claim pending -> resuming, If-Match"),
-    ("create_result", 1, "_continue -> _settle -> _store_result: store.create(result)"),
+    ("get_absent", 1, "Requests.handle: get(result), get(v1), list(journal 0), side by side"),
+    ("create_snapshot", 1, "Journal.claim: the first step's claim, If-None-Match"),
+    ("create_snapshot", 1, "Journal.record_model: the reply asking for tools, before they run"),
+    ("create_snapshot", 1, "Steps._settle: store.create(snapshot v1), If-None-Match"),
+    ("get_snapshot", 1, "Claims._try: get(v1), get(v2), get(result), list(journal 1), side by side"),
+    ("replace", 1, "Claims._try: claim pending -> resuming with a lease, If-Match"),
+    ("create_snapshot", 1, "journaled tool: the restarted tool's output, before the next model call"),
+    ("create_result", 1, "Steps._finish: store.create(result)"),
 ]
 # Made by the worker after RunCompleted is published: they cost worker time, not cycle latency.
 OFF_PATH: list[tuple[str, int, str]] = [
-    ("replace", 1, "_continue: _replace(resolved), after the result is published"),
+    ("replace", 1, "Steps.mark_resolved: resuming -> resolved, after the result is published"),
     ("commit", 2, "Worker._finished: one offset commit per consumed record"),
 ]
 FLOOR_LABELS = {
@@ -694,7 +698,9 @@ def print_floor(ops: dict[str, Series], diag: dict[str, Series], n: int, idle: t
             f"  {name:<40} {_ms(_timing.percentile(series.samples, 50)):>7.2f} "
             f"{_ms(_timing.percentile(series.samples, 95)):>7.2f} {'':>8} {series.cpu_ms:>6.2f}"
         )
-    floor.first_half = 2 * p50["hop"] + 2 * p50["get_absent"] + p50["create_snapshot"]
+    # request -> raised: two hops, the side-by-side lookups, then three creates (claim, model
+    # reply, snapshot).
+    floor.first_half = 2 * p50["hop"] + p50["get_absent"] + 3 * p50["create_snapshot"]
     return floor
 
 

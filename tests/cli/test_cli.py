@@ -118,9 +118,11 @@ def test_demo_store_dir_keeps_the_snapshot_and_the_result(tmp_path: Path) -> Non
     assert [(status, leaf.split("~")[:2]) for _, status, _, leaf in index] == [
         ("completed", [run_id[1], "0"])
     ]
-    assert len(names) == len(steps) + len(index) + 2  # and the two journal entries
-    # The journal keeps the model reply that asked for the transfer, and the transfer's output.
+    assert len(names) == len(steps) + len(index) + 3  # and the three journal entries
+    # The journal keeps the first step's claim, the model reply that asked for the transfer, and
+    # the transfer's output.
     assert [n.rsplit("/", 2)[-2:] for n in names if "/journal/" in n] == [
+        ["00000000", "claim"],
         ["00000000", "model-00001"],
         ["00000001", "tool-transferMoney-1-0"],
     ]
@@ -359,7 +361,16 @@ def worker_log(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def worker(worker_env: dict[str, str], worker_log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`intermission worker` in its own process; always stopped, even if the test fails."""
+    """`intermission worker` in its own process; always stopped, even if the test fails.
+
+    The topics are created first: a worker checks them at start and refuses to serve without."""
+    created = subprocess.run(
+        [sys.executable, "-m", "intermission.cli", "topics", "create", "--partitions", "2"],
+        env=worker_env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert created.returncode == 0, created.stderr.decode()[-2000:]
     with worker_log.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "intermission.cli", "worker"], env=worker_env, stdout=log, stderr=log
@@ -377,7 +388,6 @@ def worker(worker_env: dict[str, str], worker_log: Path) -> Iterator[subprocess.
 async def test_submit_approvals_and_worker_run_the_whole_flow_then_the_worker_stops_on_sigterm(
     worker_env: dict[str, str], worker: subprocess.Popen[bytes], worker_log: Path
 ) -> None:
-    await _create_topics(worker_env)
     submit = asyncio.create_task(
         _cli(
             [

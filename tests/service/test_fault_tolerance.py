@@ -30,6 +30,10 @@ class Transfer(BaseModel):
     amount: int
 
 
+class Query(BaseModel):
+    query: str
+
+
 class GatedApp:
     """transferMoney that waits at a gate once approved, and records every call and effect.
 
@@ -383,3 +387,47 @@ async def test_a_dead_letter_of_a_record_near_the_limit_fits_and_points_at_the_o
     assert letter.truncated
     assert letter.value_size == len(value)
     assert value.startswith(letter.value)
+
+
+async def test_a_first_run_redelivered_while_its_owner_works_runs_its_tools_once(harness: Harness) -> None:
+    """A first step has no pause to carry a claim: it is claimed in its journal instead."""
+    gate, entered = asyncio.Event(), asyncio.Event()
+    calls: list[str | None] = []
+
+    def model(request: Any) -> Any:
+        from intermission import reply, tool_call
+
+        if request.messages[-1].role == "tool":
+            return reply("looked it up")
+        return reply(tool_call("lookup", {"query": "balance"}, ref="lookup-1"))
+
+    ai = Intermission(model=ScriptedModel(model))
+
+    @ai.define_tool(name="lookup", description="Looks something up, slowly.", input_schema=Query)
+    async def lookup(input: Query, ctx: ToolContext) -> dict[str, object]:
+        calls.append(ctx.idempotency_key)
+        entered.set()
+        await gate.wait()
+        return {"balance": 42}
+
+    from intermission_schemas import GenerateRequest, Message, TextPart
+
+    run_id = _run_id()
+    request = GenerateRequest(
+        run_id=run_id,
+        idempotency_key=run_id,
+        messages=[Message(role="user", content=[TextPart("what is my balance?")])],
+        tools=["lookup"],
+    )
+    first = harness.runs(ai=ai, owner="first", lease=timedelta(seconds=2))
+    second = harness.runs(ai=ai, owner="second", lease=timedelta(seconds=2))
+    owner = asyncio.create_task(first.on_request(request))
+    await asyncio.wait_for(entered.wait(), 10)
+    redelivered = asyncio.create_task(second.on_request(request))
+    await asyncio.sleep(3)  # longer than a lease: the owner's renewals keep it
+    assert not redelivered.done()
+    gate.set()
+    await asyncio.wait_for(asyncio.gather(owner, redelivered), 20)
+    done = await harness.result(run_id, RunCompleted)
+    assert done.text == "looked it up"
+    assert calls == [f"{run_id}:0:lookup-1"]

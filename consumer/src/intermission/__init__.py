@@ -9,11 +9,12 @@ if response.finish_reason == "interrupted":
                                  resume=Resume(respond=[answer]))
 """
 
+from typing import TYPE_CHECKING, Any
+
 from intermission_schemas import Message, ToolRequestPart, ToolResponsePart
 
 from ._app import Intermission
 from ._chat import Chat
-from ._gemini import GeminiModel, RetryPolicy
 from ._model import FinishReason, Model, ModelChunk, ModelRequest, ModelResponse, Usage
 from ._prompts import Prompt
 from ._response import GenerateResponse, Resume
@@ -33,6 +34,20 @@ from .errors import (
     UnknownToolError,
     UsageError,
 )
+
+if TYPE_CHECKING:
+    from ._gemini import GeminiModel, RetryPolicy
+
+
+def __getattr__(name: str) -> Any:
+    # The Gemini adapter imports google-genai, which takes longer to import than the rest of
+    # Intermission together: only code that uses it pays for it.
+    if name in ("GeminiModel", "RetryPolicy"):
+        from . import _gemini
+
+        return getattr(_gemini, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Chat",

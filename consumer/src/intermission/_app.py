@@ -41,15 +41,23 @@ class Intermission:
         prompt_dir: str | Path | None = None,
         models: Mapping[str, Model] | None = None,
     ) -> None:
-        from dotpromptz import Dotprompt
-
         self.model = model
         self._models: dict[str, Model] = dict(models or {})
         self._tools: dict[str, Tool] = {}
-        self.dotprompt = Dotprompt()
+        self._dotprompt: Any = None
         self._prompts: dict[str, Prompt] = {}
         if prompt_dir is not None:
             self._prompts.update(load_prompt_dir(self, Path(prompt_dir)))
+
+    @property
+    def dotprompt(self) -> Any:
+        """The dotpromptz renderer, created (and dotpromptz imported) when a prompt first needs
+        it: apps without prompts never pay for the import."""
+        if self._dotprompt is None:
+            from dotpromptz import Dotprompt
+
+            self._dotprompt = Dotprompt()
+        return self._dotprompt
 
     # -- registration -----------------------------------------------------------------------
 

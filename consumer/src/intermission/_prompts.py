@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dotpromptz import DataArgument, Dotprompt
 from intermission_schemas import Message, Part, TextPart
 
 from ._response import GenerateResponse, Resume
@@ -51,7 +50,7 @@ class Prompt:
         self._model = model
         self._compiled: Any = None
 
-    async def _prepare(self, dotprompt: Dotprompt) -> Any:
+    async def _prepare(self, dotprompt: Any) -> Any:
         """Compile once; take tools, schemas, config and model from the front matter."""
         if self._compiled is None:
             metadata: Any = await dotprompt.render_metadata(self._source)
@@ -77,6 +76,8 @@ class Prompt:
         render = await self._prepare(self._ai.dotprompt)
         value = self._input.validate(input, f"input of prompt {self.name!r}") if self._input else input
         data = self._input.dump(value) if self._input else value
+        from dotpromptz import DataArgument
+
         rendered = await render(DataArgument(input=data or {}))
         return [_message(m) for m in rendered.messages]
 

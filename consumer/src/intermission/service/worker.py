@@ -126,14 +126,14 @@ class Worker:
         await self._drain()
 
     async def _until_stopped(self, records: AsyncIterator[Record]) -> AsyncIterator[Record]:
-        """Records while not stopping, each taken only when a slot is free and every
-        dependency is up: during an outage, fetched records wait unprocessed and uncommitted."""
+        """Records while not stopping, each taken only when a slot is free and no record is
+        waiting out an outage: meanwhile, fetched records wait unprocessed and uncommitted."""
         stopping = asyncio.create_task(self._stopping.wait())
         try:
             while not self._stopping.is_set():
                 if not await self._unless_stopping(self._may_take.wait(), stopping):
                     return
-                if not await self._unless_stopping(self._slots.acquire(), stopping):
+                if not await self._unless_stopping(self._slots.acquire(), stopping, takes_slot=True):
                     return
                 fetch = asyncio.ensure_future(anext(records))
                 await asyncio.wait([fetch, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -151,7 +151,9 @@ class Worker:
         finally:
             stopping.cancel()
 
-    async def _unless_stopping(self, gate: Awaitable[object], stopping: asyncio.Task[bool]) -> bool:
+    async def _unless_stopping(
+        self, gate: Awaitable[object], stopping: asyncio.Task[bool], *, takes_slot: bool = False
+    ) -> bool:
         """Wait for ``gate``; False (and nothing held) if stopping comes first."""
         waiting = asyncio.ensure_future(gate)
         await asyncio.wait([waiting, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -159,7 +161,7 @@ class Worker:
             waiting.cancel()
             return False
         if self._stopping.is_set():
-            if waiting.result() is True:  # a slot was taken: give it back
+            if takes_slot:  # the slot was taken: give it back
                 self._slots.release()
             return False
         return True
@@ -287,39 +289,45 @@ class Worker:
 
     async def _retrying(self, record: Record, work: Callable[[], Awaitable[None]]) -> None:
         failures = 0
+        settled = False  # work is now the record's own outcome: a dead letter, a tampered run
         while True:
             try:
                 await work()
                 self.health.succeeded()
                 return
-            except EventDecodeError as exc:
-                reason, detail = exc.reason, exc.detail
-                work = functools.partial(self._dead_letter, record, reason, detail)
-                continue
-            except TamperedSnapshotError as exc:
-                log.error("record %s: %s; no tool runs", _where(record), exc)
-                work = functools.partial(self._tampered, record, str(exc))
-                continue
-            except RecordTooLargeError as exc:
-                # An outcome of this record does not fit the log: the record's content is at
-                # fault, and no retry makes it smaller.
-                work = functools.partial(self._dead_letter, record, "oversized", str(exc))
-                continue
             except UnavailableError as exc:
                 self.health.failed(exc)
                 self._waiting_out.add(record)
                 self._update_gate()
                 failures = 0
             except Exception as exc:
+                outcome = None if settled else self._outcome_for(record, exc)
+                if outcome is not None:
+                    work, settled = outcome, True
+                    continue
                 failures += 1
-                if failures >= self._attempts and self.health.healthy:
+                if not settled and failures >= self._attempts and self.health.healthy:
                     log.exception("record %s failed %d times; dead-lettering", _where(record), failures)
-                    work = functools.partial(
-                        self._dead_letter, record, "poison", f"{type(exc).__name__}: {exc}"
-                    )
+                    detail = f"{type(exc).__name__}: {exc}"
+                    work, settled = functools.partial(self._dead_letter, record, "poison", detail), True
                     continue
                 log.warning("record %s failed (attempt %d): %s", _where(record), failures, exc)
             await asyncio.sleep(self._backoff(failures))
+
+    def _outcome_for(self, record: Record, exc: Exception) -> Callable[[], Awaitable[None]] | None:
+        """What settles a record that failed because of what it is, or None for other failures."""
+        match exc:
+            case EventDecodeError():
+                return functools.partial(self._dead_letter, record, exc.reason, exc.detail)
+            case TamperedSnapshotError():
+                log.error("record %s: %s; no tool runs", _where(record), exc)
+                return functools.partial(self._tampered, record, str(exc))
+            case RecordTooLargeError():
+                # An outcome of this record does not fit the log: the record's content is at
+                # fault, and no retry makes it smaller.
+                return functools.partial(self._dead_letter, record, "oversized", str(exc))
+            case _:
+                return None
 
     def _backoff(self, failures: int) -> float:
         attempt = max(failures, self._outage_attempts())

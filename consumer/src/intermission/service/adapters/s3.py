@@ -39,6 +39,7 @@ _PAGE_LIMIT = 1000  # S3's own maximum of keys per ListObjectsV2 response
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 _INTERPRETED_CODES = {
     *_MISSING_CODES,
+    "NoSuchBucket",
     "PreconditionFailed",
     "ConditionalRequestConflict",
     "BucketAlreadyOwnedByYou",
@@ -129,6 +130,17 @@ class S3SnapshotStore:
         """Create the bucket if it does not exist yet (a bucket we already own is fine)."""
         with contextlib.suppress(_Refused):  # already ours
             await self._call(f"create bucket {self.bucket!r}", self._client.create_bucket, Bucket=self.bucket)
+
+    async def bucket_exists(self) -> bool:
+        """Whether the bucket is there (some S3-compatible servers create one on the first PUT,
+        so a write alone does not tell)."""
+        try:
+            await self._call(f"head bucket {self.bucket!r}", self._client.head_bucket, Bucket=self.bucket)
+        except _Refused as refused:
+            if refused.code in _MISSING_CODES or refused.code == "NoSuchBucket":
+                return False
+            raise StoreUnavailableError(f"head bucket {self.bucket!r}: {refused.code}") from refused
+        return True
 
     async def create(self, key: str, data: bytes) -> str:
         return await self._put(key, data, IfNoneMatch="*")

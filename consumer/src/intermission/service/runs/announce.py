@@ -40,6 +40,14 @@ class Announcer:
         """InterruptRaised for a pause: what a form needs, and which refs are answered."""
         event = interrupt_raised(loaded, spec)
         await self.publisher.publish(self.topics.approvals, event.run_id, encode(event))
+        log.info(
+            "run %s paused at version %d: %s (answered %d of %d)",
+            event.run_id,
+            event.snapshot.version,
+            ", ".join(f"{p.tool}[{p.ref}]" for p in event.interrupts),
+            len(event.answered),
+            len(event.interrupts),
+        )
 
     async def rejection(self, event: ResumeRequested, problem: AnswerProblem) -> None:
         log.info("resume %s of run %s rejected: %s", event.resume_id, event.run_id, problem.detail)
@@ -57,6 +65,10 @@ class Announcer:
     async def result(self, event: RunCompleted | RunFailed, request: GenerateRequest) -> None:
         topic = request.reply_to or self.topics.results
         await self.publisher.publish(topic, request.run_id, encode(event))
+        if isinstance(event, RunCompleted):
+            log.info("run %s completed (%s)", event.run_id, event.finish_reason)
+        else:
+            log.info("run %s failed: %s: %s", event.run_id, event.code, event.message[:200])
 
 
 def interrupt_raised(loaded: Loaded, spec: RunSpec) -> InterruptRaised:

@@ -21,6 +21,7 @@ from intermission_schemas import (
     CollectedAnswer,
     PendingInterrupt,
     ResumeRequested,
+    RunResult,
     Snapshot,
     check_answers,
 )
@@ -29,6 +30,7 @@ from ...errors import ResumeError, TamperedSnapshotError
 from ..ports import PreconditionFailed
 from .announce import pending_interrupt
 from .expiry import Expiry
+from .journal import Journal
 from .keys import snapshot_key
 from .sealing import pause_digest
 from .snapshots import Loaded
@@ -62,7 +64,12 @@ class Claims:
     async def _try(self, event: ResumeRequested) -> bool:
         """True when done; False when a conditional write lost and the caller should retry."""
         steps = self.steps
-        loaded = await steps.snapshots.load(event.run_id, event.snapshot_version)
+        # Everything a resume may need, side by side in one round trip: the pause, the step that
+        # continued it (if any), and the journal of the step it would start.
+        (loaded, following), journal = await asyncio.gather(
+            steps.snapshots.around(event.run_id, event.snapshot_version),
+            steps.journal(event.run_id, event.snapshot_version),
+        )
         if loaded is None:
             if not await steps.snapshots.known(event.run_id):
                 raise AnswerProblem("unknown_run", f"no run {event.run_id!r}")
@@ -76,10 +83,10 @@ class Claims:
         ):
             # This answer was applied before: the record is a redelivery. Finish what it
             # started; never reject an answer that was applied.
-            return await self._redelivered(loaded)
+            return await self._redelivered(loaded, following, journal)
         if snapshot.status != "pending":
             raise AnswerProblem("stale", f"pause {snapshot.snapshot_version} is already {snapshot.status}")
-        if await steps.snapshots.following(snapshot) is not None:
+        if following is not None:
             # A pending pause whose next step is stored: an older copy put back in place.
             raise TamperedSnapshotError(key, "is pending, but its next step is stored (rolled back)")
         request = snapshot.request
@@ -103,13 +110,23 @@ class Claims:
             claimed = await steps.snapshots.replace(loaded, updated)
         except PreconditionFailed:
             return False
+        log.info(
+            "run %s pause %d: resume %s by %r applied%s",
+            event.run_id,
+            event.snapshot_version,
+            event.resume_id,
+            event.answered_by,
+            "; resuming" if complete else "; waiting for more answers",
+        )
         if complete:
-            await steps.resume_claimed(claimed)
+            await steps.resume_claimed(claimed, journal)
         else:
             await steps.announce.interrupts(claimed, spec)  # approval UIs see which refs are open
         return True
 
-    async def _redelivered(self, loaded: Loaded) -> bool:
+    async def _redelivered(
+        self, loaded: Loaded, following: Loaded | RunResult | None, journal: Journal
+    ) -> bool:
         steps = self.steps
         snapshot = loaded.snapshot
         if snapshot.status == "pending":
@@ -132,17 +149,16 @@ class Claims:
         except PreconditionFailed:
             return False
         log.info("taking over pause %s/%s (lease lapsed)", snapshot.run_id, snapshot.snapshot_version)
-        await self._recover(claimed)
+        await self._recover(claimed, following, journal)
         return True
 
-    async def _recover(self, claimed: Loaded) -> None:
+    async def _recover(self, claimed: Loaded, following: Loaded | RunResult | None, journal: Journal) -> None:
         """Finish a claim whose worker stopped. If the next step is already durable, repeat its
         event; otherwise continue from the journal, which keeps finished work finished."""
         steps = self.steps
         snapshot = claimed.snapshot
-        following = await steps.snapshots.following(snapshot)
         if following is None:
-            await steps.resume_claimed(claimed)
+            await steps.resume_claimed(claimed, journal)
             return
         if isinstance(following, Loaded):
             await steps.announce.interrupts(following, await steps.specs.of(following.snapshot.request))

@@ -15,18 +15,21 @@ right after it, already stands for it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from intermission_schemas import decode_messages, encode
+from intermission_schemas import Claim, decode_messages, encode
 
 from ..._model import ChunkCallback, FinishReason, Model, ModelRequest, ModelResponse, Usage
 from ..._tools import Tool, ToolContext
 from ..ports import PreconditionFailed, SnapshotStore
-from .keys import journal_model_key, journal_prefix, journal_tool_key
+from .keys import journal_claim_key, journal_model_key, journal_prefix, journal_tool_key
+from .lease import Lease, new_claim
 from .sealing import Sealer
 
 __all__ = ["Journal"]
@@ -46,6 +49,7 @@ class _ToolEntry(msgspec.Struct, frozen=True, kw_only=True):
 
 _model_entry = msgspec.json.Decoder(_ModelEntry)
 _tool_entry = msgspec.json.Decoder(_ToolEntry)
+_claim = msgspec.json.Decoder(Claim)
 
 
 class Journal:
@@ -85,6 +89,46 @@ class Journal:
             assert stored is not None, f"{key} was created, then vanished"
             return self.sealer.open(key, stored.data)
         return body
+
+    # -- the step's own claim ------------------------------------------------------------------
+
+    async def claim(self, owner: str, clock: Callable[[], datetime], duration: timedelta) -> Lease | Claim:
+        """Claim the step for ``owner``: a Lease to hold while working, or the live Claim of
+        another worker that is (or may still be) running it.
+
+        Used for a run's first step, which has no pause to carry a claim; later steps are
+        claimed on their pause. A lapsed claim is taken over.
+        """
+        key = journal_claim_key(self.run_id, self.step)
+        now = clock()
+        mine = new_claim(owner, now, duration)
+        etag: str | None = None
+        if key not in self._present:
+            with contextlib.suppress(PreconditionFailed):
+                etag = await self.store.create(key, self.sealer.seal(key, encode(mine)))
+        while etag is None:
+            stored = await self.store.get(key)
+            if stored is None:  # removed meanwhile: try to create it again
+                try:
+                    etag = await self.store.create(key, self.sealer.seal(key, encode(mine)))
+                except PreconditionFailed:
+                    continue
+                break
+            held = _claim.decode(self.sealer.open(key, stored.data))
+            if held.owner != owner and held.lease_until > now:
+                return held
+            mine = new_claim(owner, now, duration, held.takeovers + (held.owner != owner))
+            try:
+                etag = await self.store.replace(key, self.sealer.seal(key, encode(mine)), stored.etag)
+            except PreconditionFailed:
+                continue
+        current = [etag]
+
+        async def renew() -> None:
+            later = msgspec.structs.replace(mine, lease_until=clock() + duration)
+            current[0] = await self.store.replace(key, self.sealer.seal(key, encode(later)), current[0])
+
+        return Lease(renew, duration=duration)
 
     # -- the model ---------------------------------------------------------------------------
 

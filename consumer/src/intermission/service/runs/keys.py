@@ -14,6 +14,7 @@ from urllib.parse import quote
 __all__ = [
     "EXPIRY_PREFIX",
     "expiry_key",
+    "journal_claim_key",
     "journal_model_key",
     "journal_prefix",
     "journal_tool_key",
@@ -53,6 +54,10 @@ def run_prefix(run_id: str) -> str:
 def journal_prefix(run_id: str, step: int) -> str:
     """Step 0 is a run's first generation; step N continues pause N."""
     return f"runs/{run_id}/journal/{step:08d}/"
+
+
+def journal_claim_key(run_id: str, step: int) -> str:
+    return f"{journal_prefix(run_id, step)}claim"
 
 
 def journal_model_key(run_id: str, step: int, position: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -21,7 +21,7 @@ from ...errors import UnavailableError
 from ..ports import PreconditionFailed
 from .snapshots import Loaded, Snapshots
 
-__all__ = ["ClaimLost", "Lease", "new_claim"]
+__all__ = ["ClaimLost", "Lease", "new_claim", "snapshot_lease"]
 
 log = logging.getLogger("intermission.worker")
 
@@ -33,22 +33,19 @@ class ClaimLost(Exception):
 
 
 class Lease:
-    def __init__(
-        self,
-        snapshots: Snapshots,
-        claimed: Loaded,
-        *,
-        duration: timedelta,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.snapshots = snapshots
-        self.current = claimed  # the latest version written, for the next conditional write
+    """Renews a claim every third of its duration while ``hold`` runs the work.
+
+    ``renew`` writes the claim again with a later lease (a conditional replace) and raises
+    PreconditionFailed when the claim is no longer this worker's.
+    """
+
+    def __init__(self, renew: Callable[[], Awaitable[None]], *, duration: timedelta) -> None:
+        self._renew_claim = renew
         self.duration = duration
-        self.clock = clock
         self._lost = False
 
     async def hold(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run ``work`` while renewing the lease; ClaimLost if the pause was taken over."""
+        """Run ``work`` while renewing the lease; ClaimLost if the claim was taken over."""
         task = asyncio.ensure_future(work)
         renewer = asyncio.create_task(self._renew(task))
         try:
@@ -65,20 +62,10 @@ class Lease:
         interval = self.duration.total_seconds() / 3
         while not task.done():
             await asyncio.sleep(interval)
-            snapshot = self.current.snapshot
-            if snapshot.claim is None:
-                return
-            claim = msgspec.structs.replace(snapshot.claim, lease_until=self.clock() + self.duration)
             try:
-                self.current = await self.snapshots.replace(
-                    self.current, msgspec.structs.replace(snapshot, claim=claim)
-                )
+                await self._renew_claim()
             except PreconditionFailed:
-                log.warning(
-                    "pause %s/%s was taken over; stopping this worker's attempt",
-                    snapshot.run_id,
-                    snapshot.snapshot_version,
-                )
+                log.warning("a claim was taken over; stopping this worker's attempt")
                 self._lost = True
                 task.cancel()
                 return
@@ -86,6 +73,22 @@ class Lease:
                 # The store is down: keep working and keep trying; if the lease lapses first,
                 # another worker may take over, and the journal keeps finished work finished.
                 log.debug("lease renewal failed, retrying: %s", exc)
+
+
+def snapshot_lease(
+    snapshots: Snapshots, claimed: Loaded, *, duration: timedelta, clock: Callable[[], datetime]
+) -> tuple[Lease, Callable[[], Loaded]]:
+    """A lease on a claimed pause, and a way to read the pause as last written (its etag)."""
+    current = [claimed]
+
+    async def renew() -> None:
+        snapshot = current[0].snapshot
+        if snapshot.claim is None:
+            return
+        claim = msgspec.structs.replace(snapshot.claim, lease_until=clock() + duration)
+        current[0] = await snapshots.replace(current[0], msgspec.structs.replace(snapshot, claim=claim))
+
+    return Lease(renew, duration=duration), lambda: current[0]
 
 
 def new_claim(owner: str, now: datetime, duration: timedelta, takeovers: int = 0) -> Claim:

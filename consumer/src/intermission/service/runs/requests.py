@@ -7,6 +7,8 @@ import asyncio
 from intermission_schemas import GenerateRequest, RunFailed, RunResult
 
 from ...errors import IntermissionError
+from .journal import Journal
+from .lease import ClaimLost, Lease
 from .snapshots import Loaded
 from .steps import Steps
 
@@ -19,14 +21,29 @@ class Requests:
 
     async def handle(self, request: GenerateRequest) -> None:
         steps = self.steps
-        # The lookups miss for every new request; side by side they cost one round trip.
-        result, first, journal = await asyncio.gather(
-            steps.snapshots.load_result(request.run_id),
-            steps.snapshots.load(request.run_id, 1),
-            steps.journal(request.run_id, 0),
-        )
-        if await self._repeat_if_done(request, result, first):
+        while True:
+            # The lookups miss for every new request; side by side they cost one round trip.
+            result, first, journal = await asyncio.gather(
+                steps.snapshots.load_result(request.run_id),
+                steps.snapshots.load(request.run_id, 1),
+                steps.journal(request.run_id, 0),
+            )
+            if await self._repeat_if_done(request, result, first):
+                return
+            claimed = await journal.claim(steps.owner, steps.clock, steps.lease)
+            if isinstance(claimed, Lease):
+                break
+            # Another worker holds the first step (a rebalance handed this record over while
+            # it ran): wait for its outcome, or for its lease to lapse.
+            remaining = (claimed.lease_until - steps.clock()).total_seconds()
+            await asyncio.sleep(max(0.05, min(remaining, steps.lease.total_seconds() / 4, 2.0)))
+        try:
+            await claimed.hold(self._first_step(request, journal))
+        except ClaimLost:
             return
+
+    async def _first_step(self, request: GenerateRequest, journal: Journal) -> None:
+        steps = self.steps
         try:
             spec = await steps.specs.of(request)
             messages = await steps.specs.first_messages(request)

@@ -127,18 +127,23 @@ class Snapshots:
     async def known(self, run_id: str) -> bool:
         return bool(await self.store.list(run_prefix(run_id)))
 
+    async def around(self, run_id: str, version: int) -> tuple[Loaded | None, Loaded | RunResult | None]:
+        """Pause ``version`` and the step that continued it (None if none is stored), read side
+        by side: one round trip."""
+        loaded, following, result = await asyncio.gather(
+            self.load(run_id, version), self.load(run_id, version + 1), self.load_result(run_id)
+        )
+        if loaded is None:
+            return None, None
+        return loaded, _continuation(loaded.snapshot, following, result)
+
     async def following(self, snapshot: Snapshot) -> Loaded | RunResult | None:
         """The step that continued this pause, if one is stored: the next snapshot or the run's
         result, naming this pause's digest as its parent."""
-        digest = pause_digest(snapshot)
         following, result = await asyncio.gather(
             self.load(snapshot.run_id, snapshot.snapshot_version + 1), self.load_result(snapshot.run_id)
         )
-        if following is not None and following.snapshot.parent_sha256 == digest:
-            return following
-        if result is not None and result.parent_sha256 == digest:
-            return result
-        return None
+        return _continuation(snapshot, following, result)
 
     # -- deadlines --------------------------------------------------------------------------
 
@@ -172,6 +177,17 @@ class Snapshots:
 
     async def drop_marker(self, deadline: Deadline) -> None:
         await self.store.delete(deadline.key)
+
+
+def _continuation(
+    snapshot: Snapshot, following: Loaded | None, result: RunResult | None
+) -> Loaded | RunResult | None:
+    digest = pause_digest(snapshot)
+    if following is not None and following.snapshot.parent_sha256 == digest:
+        return following
+    if result is not None and result.parent_sha256 == digest:
+        return result
+    return None
 
 
 class Deadline(msgspec.Struct, frozen=True, kw_only=True):

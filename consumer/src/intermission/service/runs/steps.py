@@ -40,7 +40,7 @@ from ..ports import PreconditionFailed
 from .announce import Announcer
 from .journal import Journal
 from .keys import result_key
-from .lease import ClaimLost, Lease, new_claim
+from .lease import ClaimLost, new_claim, snapshot_lease
 from .sealing import pause_digest
 from .snapshots import Loaded, Snapshots
 from .spec import RunSpec, RunSpecs
@@ -96,18 +96,18 @@ class Steps:
     def claim(self, takeovers: int = 0) -> Claim:
         return new_claim(self.owner, self.clock(), self.lease, takeovers)
 
-    async def resume_claimed(self, claimed: Loaded) -> None:
+    async def resume_claimed(self, claimed: Loaded, journal: Journal | None = None) -> None:
         """Run a pause this worker claimed (status ``resuming``, every ref answered) to its next
         step under a renewed lease, then mark it resolved. Returns quietly if another worker
         takes the pause over meanwhile: it finishes the step."""
-        lease = Lease(self.snapshots, claimed, duration=self.lease, clock=self.clock)
+        lease, current = snapshot_lease(self.snapshots, claimed, duration=self.lease, clock=self.clock)
         try:
-            await lease.hold(self._continue(claimed))
+            await lease.hold(self._continue(claimed, journal))
         except ClaimLost:
             return
-        await self.mark_resolved(lease.current)
+        await self.mark_resolved(current())
 
-    async def _continue(self, claimed: Loaded) -> None:
+    async def _continue(self, claimed: Loaded, journal: Journal | None) -> None:
         snapshot = claimed.snapshot
         try:
             spec = await self.specs.of(snapshot.request)
@@ -119,7 +119,7 @@ class Steps:
             spec,
             snapshot.paused.messages,
             resume,
-            journal=await self.journal(snapshot.run_id, snapshot.snapshot_version),
+            journal=journal or await self.journal(snapshot.run_id, snapshot.snapshot_version),
             parent=pause_digest(snapshot),
         )
 

@@ -38,12 +38,13 @@ async def check_store(settings: Settings, store: SnapshotStore) -> list[Check]:
         f" at {settings.s3_endpoint_url}" if settings.s3_endpoint_url else ""
     )
     probe = f"doctor/{uuid.uuid4().hex}"
-    setting = (
-        "INTERMISSION_BUCKET"
-        if settings.s3_endpoint_url is None
-        else "INTERMISSION_BUCKET / _S3_ENDPOINT_URL"
-    )
+    setting = "INTERMISSION_BUCKET"
+    if settings.s3_endpoint_url is not None:
+        setting += " or INTERMISSION_S3_ENDPOINT_URL"
     try:
+        bucket_exists = getattr(store, "bucket_exists", None)
+        if bucket_exists is not None and not await bucket_exists():
+            return [Check(name="object store", ok=False, detail=f"{bucket} does not exist", setting=setting)]
         etag = await store.create(probe, b"probe")
         try:
             conditional = True
