@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import replay_app
@@ -40,6 +41,13 @@ def scratch(bucket: S3Bucket, prefix: str) -> S3SnapshotStore:
     )
 
 
+def replayer(harness: Harness, target: S3SnapshotStore, label: str, **options: Any) -> Replay:
+    """A replay of the harness's stored runs with the test app, into ``target``."""
+    return Replay(
+        source=harness.backend.store, sealer=SEALER, ai=replay_app.ai, target=target, label=label, **options
+    )
+
+
 async def record_runs(harness: Harness, count: int, prefix: str = "order") -> list[str]:
     """``count`` runs through the real worker, each answered by a person."""
     worker = await harness.start_worker()
@@ -68,15 +76,7 @@ async def test_replay_against_a_second_model_marks_exactly_the_runs_that_differ(
     assert {e.run_id for e in page.runs} == set(ids)
 
     target = scratch(s3_bucket, "replays/")
-    replay = Replay(
-        source=harness.backend.store,
-        sealer=SEALER,
-        ai=replay_app.ai,
-        target=target,
-        label="second-model",
-        model="second",
-        concurrency=8,
-    )
+    replay = replayer(harness, target, "second-model", model="second", concurrency=8)
     seen: list[object] = []
     summary = await replay.run(ids, on_progress=seen.append)
     assert len(seen) == RUNS
@@ -124,15 +124,7 @@ async def test_replay_against_a_second_model_marks_exactly_the_runs_that_differ(
 
     # From a chosen pause: the replay starts at the original's first pause (its question is
     # the original's, so n % 5 == 0 no longer differs) and only the continuation is re-run.
-    from_pause = Replay(
-        source=harness.backend.store,
-        sealer=SEALER,
-        ai=replay_app.ai,
-        target=target,
-        label="from-pause",
-        model="second",
-        from_version=1,
-    )
+    from_pause = replayer(harness, target, "from-pause", model="second", from_version=1)
     resumed = await from_pause.run(ids[:3])
     assert [(r.run_id, r.same) for r in resumed.reports] == [
         ("order-0", True),
@@ -143,14 +135,7 @@ async def test_replay_against_a_second_model_marks_exactly_the_runs_that_differ(
     assert len(replay_app.EFFECTS) == effects_before
 
     # With effects allowed, the email tool runs for real.
-    effects = Replay(
-        source=harness.backend.store,
-        sealer=SEALER,
-        ai=replay_app.ai,
-        target=target,
-        label="with-effects",
-        allow_effects=True,
-    )
+    effects = replayer(harness, target, "with-effects", allow_effects=True)
     allowed = await effects.run(ids[2:5])
     assert all(r.same for r in allowed.reports), [r.reasons for r in allowed.reports]
     assert len(replay_app.EFFECTS) == effects_before + 3
