@@ -111,6 +111,26 @@ async def list_by_prefix(store: SnapshotStore) -> None:
     assert await store.list("nothing/") == []
 
 
+async def list_page_by_page(store: SnapshotStore) -> None:
+    keys = [f"index/done/{i:03d}" for i in range(7)] + ["index/other/000", "index/donex"]
+    for key in keys:
+        await store.create(key, b"")
+    first = await store.list_page("index/done/", limit=3)
+    assert first == ["index/done/000", "index/done/001", "index/done/002"]
+    second = await store.list_page("index/done/", start_after=first[-1], limit=3)
+    assert second == ["index/done/003", "index/done/004", "index/done/005"]
+    last = await store.list_page("index/done/", start_after=second[-1], limit=3)
+    assert last == ["index/done/006"]
+    assert await store.list_page("index/done/", start_after=last[-1], limit=3) == []
+    # start_after need not be a stored key: a time bound, say.
+    assert await store.list_page("index/done/", start_after="index/done/0045") == [
+        "index/done/005",
+        "index/done/006",
+    ]
+    with pytest.raises(ValueError, match="1 to 1000"):
+        await store.list_page("index/", limit=0)
+
+
 async def empty_and_binary_values(store: SnapshotStore) -> None:
     await store.create("empty", b"")
     blob = bytes(range(256)) * 100
@@ -143,6 +163,7 @@ CONTRACT: list[Check] = [
     concurrent_creates_one_wins,
     get_missing_is_none,
     list_by_prefix,
+    list_page_by_page,
     empty_and_binary_values,
     delete_then_create_again,
 ]

@@ -92,6 +92,7 @@ class Intermission:
         description: str | None = None,
         input_schema: Any = None,
         output_schema: Any = None,
+        replay_safe: bool = False,
     ) -> Callable[[F], Tool]: ...
 
     @overload
@@ -103,6 +104,7 @@ class Intermission:
         description: str | None = None,
         input_schema: Any = None,
         output_schema: Any = None,
+        replay_safe: bool = False,
     ) -> Tool: ...
 
     def define_tool(
@@ -113,8 +115,13 @@ class Intermission:
         description: str | None = None,
         input_schema: Any = None,
         output_schema: Any = None,
+        replay_safe: bool = False,
     ) -> Tool | Callable[[F], Tool]:
         """``async def fn(input, ctx)``; schemas default to the function's annotations.
+
+        ``replay_safe=True`` declares that the tool has no outside effect, so a replay of a
+        stored run (``intermission replay``) may run it again; otherwise a replay hands back
+        the output the run recorded, unless the replay allows effects.
 
         Works as a call, ``ai.define_tool(fn, name=...)``, or as a decorator,
         ``@ai.define_tool(description=...)``.
@@ -131,6 +138,7 @@ class Intermission:
                     input_schema=input_schema if input_schema is not None else hints[0],
                     output_schema=output_schema if output_schema is not None else hints[1],
                     fn=function,
+                    replay_safe=replay_safe,
                 )
             )
 

@@ -83,10 +83,14 @@ class Tool:
         input_schema: Any = None,
         output_schema: Any = None,
         fn: ToolFunction | None = None,
+        replay_safe: bool = False,
     ) -> None:
         if not name:
             raise UsageError("a tool needs a name")
         self.name = name
+        # Safe to run again when a stored run is replayed (no outside effect: a lookup, a
+        # computation). An unsafe tool gets its recorded output in a replay instead.
+        self.replay_safe = replay_safe
         self.description = description
         self.input: Schema = schema_of(input_schema)
         self.output: Schema = schema_of(output_schema)

@@ -306,6 +306,7 @@ class RunResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag=T
     messages: list[Message] = []
     parent_sha256: str | None = None
     schema_version: int = 1
+    finished_at: datetime | None = None  # when the worker stored it; absent in older results
 
     def __post_init__(self) -> None:
         publish(self.messages)

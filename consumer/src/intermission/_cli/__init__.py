@@ -7,6 +7,9 @@ import typer
 from ._approvals import approvals
 from ._demo import demo
 from ._dev import dev, inbox
+from ._dlq import dlq_app
+from ._replay import replay
+from ._runs import runs_app
 from ._schemas import schemas_app
 from ._service import doctor, topics_app, worker
 from ._submit import submit
@@ -25,6 +28,9 @@ app.command()(doctor)
 app.command()(submit)
 app.command()(approvals)
 app.command()(inbox)
+app.command()(replay)
+app.add_typer(runs_app, name="runs")
+app.add_typer(dlq_app, name="dlq")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 

@@ -59,21 +59,55 @@ def submit(
             exists=True, dir_okay=False, help="A GenerateRequest as JSON (camelCase, as on the wire)."
         ),
     ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="With a .jsonl --file: at most this many requests a second"),
+    ] = None,
     bootstrap_servers: BootstrapServers = None,
     topic_requests: TopicRequests = None,
     topic_results: TopicResults = None,
 ) -> None:
-    """Publish a GenerateRequest built from the flags (or read from --file)."""
+    """Publish a GenerateRequest built from the flags (or read from --file); a .jsonl --file
+    holds one request a line, all checked before the first is sent."""
     with usage_errors():
         settings = load_settings(
             bootstrap_servers=bootstrap_servers, topic_requests=topic_requests, topic_results=topic_results
         )
         settings.require("bootstrap_servers")
+        if file is not None and file.suffix == ".jsonl":
+            if run_id or prompt_text or tool or system or wait is not None:
+                fail(
+                    "a .jsonl --file takes no --run-id, --prompt-text, --tool, --system or --wait", EXIT_USAGE
+                )
+            _submit_batch(settings, file, rate)
+            return
+        if rate is not None:
+            fail("--rate applies to a .jsonl --file", EXIT_USAGE)
         request = _request(run_id, prompt_text, tool or [], system, file)
         with kafka_errors(settings):
             final = asyncio.run(_publish(settings, request, wait))
     if final is not None:
         _print_result(final)
+
+
+def _submit_batch(settings: Settings, file: Path, rate: float | None) -> None:
+    from rich.progress import Progress
+
+    from ..replay import load_requests, submit_many
+
+    requests = load_requests(file)
+
+    async def main() -> int:
+        async with producer_client(settings) as client:
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task(f"submitting {file.name}", total=len(requests))
+                return await submit_many(
+                    client, requests, rate=rate, on_sent=lambda _request: progress.advance(task)
+                )
+
+    with kafka_errors(settings):
+        sent = asyncio.run(main())
+    console.print(f"submitted {sent} of {len(requests)} request(s) to {settings.topics.requests}")
 
 
 def _request(

@@ -9,6 +9,7 @@ when the dependency failed (retry later), ``RecordTooLargeError`` when a record 
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator
 from typing import Protocol
 
@@ -83,6 +84,11 @@ class SnapshotStore(Protocol):
 
     async def list(self, prefix: str) -> list[str]:
         """Keys under ``prefix``, in lexicographic order."""
+        ...
+
+    async def list_page(self, prefix: str, *, start_after: str = "", limit: int = 1000) -> builtins.list[str]:
+        """Up to ``limit`` (1 to 1000) keys under ``prefix`` that sort after ``start_after``, in
+        lexicographic order: one S3 ListObjectsV2 request. Fewer than ``limit`` means none remain."""
         ...
 
     async def delete(self, key: str) -> None:

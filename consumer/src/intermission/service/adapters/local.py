@@ -7,6 +7,7 @@ redelivery) so the embedded demo and the unit tests exercise the same worker cod
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import hashlib
 import itertools
@@ -102,6 +103,12 @@ class LocalSnapshotStore:
 
     async def list(self, prefix: str) -> list[str]:
         return await asyncio.to_thread(self._list_sync, prefix)
+
+    async def list_page(self, prefix: str, *, start_after: str = "", limit: int = 1000) -> builtins.list[str]:
+        if not 1 <= limit <= 1000:
+            raise ValueError(f"a page holds 1 to 1000 keys, not {limit}")
+        keys = await self.list(prefix)
+        return [key for key in keys if key > start_after][:limit]
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)

@@ -10,6 +10,7 @@ natively, so no Python thread pool and no GIL-bound request signing per call. Se
 from __future__ import annotations
 
 import asyncio
+import builtins
 import random
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -32,6 +33,7 @@ __all__ = ["ObstoreSnapshotStore"]
 _T = TypeVar("_T")
 
 _CONFLICT_ATTEMPTS = 4
+_PAGE_LIMIT = 1000  # S3's own page size
 _CONFLICT_BACKOFF_S = 0.02
 
 
@@ -160,6 +162,29 @@ class ObstoreSnapshotStore:
         except (FileNotFoundError, NotFoundError):
             return []
         return sorted(str(item["path"])[strip:] for item in found)
+
+    async def list_page(self, prefix: str, *, start_after: str = "", limit: int = 1000) -> builtins.list[str]:
+        if not 1 <= limit <= _PAGE_LIMIT:
+            raise ValueError(f"a page holds 1 to {_PAGE_LIMIT} keys, not {limit}")
+        strip = len(self.prefix)
+
+        async def first_page() -> builtins.list[Any]:
+            pages = obstore.list(
+                self._store,
+                prefix=self._key(prefix),
+                offset=self._key(start_after) if start_after else None,
+                chunk_size=limit,
+            )
+            async for page in pages:
+                return list(page)
+            return []
+
+        try:
+            found = await self._call(f"list {prefix!r}", first_page)
+        except (FileNotFoundError, NotFoundError):
+            return []
+        keys = sorted(str(item["path"])[strip:] for item in found)
+        return [key for key in keys if key.startswith(prefix) and key > start_after][:limit]
 
     async def __aenter__(self) -> ObstoreSnapshotStore:
         return self

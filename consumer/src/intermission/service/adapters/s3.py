@@ -8,6 +8,7 @@ connections for them.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import functools
 import random
@@ -34,6 +35,7 @@ _T = TypeVar("_T")
 # says to retry. The retry then meets the winner's object and fails with 412 if it lost.
 _CONFLICT_ATTEMPTS = 4
 _CONFLICT_BACKOFF_S = 0.02
+_PAGE_LIMIT = 1000  # S3's own maximum of keys per ListObjectsV2 response
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 _INTERPRETED_CODES = {
     *_MISSING_CODES,
@@ -206,6 +208,24 @@ class S3SnapshotStore:
     async def list(self, prefix: str) -> list[str]:
         try:
             return await self._call(f"list {prefix!r}", self._list_sync, prefix=prefix)
+        except _Refused as refused:
+            raise StoreUnavailableError(f"list {prefix!r}: {refused.code}") from refused
+
+    def _list_page_sync(self, prefix: str, start_after: str, limit: int) -> builtins.list[str]:
+        options: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self._key(prefix), "MaxKeys": limit}
+        if start_after:
+            options["StartAfter"] = self._key(start_after)
+        strip = len(self.prefix)
+        response = self._client.list_objects_v2(**options)
+        return sorted(item["Key"][strip:] for item in response.get("Contents", []))
+
+    async def list_page(self, prefix: str, *, start_after: str = "", limit: int = 1000) -> builtins.list[str]:
+        if not 1 <= limit <= _PAGE_LIMIT:
+            raise ValueError(f"a page holds 1 to {_PAGE_LIMIT} keys, not {limit}")
+        try:
+            return await self._call(
+                f"list {prefix!r}", self._list_page_sync, prefix=prefix, start_after=start_after, limit=limit
+            )
         except _Refused as refused:
             raise StoreUnavailableError(f"list {prefix!r}: {refused.code}") from refused
 

@@ -13,6 +13,7 @@
     keys.py        the key layout in the bucket
     sealing.py     seals and pause digests (tamper evidence)
     audit.py       walking a run's chain of steps
+    index.py       the run index: a marker per run state, for listing at any scale
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class Runs:
         self.publisher = publisher
         steps = Steps(
             ai=ai,
-            snapshots=Snapshots(store, sealer),
+            snapshots=Snapshots(store, sealer, clock),
             announce=Announcer(publisher, topics, tokens),
             clock=clock,
             owner=owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",

@@ -29,7 +29,7 @@ from .snapshots import Loaded
 from .spec import RunSpec
 from .tokens import ResumeTokens
 
-__all__ = ["Announcer", "pending_interrupt"]
+__all__ = ["Announcer", "interrupt_raised", "pending_interrupt"]
 
 log = logging.getLogger("intermission.worker")
 
@@ -42,31 +42,18 @@ class Announcer:
 
     async def interrupts(self, loaded: Loaded, spec: RunSpec) -> None:
         """InterruptRaised for a pause: what a form needs, and which refs are answered."""
-        snapshot = loaded.snapshot
-        event = InterruptRaised(
-            run_id=snapshot.run_id,
-            snapshot=SnapshotRef(
-                key=snapshot_key(snapshot.run_id, snapshot.snapshot_version),
-                version=snapshot.snapshot_version,
-                sha256=pause_digest(snapshot),
-            ),
-            interrupts=[
-                self._with_token(snapshot.run_id, snapshot.snapshot_version, snapshot.expires_at, pending)
-                for pending in (
-                    pending_interrupt(part, spec.tools.get(part.tool_request.name))
-                    for part in snapshot.paused.interrupts
-                )
-            ],
-            created_at=snapshot.created_at,
-            expires_at=snapshot.expires_at,
-            answered=sorted(snapshot.answers),
-            tags=snapshot.request.tags,
-        )
-        await self.publisher.publish(self.topics.approvals, snapshot.run_id, encode(event))
+        event = interrupt_raised(loaded, spec)
+        if self.tokens is not None:
+            tokened = [
+                self._with_token(event.run_id, event.snapshot.version, event.expires_at, pending)
+                for pending in event.interrupts
+            ]
+            event = msgspec.structs.replace(event, interrupts=tokened)
+        await self.publisher.publish(self.topics.approvals, event.run_id, encode(event))
         log.info(
             "run %s paused at version %d: %s (answered %d of %d)",
-            snapshot.run_id,
-            snapshot.snapshot_version,
+            event.run_id,
+            event.snapshot.version,
             ", ".join(f"{p.tool}[{p.ref}]" for p in event.interrupts),
             len(event.answered),
             len(event.interrupts),
@@ -100,6 +87,26 @@ class Announcer:
             log.info("run %s completed (%s)", event.run_id, event.finish_reason)
         else:
             log.info("run %s failed: %s: %s", event.run_id, event.code, event.message[:200])
+
+
+def interrupt_raised(loaded: Loaded, spec: RunSpec) -> InterruptRaised:
+    snapshot = loaded.snapshot
+    return InterruptRaised(
+        run_id=snapshot.run_id,
+        snapshot=SnapshotRef(
+            key=snapshot_key(snapshot.run_id, snapshot.snapshot_version),
+            version=snapshot.snapshot_version,
+            sha256=pause_digest(snapshot),
+        ),
+        interrupts=[
+            pending_interrupt(part, spec.tools.get(part.tool_request.name))
+            for part in snapshot.paused.interrupts
+        ],
+        created_at=snapshot.created_at,
+        expires_at=snapshot.expires_at,
+        answered=sorted(snapshot.answers),
+        tags=snapshot.request.tags,
+    )
 
 
 def pending_interrupt(part: ToolRequestPart, tool: Tool | None) -> PendingInterrupt:

@@ -58,6 +58,8 @@ class Requests:
         """A redelivered or duplicated request: repeat what the first delivery published."""
         announce = self.steps.announce
         if result is not None:
+            # Its end marker may not be written yet (a crash right after the result): same key.
+            await self.steps.snapshots.index_result(result)
             await announce.result(result.completed, request)
             return True
         if first is None:

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import msgspec
-from intermission_schemas import RunResult, Snapshot, decode_run_result, decode_snapshot, encode
+from intermission_schemas import (
+    RunCompleted,
+    RunFailed,
+    RunResult,
+    Snapshot,
+    decode_run_result,
+    decode_snapshot,
+    encode,
+)
 
 from ...errors import TamperedSnapshotError
 from ..ports import PreconditionFailed, SnapshotStore
+from .index import RunIndex, RunStatus
 from .keys import EXPIRY_PREFIX, expiry_key, parse_expiry_key, result_key, run_prefix, snapshot_key
 from .sealing import Sealer, pause_digest
 
@@ -30,9 +40,16 @@ class Loaded(msgspec.Struct, frozen=True):
 
 
 class Snapshots:
-    def __init__(self, store: SnapshotStore, sealer: Sealer) -> None:
+    def __init__(
+        self,
+        store: SnapshotStore,
+        sealer: Sealer,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.store = store
         self.sealer = sealer
+        self.clock = clock
+        self.index = RunIndex(store)
 
     async def load(self, run_id: str, version: int) -> Loaded | None:
         """The pause, once its seal is checked and it is shown to be this run's step ``version``
@@ -52,11 +69,20 @@ class Snapshots:
         """Store a new step; if a retried or duplicated record wrote it first, that one."""
         key = snapshot_key(snapshot.run_id, snapshot.snapshot_version)
         try:
-            return Loaded(snapshot, await self.store.create(key, self.sealer.seal(key, encode(snapshot))))
+            stored = Loaded(snapshot, await self.store.create(key, self.sealer.seal(key, encode(snapshot))))
         except PreconditionFailed:
             existing = await self.load(snapshot.run_id, snapshot.snapshot_version)
             assert existing is not None, f"{key} was created, then vanished"
-            return existing
+            stored = existing
+        if stored.snapshot.status == "pending":
+            # After the pause, from what is stored: a retried step writes the same marker.
+            await self._index_pause(stored.snapshot)
+        return stored
+
+    async def _index_pause(self, snapshot: Snapshot) -> None:
+        await self.index.mark(
+            "pending", snapshot.created_at, snapshot.run_id, snapshot.snapshot_version, snapshot.request.tags
+        )
 
     async def replace(self, loaded: Loaded, updated: Snapshot) -> Loaded:
         """Raises PreconditionFailed when the pause changed since ``loaded`` was read."""
@@ -77,13 +103,26 @@ class Snapshots:
     async def create_result(self, result: RunResult) -> RunResult:
         """Store the run's end; if another worker stored it first, theirs."""
         key = result_key(result.run_id)
+        if result.finished_at is None:
+            result = msgspec.structs.replace(result, finished_at=self.clock())
         try:
             await self.store.create(key, self.sealer.seal(key, encode(result)))
         except PreconditionFailed:
             stored = await self.load_result(result.run_id)
             assert stored is not None, f"{key} was created, then vanished"
-            return stored
+            result = stored
+        await self.index_result(result)
         return result
+
+    async def index_result(self, result: RunResult) -> None:
+        """The run's end marker (one conditional create), stamped with the stored finish time."""
+        if result.finished_at is None:
+            return  # stored before the index existed
+        end = result.completed
+        status: RunStatus = "completed" if isinstance(end, RunCompleted) else "failed"
+        if isinstance(end, RunFailed) and end.code == "expired":
+            status = "expired"
+        await self.index.mark(status, result.finished_at, result.run_id, 0, end.tags)
 
     async def known(self, run_id: str) -> bool:
         return bool(await self.store.list(run_prefix(run_id)))
@@ -113,10 +152,18 @@ class Snapshots:
             await self.store.create(expiry_key(expires_at, run_id, version), b"")
 
     async def drop_deadline(self, snapshot: Snapshot) -> None:
+        """The pause is settled (resolved or expired): its deadline marker and its pending index
+        marker go, and an expired pause marks its run expired (stamped with the deadline)."""
+        request = snapshot.request
         if snapshot.expires_at is not None:
+            if snapshot.status == "expired":
+                await self.index.mark("expired", snapshot.expires_at, snapshot.run_id, 0, request.tags)
             await self.store.delete(
                 expiry_key(snapshot.expires_at, snapshot.run_id, snapshot.snapshot_version)
             )
+        await self.index.unmark(
+            "pending", snapshot.created_at, snapshot.run_id, snapshot.snapshot_version, request.tags
+        )
 
     async def deadlines(self, due_by: datetime) -> list[Deadline]:
         """Deadline markers up to ``due_by``, earliest first."""

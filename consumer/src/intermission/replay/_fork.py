@@ -1,0 +1,136 @@
+"""A new run from a stored pause: ``intermission runs fork RUN --from VERSION``.
+
+The fork is a run of its own (new run id, its own keys, its own index marker). Its first step
+is a copy of the parent's pause, with the request re-addressed to the new run and tagged
+``intermission.forkedFrom = "{run}@{version}"``, and it names the parent pause's digest as its
+parent, so ``audit_run`` checks the fork's chain back into the parent's. It is published like
+any pause (an InterruptRaised on the approvals topic), so the inbox and approvers see it; answers
+given with the fork are sent as an ordinary ResumeRequested, and a worker takes it from there.
+
+Requests: 1 GET of the parent pause, 1 conditional create of the fork's pause, 1 of its index
+marker (and 1 of its deadline marker when the request has an expiry); then 1 or 2 records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+from intermission_producer import IntermissionClient, Transport
+from intermission_schemas import InterruptRaised, ResumeRequested, Snapshot, Topics, encode
+
+from .._app import Intermission
+from ..errors import UsageError
+from ..service.ports import Publisher, SnapshotStore
+from ..service.runs.announce import interrupt_raised
+from ..service.runs.audit import FORKED_FROM
+from ..service.runs.sealing import Sealer, pause_digest
+from ..service.runs.snapshots import Loaded, Snapshots
+from ..service.runs.spec import RunSpecs
+
+__all__ = ["Fork", "fork_run", "start_from_pause"]
+
+
+class Fork(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    parent: str  # "{run_id}@{version}"
+    raised: InterruptRaised
+    resumes: list[ResumeRequested] = []
+
+
+def fork_id(run_id: str, version: int, salt: str = "") -> str:
+    digest = hashlib.sha256(f"{run_id}@{version}:{salt}".encode()).hexdigest()[:8]
+    return f"{run_id[:100]}.fork-{version}-{digest}"
+
+
+async def start_from_pause(
+    *,
+    ai: Intermission,
+    store: SnapshotStore,
+    sealer: Sealer,
+    publisher: Publisher,
+    topics: Topics,
+    parent: Snapshot,
+    run_id: str,
+    tags: Mapping[str, str],
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> InterruptRaised:
+    """Store ``parent``'s pause as step 1 of the new run ``run_id`` and publish it."""
+    request = msgspec.structs.replace(
+        parent.request, run_id=run_id, idempotency_key=run_id, tags={**parent.request.tags, **tags}
+    )
+    snapshots = Snapshots(store, sealer, clock)
+    now = clock()
+    expires = now + timedelta(seconds=request.expiry.after_seconds) if request.expiry else None
+    if expires is not None:
+        await snapshots.add_deadline(expires, run_id, 1)
+    loaded: Loaded = await snapshots.create(
+        Snapshot(
+            run_id=run_id,
+            snapshot_version=1,
+            status="pending",
+            request=request,
+            paused=parent.paused,
+            created_at=now,
+            expires_at=expires,
+            parent_sha256=pause_digest(parent),
+        )
+    )
+    raised = interrupt_raised(loaded, await RunSpecs(ai).of(request))
+    await publisher.publish(topics.approvals, run_id, encode(raised))
+    return raised
+
+
+async def fork_run(
+    *,
+    ai: Intermission,
+    store: SnapshotStore,
+    sealer: Sealer,
+    transport: Transport,
+    topics: Topics,
+    run_id: str,
+    version: int,
+    new_run_id: str | None = None,
+    respond: Mapping[str, Any] | None = None,
+    restart: Mapping[str, Any] | None = None,
+    answered_by: str = "",
+) -> Fork:
+    """Fork ``run_id`` at pause ``version``; with answers (ref -> output, checked against the
+    pause's schemas before anything is sent), also resume the fork with them.
+
+        fork = await fork_run(ai=ai, store=store, sealer=Sealer(None), transport=transport,
+                              topics=Topics(), run_id="r1", version=1,
+                              respond={"ref-1": "Sunday"}, answered_by="alice")
+    """
+    snapshots = Snapshots(store, sealer)
+    loaded = await snapshots.load(run_id, version)
+    if loaded is None:
+        raise UsageError(f"run {run_id!r} has no stored pause {version}")
+    child = new_run_id or fork_id(run_id, version, datetime.now(UTC).isoformat())
+    parent = f"{run_id}@{version}"
+    raised = await start_from_pause(
+        ai=ai,
+        store=store,
+        sealer=sealer,
+        publisher=transport,
+        topics=topics,
+        parent=loaded.snapshot,
+        run_id=child,
+        tags={FORKED_FROM: parent},
+    )
+    resumes: list[ResumeRequested] = []
+    if respond or restart:
+        async with IntermissionClient(transport=transport, topics=topics) as client:
+            resumes.append(
+                await client.resume(
+                    raised,
+                    respond=respond,
+                    restart=restart,
+                    answered_by=answered_by,
+                    resume_id=f"fork-{child[-40:]}",
+                )
+            )
+    return Fork(run_id=child, parent=parent, raised=raised, resumes=resumes)

@@ -1,0 +1,517 @@
+"""Re-execute stored runs against an app (the same, or another model or prompt) and compare.
+
+Each replayed run is a new run, ``{run_id}.rp-{label}``, tagged with the run it replays, in an
+isolated namespace: a production worker for the replay app runs in this process on an
+in-memory log (no live topic sees anything) and on a store of its own (a temporary directory,
+or a separate prefix of the bucket). The replay starts from the original request, or from a
+chosen pause (``from_version``: that pause's state becomes the replay's first pause).
+
+What is and is not re-executed:
+
+- The model is called again: that is the point of a replay.
+- Recorded human answers are re-applied, pause by pause, to the questions the replay asks again
+  (same interrupt, same input), in the order they were given and under the original answerer's
+  name. A question the original never asked is not answered: the replay stops there and the
+  report names the question.
+- Tools declared ``replay_safe`` run again. Every other tool gets the output the original run
+  recorded for the same tool and input, and never runs; with no recorded output the replayed
+  run fails with a "blocked effect". ``allow_effects=True`` runs every tool for real.
+
+Resumable: each finished run's report is stored (``reports/{label}/{run_id}``, conditional
+create) before it is counted, and a second invocation with the same label skips every run that
+has one (one LIST per 1,000 reports). A run cut off mid-way (steps stored, no report) is
+replayed again from its start under the next free id (``{run_id}.rp-{label}.2``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import difflib
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from typing import Any, Literal
+
+import msgspec
+from intermission_producer import IntermissionClient
+from intermission_schemas import (
+    GenerateRequest,
+    InterruptRaised,
+    ResumeRejected,
+    RunCompleted,
+    RunFailed,
+    decode_approval,
+    decode_dead_letter,
+    decode_result,
+    encode,
+)
+
+from .._app import Intermission
+from .._model import Model
+from .._tools import Tool, ToolContext
+from ..service.adapters.local import MemoryLog
+from ..service.ports import PreconditionFailed, SnapshotStore
+from ..service.runs.sealing import Sealer
+from ..service.wiring.compose import build_worker, use_model
+from ..service.wiring.settings import Settings
+from ._fork import start_from_pause
+from ._stored import REPLAY_LABEL, REPLAY_OF, Answer, StoredRun, load_run, tool_calls
+
+__all__ = ["EffectBlockedError", "Replay", "ReplayReport", "ReplaySummary", "replay_run_id"]
+
+Outcome = Literal["completed", "failed", "expired", "pending", "stopped", "error"]
+
+
+class EffectBlockedError(Exception):
+    """An unsafe tool was called in a replay without allowed effects, and the original run
+    recorded no output for that call."""
+
+
+class ReplayReport(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    run_id: str
+    replay_run_id: str
+    label: str
+    same: bool
+    reasons: list[str]  # why the replay differs; empty when it is the same
+    original: str  # completed, failed, expired, pending
+    replayed: str  # the same, or stopped (a new question), error
+    original_text: str = ""
+    replayed_text: str = ""
+    text_diff: str = ""
+    output_diff: str = ""
+    tool_calls_diff: str = ""
+    new_questions: list[dict[str, Any]] = []  # {"tool", "input"} the original never asked
+    answers_applied: int = 0
+    effects_run: int = 0  # tool calls that ran for real (replay-safe tools, or allowed effects)
+    effects_replayed: int = 0  # unsafe tool calls answered with the recorded output
+    blocked: list[str] = []  # unsafe tool calls with no recorded output
+
+
+class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
+    label: str
+    reports: list[ReplayReport]  # the runs replayed by this invocation
+    skipped: list[str]  # run ids replayed by an earlier invocation (their reports are stored)
+
+    @property
+    def differing(self) -> list[ReplayReport]:
+        return [r for r in self.reports if not r.same]
+
+
+def replay_run_id(run_id: str, label: str) -> str:
+    # Run ids are at most 128 characters: a long id keeps a digest of itself for uniqueness.
+    tail = f".rp-{label}"
+    if len(run_id) + len(tail) <= 128:
+        return run_id + tail
+    digest = hashlib.sha256(run_id.encode()).hexdigest()[:12]
+    return f"{run_id[: 128 - len(tail) - 13]}-{digest}{tail}"
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _report_key(label: str, run_id: str) -> str:
+    return f"reports/{label}/{run_id}"
+
+
+class _Recorded:
+    """Per original run: recorded outputs of tool calls, and what the replay did with tools."""
+
+    def __init__(self, run: StoredRun) -> None:
+        self.outputs: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        for call in run.tool_calls():
+            if call.answered:
+                self.outputs[(call.name, _canonical(call.input))].append(call.output)
+        self.effects_run = 0
+        self.effects_replayed = 0
+        self.blocked: list[str] = []
+
+
+class Replay:
+    """Replays stored runs under one ``label``; see the module for what is re-executed.
+
+    replay = Replay(source=store, sealer=Sealer(None), ai=app, label="gemini-3",
+                    model="gemini-3-flash", target=LocalSnapshotStore("/tmp/replays"))
+    summary = await replay.run(["r1", "r2"])
+    for report in summary.differing:
+        print(report.run_id, report.reasons)
+    """
+
+    def __init__(
+        self,
+        *,
+        source: SnapshotStore,
+        sealer: Sealer,
+        ai: Intermission,
+        target: SnapshotStore,
+        label: str,
+        model: Model | str | None = None,
+        allow_effects: bool = False,
+        from_version: int | None = None,
+        concurrency: int = 8,
+        step_timeout: float = 30.0,
+    ) -> None:
+        if not label or any(c not in _LABEL_CHARS for c in label):
+            raise ValueError("a replay label is letters, digits, '.', '_' and '-'")
+        self.source = source
+        self.sealer = sealer
+        self.target = target
+        self.label = label
+        self.allow_effects = allow_effects
+        self.from_version = from_version
+        self.concurrency = concurrency
+        self.step_timeout = step_timeout
+        self.settings = Settings()  # no seal key: the replay's own steps are sealed with sha256
+        self.target_sealer = Sealer(None)
+        self._recorded: dict[str, _Recorded] = {}
+        self.ai = self._replay_app(ai, model)
+
+    # -- the app, with tools that respect the replay's effect policy ---------------------------
+
+    def _replay_app(self, ai: Intermission, model: Model | str | None) -> Intermission:
+        clone = copy.copy(ai)  # shares prompts and models; the tool registry is its own
+        clone._tools = {name: self._guarded(tool) for name, tool in ai._tools.items()}
+        clone._models = dict(ai._models)
+        if isinstance(model, str):
+            use_model(clone, model)
+        elif model is not None:
+            clone.model = model
+        return clone
+
+    def _guarded(self, tool: Tool) -> Tool:
+        inner = tool.fn
+        if inner is None:
+            return tool  # an interrupt: it pauses, and the recorded answer is re-applied
+        replay = self
+
+        async def guarded(value: Any, ctx: ToolContext) -> Any:
+            recorded = replay._recorded.get(str((ctx.context.get("tags") or {}).get(REPLAY_OF)))
+            if recorded is None:
+                raise EffectBlockedError(f"tool {tool.name!r} called outside a replayed run")
+            if tool.replay_safe or replay.allow_effects:
+                recorded.effects_run += 1
+                return await inner(value, ctx)
+            key = (tool.name, _canonical(tool.input.dump(value)))
+            outputs = recorded.outputs.get(key)
+            if not outputs:
+                recorded.blocked.append(f"{tool.name} {key[1]}")
+                raise EffectBlockedError(
+                    f"tool {tool.name!r} has no recorded output for input {key[1]} (effects not allowed)"
+                )
+            recorded.effects_replayed += 1
+            return outputs.pop(0) if len(outputs) > 1 else outputs[0]
+
+        wrapped = copy.copy(tool)
+        wrapped.fn = guarded
+        return wrapped
+
+    # -- running -------------------------------------------------------------------------------
+
+    async def done(self) -> set[str]:
+        """Run ids that already have a stored report under this label."""
+        prefix = _report_key(self.label, "")
+        return {key[len(prefix) :] for key in await self.target.list(prefix)}
+
+    async def reports(self) -> list[ReplayReport]:
+        """Every stored report of this label (one GET each)."""
+        found = []
+        for run_id in sorted(await self.done()):
+            stored = await self.target.get(_report_key(self.label, run_id))
+            if stored is not None:
+                found.append(msgspec.json.decode(stored.data, type=ReplayReport))
+        return found
+
+    async def run(
+        self, run_ids: Iterable[str], on_progress: Callable[[ReplayReport | None], None] | None = None
+    ) -> ReplaySummary:
+        """Replay each run not replayed before; ``on_progress`` gets each report (None for a
+        skipped run)."""
+        wanted = list(dict.fromkeys(run_ids))
+        done = await self.done()
+        skipped = [r for r in wanted if r in done]
+        for _ in skipped:
+            if on_progress is not None:
+                on_progress(None)
+        todo = [r for r in wanted if r not in done]
+        reports: list[ReplayReport] = []
+        if not todo:
+            return ReplaySummary(label=self.label, reports=reports, skipped=skipped)
+        log = MemoryLog()
+        topics = self.settings.topics
+        worker = build_worker(self.settings, store=self.target, publisher=log, ai=self.ai)
+        subscription = log.subscribe([topics.requests, topics.resumes], "replay")
+        task = asyncio.create_task(worker.run(subscription), name=f"replay-{self.label}")
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def one(run_id: str) -> None:
+            async with slots:
+                report = await self._replay_one(run_id, log)
+            with contextlib.suppress(PreconditionFailed):  # a concurrent invocation stored it
+                await self.target.create(_report_key(self.label, run_id), msgspec.json.encode(report))
+            reports.append(report)
+            if on_progress is not None:
+                on_progress(report)
+
+        try:
+            async with IntermissionClient(transport=log, topics=topics) as self._client:
+                await asyncio.gather(*(one(r) for r in todo))
+        finally:
+            await subscription.close()
+            try:
+                async with asyncio.timeout(30):
+                    await task
+            except TimeoutError:
+                task.cancel()
+        order = {r: i for i, r in enumerate(todo)}
+        reports.sort(key=lambda r: order[r.run_id])
+        return ReplaySummary(label=self.label, reports=reports, skipped=skipped)
+
+    async def _replay_one(self, run_id: str, log: MemoryLog) -> ReplayReport:
+        new_id = await self._fresh_id(run_id)
+        original = await load_run(self.source, self.sealer, run_id)
+
+        def error(why: str) -> ReplayReport:
+            return ReplayReport(
+                run_id=run_id,
+                replay_run_id=new_id,
+                label=self.label,
+                same=False,
+                reasons=[why],
+                original=original.status,
+                replayed="error",
+            )
+
+        if not original.snapshots:
+            if original.result is None:
+                return error("no stored run")
+            return error("not replayable: the run never paused, so its request is not stored")
+        recorded = self._recorded[run_id] = _Recorded(original)
+        answers = [a for a in original.answers() if a.version >= (self.from_version or 1)]
+        tags = {REPLAY_OF: run_id, REPLAY_LABEL: self.label}
+        topics = self.settings.topics
+        if self.from_version is not None:
+            if self.from_version > len(original.snapshots):
+                return error(f"the run has no pause {self.from_version}")
+            await start_from_pause(
+                ai=self.ai,
+                store=self.target,
+                sealer=self.target_sealer,
+                publisher=log,
+                topics=topics,
+                parent=original.snapshots[self.from_version - 1],
+                run_id=new_id,
+                tags=tags,
+            )
+        else:
+            first = original.snapshots[0].request
+            request: GenerateRequest = msgspec.structs.replace(
+                first,
+                run_id=new_id,
+                idempotency_key=new_id,
+                reply_to=None,
+                tags={**first.tags, **tags},
+            )
+            await log.publish(topics.requests, new_id, encode(request))
+        try:
+            replayed = await self._drive(new_id, answers, log)
+        except TimeoutError:
+            return error(f"no progress within {self.step_timeout:g} s")
+        finally:
+            self._recorded.pop(run_id, None)
+        return _compare(run_id, new_id, self.label, original, replayed, recorded, len(answers))
+
+    async def _fresh_id(self, run_id: str) -> str:
+        """The replay's run id; a run cut off by an earlier invocation (steps stored, no report)
+        is replayed again from the start under the next free id, ``...rp-{label}.2`` and on."""
+        base = new_id = replay_run_id(run_id, self.label)
+        attempt = 1
+        while await self.target.list_page(f"runs/{new_id}/", limit=1):
+            attempt += 1
+            new_id = f"{base[: 128 - 8]}.{attempt}"
+        return new_id
+
+    async def _drive(self, run_id: str, answers: list[Answer], log: MemoryLog) -> _Replayed:
+        """Answer the replay's pauses from ``answers`` until it ends or asks something new."""
+        topics = self.settings.topics
+        handled: set[int] = set()
+        replayed = _Replayed()
+        remaining = list(answers)
+        replayed.unused = len(remaining)
+        async with contextlib.aclosing(self._events(log, run_id)) as events:
+            while True:
+                async with asyncio.timeout(self.step_timeout):
+                    topic, value = await anext(events)
+                if topic == topics.dead_letter:
+                    letter = decode_dead_letter(value)
+                    replayed.outcome, replayed.detail = "error", f"dead-lettered: {letter.reason}"
+                    return replayed
+                if topic == topics.results:
+                    event = decode_result(value)
+                    if isinstance(event, ResumeRejected):
+                        replayed.outcome, replayed.detail = "error", f"answer rejected: {event.detail}"
+                        return replayed
+                    replayed.end = event
+                    stored = await load_run(self.target, self.target_sealer, run_id)
+                    replayed.messages = stored.messages
+                    replayed.outcome = (
+                        "completed"
+                        if isinstance(event, RunCompleted)
+                        else "expired"
+                        if event.code == "expired"
+                        else "failed"
+                    )
+                    return replayed
+                raised = decode_approval(value)
+                if not isinstance(raised, InterruptRaised) or raised.snapshot.version in handled:
+                    continue
+                handled.add(raised.snapshot.version)
+                if not await self._answer(raised, remaining, replayed):
+                    stored = await load_run(self.target, self.target_sealer, run_id)
+                    replayed.messages = stored.messages
+                    replayed.outcome = "stopped"
+                    return replayed
+
+    async def _answer(self, raised: InterruptRaised, remaining: list[Answer], replayed: _Replayed) -> bool:
+        by_answerer: dict[str, list[Answer]] = defaultdict(list)
+        for pending in raised.interrupts:
+            if pending.ref in raised.answered:
+                continue
+            match = next(
+                (
+                    a
+                    for a in remaining
+                    if a.tool == pending.tool and _canonical(a.input) == _canonical(pending.input)
+                ),
+                None,
+            )
+            if match is None:
+                replayed.new_questions.append({"tool": pending.tool, "input": pending.input})
+                continue
+            remaining.remove(match)
+            by_answerer[match.answered_by].append(msgspec.structs.replace(match, ref=pending.ref))
+        if replayed.new_questions:
+            return False
+        for answerer, given in by_answerer.items():
+            who = hashlib.sha256(answerer.encode()).hexdigest()[:8]
+            await self._client.resume(
+                raised,
+                respond={a.ref: a.respond for a in given if not a.restart} or None,
+                restart={a.ref: a.resumed for a in given if a.restart} or None,
+                replace_input={a.ref: a.replace_input for a in given if a.restart and a.replaces_input}
+                or None,
+                answered_by=answerer,
+                resume_id=f"{raised.run_id[-100:]}:{raised.snapshot.version}:{who}",
+            )
+            replayed.answers_applied += len(given)
+        replayed.unused = len(remaining)
+        return True
+
+    async def _events(self, log: MemoryLog, run_id: str) -> AsyncGenerator[tuple[str, bytes], None]:
+        topics = self.settings.topics
+        key = run_id.encode()
+        wanted = [topics.approvals, topics.results, topics.dead_letter]
+        async with log.read(wanted, start="beginning") as records:
+            async for record in records:
+                if record.key == key and record.value is not None:
+                    yield record.topic, record.value
+
+    _client: IntermissionClient
+
+
+_LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+class _Replayed:
+    def __init__(self) -> None:
+        self.outcome: Outcome = "pending"
+        self.detail = ""
+        self.end: RunCompleted | RunFailed | None = None
+        self.messages: list[Any] = []
+        self.new_questions: list[dict[str, Any]] = []
+        self.answers_applied = 0
+        self.unused = 0
+
+
+def _lines(value: Any) -> list[str]:
+    if value is None:
+        return []
+    text = value if isinstance(value, str) else json.dumps(value, indent=2, sort_keys=True, default=str)
+    return text.splitlines()
+
+
+def _diff(before: Any, after: Any, what: str) -> str:
+    return "\n".join(
+        difflib.unified_diff(
+            _lines(before), _lines(after), f"original {what}", f"replayed {what}", lineterm=""
+        )
+    )
+
+
+def _calls(messages: Sequence[Any]) -> list[dict[str, Any]]:
+    return [{"tool": c.name, "input": c.input} for c in tool_calls(list(messages))]
+
+
+def _compare(
+    run_id: str,
+    new_id: str,
+    label: str,
+    original: StoredRun,
+    replayed: _Replayed,
+    recorded: _Recorded,
+    answers: int,
+) -> ReplayReport:
+    before, after = original.outcome, replayed.end
+    before_text = before.text if isinstance(before, RunCompleted) else ""
+    after_text = after.text if isinstance(after, RunCompleted) else ""
+    before_output = before.output if isinstance(before, RunCompleted) else None
+    after_output = after.output if isinstance(after, RunCompleted) else None
+    reasons: list[str] = []
+    original_status = original.status
+    if original_status != replayed.outcome:
+        detail = f" ({replayed.detail})" if replayed.detail else ""
+        if isinstance(after, RunFailed):
+            detail = f" ({after.code}: {after.message})"
+        reasons.append(f"outcome {original_status} -> {replayed.outcome}{detail}")
+    elif isinstance(before, RunFailed) and isinstance(after, RunFailed) and before.code != after.code:
+        reasons.append(f"failure {before.code} -> {after.code}")
+    text_diff = _diff(before_text, after_text, "text") if before_text != after_text else ""
+    if text_diff:
+        reasons.append("final text differs")
+    output_diff = _diff(before_output, after_output, "output") if before_output != after_output else ""
+    if output_diff:
+        reasons.append("structured output differs")
+    before_calls, after_calls = _calls(original.messages), _calls(replayed.messages)
+    calls_diff = ""
+    if replayed.outcome != "error" and _canonical(before_calls) != _canonical(after_calls):
+        calls_diff = _diff(before_calls, after_calls, "tool calls")
+        reasons.append("tool calls differ")
+    for question in replayed.new_questions:
+        reasons.append(
+            f"asked a question the original never did: {question['tool']} {_canonical(question['input'])}"
+        )
+    if replayed.unused and replayed.outcome != "stopped":
+        reasons.append(f"{replayed.unused} recorded answer(s) not asked for")
+    if recorded.blocked:
+        reasons.append(f"blocked {len(recorded.blocked)} tool call(s) with outside effects")
+    return ReplayReport(
+        run_id=run_id,
+        replay_run_id=new_id,
+        label=label,
+        same=not reasons,
+        reasons=reasons,
+        original=original_status,
+        replayed=replayed.outcome,
+        original_text=before_text,
+        replayed_text=after_text,
+        text_diff=text_diff,
+        output_diff=output_diff,
+        tool_calls_diff=calls_diff,
+        new_questions=replayed.new_questions,
+        answers_applied=replayed.answers_applied,
+        effects_run=recorded.effects_run,
+        effects_replayed=recorded.effects_replayed,
+        blocked=recorded.blocked,
+    )

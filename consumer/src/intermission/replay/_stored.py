@@ -1,0 +1,220 @@
+"""Stored runs, read back: one run's chain of steps, and pages of the run index.
+
+Requests to the store, per call:
+
+- ``list_runs``: ListObjectsV2 requests only, never a read of a run. One status with no tag
+  filter: exactly one request per page of up to 1,000 runs, wherever the page starts and
+  however many runs are stored, since a time bound or a cursor is S3's ``StartAfter``. No
+  status given: one request per status the page reaches (at most four). A tag filter is
+  checked on the listed keys: ceil(scanned / 1000) requests, where ``scanned`` counts the
+  markers of the status and time range read until the page is full.
+- ``load_run``: one LIST of ``runs/{id}/`` and one GET per stored snapshot and for the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from intermission_schemas import (
+    Message,
+    RunCompleted,
+    RunFailed,
+    RunResult,
+    Snapshot,
+    ToolRequestPart,
+    ToolResponsePart,
+)
+
+from ..service.ports import SnapshotStore
+from ..service.runs.audit import RunAudit, audit_run
+from ..service.runs.index import STATUSES, IndexEntry, RunIndex, RunStatus
+from ..service.runs.keys import result_key, run_prefix, snapshot_key
+from ..service.runs.sealing import Sealer
+from ..service.runs.snapshots import Snapshots
+
+__all__ = [
+    "FORKED_FROM",
+    "REPLAY_LABEL",
+    "REPLAY_OF",
+    "Answer",
+    "RunPage",
+    "StoredRun",
+    "ToolCall",
+    "list_runs",
+    "load_run",
+]
+
+# Tags that link a run to the run it came from.
+from ..service.runs.audit import FORKED_FROM
+
+REPLAY_OF = "intermission.replayOf"  # the original run id
+REPLAY_LABEL = "intermission.replay"  # the replay's label
+
+
+class RunPage(msgspec.Struct, frozen=True, kw_only=True):
+    runs: list[IndexEntry]
+    next_cursor: str | None  # pass as ``after`` for the next page; None at the end
+
+
+async def list_runs(
+    store: SnapshotStore,
+    *,
+    status: RunStatus | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    tags: Mapping[str, str] | None = None,
+    after: str = "",
+    limit: int = 50,
+) -> RunPage:
+    """One page of the run index, oldest first within each status (see the module's costs).
+
+    ``since``/``until`` bound the time a run entered the status (paused, finished, expired)."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    statuses = (status,) if status is not None else STATUSES
+    # Without a tag filter every listed key counts, so a page of ``limit`` asks S3 for no more.
+    page = 1000 if tags else min(1000, limit)
+    found: list[IndexEntry] = []
+    scan = RunIndex(store).scan(statuses, since=since, until=until, tags=tags, after=after, page=page)
+    async for entry in scan:
+        found.append(entry)
+        if len(found) == limit:
+            break
+    await scan.aclose()
+    # A full page may be the last one: the next call then returns an empty page (one request).
+    return RunPage(runs=found, next_cursor=found[-1].key if len(found) == limit else None)
+
+
+class Answer(msgspec.Struct, frozen=True, kw_only=True):
+    """One recorded answer to one question of a pause."""
+
+    version: int
+    ref: str
+    tool: str
+    input: Any
+    answered_by: str
+    resume_id: str
+    respond: Any = None  # the output, for a respond
+    restart: bool = False
+    resumed: Any = None
+    replace_input: Any = None
+    replaces_input: bool = False
+
+
+class ToolCall(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    input: Any
+    ref: str | None = None
+    output: Any = None
+    answered: bool = False  # a response is in the history
+
+
+class StoredRun(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    snapshots: list[Snapshot]
+    result: RunResult | None
+
+    @property
+    def status(self) -> str:
+        if self.result is not None:
+            end = self.result.completed
+            if isinstance(end, RunFailed):
+                return "expired" if end.code == "expired" else "failed"
+            return "completed"
+        if not self.snapshots:
+            return "unknown"
+        last = self.snapshots[-1].status
+        return "expired" if last == "expired" else "pending" if last in {"pending", "resuming"} else last
+
+    @property
+    def request(self) -> Any:
+        return self.snapshots[0].request if self.snapshots else None
+
+    @property
+    def messages(self) -> list[Message]:
+        """The longest history stored: the result's, else the last pause's."""
+        if self.result is not None and self.result.messages:
+            return list(self.result.messages)
+        return list(self.snapshots[-1].paused.messages) if self.snapshots else []
+
+    def answers(self) -> list[Answer]:
+        """Every recorded answer, pause by pause, in each pause's order of questions."""
+        found: list[Answer] = []
+        for snapshot in self.snapshots:
+            for part in snapshot.paused.interrupts:
+                ref = part.tool_request.ref or ""
+                collected = snapshot.answers.get(ref)
+                if collected is None:
+                    continue
+                restart = collected.restart
+                found.append(
+                    Answer(
+                        version=snapshot.snapshot_version,
+                        ref=ref,
+                        tool=part.tool_request.name,
+                        input=part.tool_request.input,
+                        answered_by=collected.answered_by,
+                        resume_id=collected.resume_id,
+                        respond=collected.respond.output if collected.respond is not None else None,
+                        restart=restart is not None,
+                        resumed=restart.resumed if restart is not None else None,
+                        replace_input=restart.replace_input if restart is not None else None,
+                        replaces_input=restart.replaces_input if restart is not None else False,
+                    )
+                )
+        return found
+
+    def tool_calls(self) -> list[ToolCall]:
+        """Every tool request of the history, with the output its response recorded."""
+        return tool_calls(self.messages)
+
+    @property
+    def outcome(self) -> RunCompleted | RunFailed | None:
+        return self.result.completed if self.result is not None else None
+
+
+def tool_calls(messages: list[Message]) -> list[ToolCall]:
+    outputs: dict[str, Any] = {}
+    for message in messages:
+        for part in message.content:
+            if isinstance(part, ToolResponsePart):
+                outputs[part.tool_response.ref or part.tool_response.name] = part.tool_response.output
+    calls: list[ToolCall] = []
+    for message in messages:
+        for part in message.content:
+            if isinstance(part, ToolRequestPart):
+                request = part.tool_request
+                key = request.ref or request.name
+                calls.append(
+                    ToolCall(
+                        name=request.name,
+                        input=request.input,
+                        ref=request.ref,
+                        output=outputs.get(key),
+                        answered=key in outputs,
+                    )
+                )
+    return calls
+
+
+async def load_run(store: SnapshotStore, sealer: Sealer, run_id: str) -> StoredRun:
+    """The run's snapshots (seals checked) and result; empty when nothing is stored."""
+    snapshots = Snapshots(store, sealer)
+    keys = set(await store.list(run_prefix(run_id)))
+    found: list[Snapshot] = []
+    version = 1
+    while snapshot_key(run_id, version) in keys:
+        loaded = await snapshots.load(run_id, version)
+        if loaded is None:
+            break
+        found.append(loaded.snapshot)
+        version += 1
+    result = await snapshots.load_result(run_id) if result_key(run_id) in keys else None
+    return StoredRun(run_id=run_id, snapshots=found, result=result)
+
+
+async def audit(store: SnapshotStore, sealer: Sealer, run_id: str) -> RunAudit:
+    return await audit_run(store, sealer, run_id)

@@ -1,0 +1,151 @@
+"""`runs list` over 10,000 stored runs on real SeaweedFS, counting the S3 requests it makes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from conftest import cli_env
+from intermission.cli import app
+from intermission.replay import list_runs
+from intermission.service import Sealer, Topics
+from intermission.service.adapters.s3 import S3SnapshotStore
+from intermission.service.runs.snapshots import Snapshots
+from intermission_schemas import RunCompleted, RunFailed, RunResult
+from realservices.plugin import S3Bucket
+from typer.testing import CliRunner
+
+pytestmark = pytest.mark.s3
+
+STORED = 10_000
+PER_DAY = 1_000
+BASE = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class CountingStore:
+    """Counts the requests each store method makes (every call is one S3 request)."""
+
+    def __init__(self, inner: S3SnapshotStore) -> None:
+        self.inner = inner
+        self.calls: Counter[str] = Counter()
+
+    async def create(self, key: str, data: bytes) -> str:
+        self.calls["create"] += 1
+        return await self.inner.create(key, data)
+
+    async def replace(self, key: str, data: bytes, etag: str) -> str:
+        self.calls["replace"] += 1
+        return await self.inner.replace(key, data, etag)
+
+    async def get(self, key: str) -> Any:
+        self.calls["get"] += 1
+        return await self.inner.get(key)
+
+    async def list(self, prefix: str) -> list[str]:
+        self.calls["list"] += 1  # may be several requests: never called by a listing
+        return await self.inner.list(prefix)
+
+    async def list_page(self, prefix: str, *, start_after: str = "", limit: int = 1000) -> list[str]:
+        self.calls["list_page"] += 1
+        return await self.inner.list_page(prefix, start_after=start_after, limit=limit)
+
+    async def delete(self, key: str) -> None:
+        self.calls["delete"] += 1
+        await self.inner.delete(key)
+
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+
+def _end(i: int) -> tuple[RunResult, datetime]:
+    """Run i: day i // 1000; a quarter failed; every tenth tagged team=blue."""
+    run_id = f"run-{i:05d}"
+    at = BASE + timedelta(days=i // PER_DAY, seconds=i % PER_DAY)
+    tags = {"team": "blue" if i % 10 == 0 else "red"}
+    end: RunCompleted | RunFailed = (
+        RunFailed(run_id=run_id, code="tool_error", message="boom", tags=tags)
+        if i % 4 == 0
+        else RunCompleted(run_id=run_id, text="ok", finish_reason="stop", tags=tags)
+    )
+    return RunResult(run_id=run_id, completed=end, finished_at=at), at
+
+
+async def _store_runs(store: S3SnapshotStore) -> None:
+    snapshots = Snapshots(store, Sealer(b"test-key"))
+    slots = asyncio.Semaphore(64)
+
+    async def one(i: int) -> None:
+        async with slots:
+            await snapshots.create_result(_end(i)[0])  # the result, then its index marker
+
+    await asyncio.gather(*(one(i) for i in range(STORED)))
+
+
+async def test_runs_list_over_10000_stored_runs_costs_a_bounded_number_of_requests(
+    s3_bucket: S3Bucket,
+) -> None:
+    inner = S3SnapshotStore(
+        bucket=s3_bucket.name,
+        prefix="it/",
+        endpoint_url=s3_bucket.endpoint_url,
+        region=s3_bucket.region,
+        access_key=s3_bucket.access_key,
+        secret_key=s3_bucket.secret_key,
+    )
+    await _store_runs(inner)
+    store = CountingStore(inner)
+    day3, day4 = BASE + timedelta(days=3), BASE + timedelta(days=4)
+
+    # Failed runs of day 3 (250 of the 10,000), 50 a page: one LIST request a page, no reads.
+    page = await list_runs(store, status="failed", since=day3, until=day4, limit=50)
+    assert store.calls == Counter(list_page=1)
+    assert len(page.runs) == 50
+    assert page.runs[0].run_id == "run-03000"
+    assert all(e.status == "failed" and day3 <= e.at < day4 for e in page.runs)
+    assert page.next_cursor is not None
+
+    # Paging on through the day: 100 a page, 250 runs, three pages, three requests.
+    store.calls.clear()
+    found, after = [], ""
+    while True:
+        page = await list_runs(store, status="failed", since=day3, until=day4, limit=100, after=after)
+        found += page.runs
+        if page.next_cursor is None:
+            break
+        after = page.next_cursor
+    assert [e.run_id for e in found] == [f"run-{i:05d}" for i in range(3000, 4000, 4)]
+    assert store.calls == Counter(list_page=3)
+
+    # The last day's page costs the same as the first: StartAfter jumps over the 9,000 before.
+    store.calls.clear()
+    late = await list_runs(store, status="completed", since=BASE + timedelta(days=9), limit=500)
+    assert store.calls == Counter(list_page=1)
+    assert late.runs[0].run_id == "run-09001"
+    assert len(late.runs) == 500
+
+    # A tag filter reads keys only: 20 blue completed runs from day 5 come from one page.
+    store.calls.clear()
+    blue = await list_runs(
+        store, status="completed", since=BASE + timedelta(days=5), tags={"team": "blue"}, limit=20
+    )
+    assert [e.run_id for e in blue.runs] == [f"run-{i:05d}" for i in range(5010, 5410, 20)]
+    assert store.calls == Counter(list_page=1)
+
+    # Every status, no filter: one request per status the page reaches.
+    store.calls.clear()
+    anything = await list_runs(store, limit=10)
+    assert [e.status for e in anything.runs] == ["completed"] * 10
+    assert store.calls == Counter(list_page=2)  # "pending" is empty, "completed" fills the page
+
+    # The command prints the same page.
+    env = cli_env(s3_bucket, "127.0.0.1:1", Topics())
+    args = ["runs", "list", "--status", "failed", "--since", day3.isoformat(), "--limit", "3"]
+    result = await asyncio.to_thread(CliRunner().invoke, app, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert "run-03000" in result.output
+    assert "run-03008" in result.output
+    assert "run-03012" not in result.output
+    assert "next page: --after index/failed/" in " ".join(result.output.split())
