@@ -187,6 +187,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "messages": "The final history.",
         "parentSha256": "The last pause's digest.",
         "schemaVersion": "The document's schema version.",
+        "finishedAt": "When the worker stored the result (absent in results stored before it existed).",
     },
     # Genkit's message format (https://genkit.dev; genkit-schema.json).
     "Message": {
