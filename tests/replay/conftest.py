@@ -38,13 +38,7 @@ async def answer(harness: Harness, run_id: str, output: Any, by: str, version: i
 
 
 def topics(prefix: str) -> Topics:
-    return Topics(
-        requests=f"{prefix}requests",
-        approvals=f"{prefix}approvals",
-        resumes=f"{prefix}resumes",
-        results=f"{prefix}results",
-        dead_letter=f"{prefix}dead-letter",
-    )
+    return Topics.with_prefix(prefix)
 
 
 @pytest.fixture

@@ -13,25 +13,15 @@ from realservices.kafka import fast_consumer_kwargs
 from service_app import build
 
 
-def _topics(prefix: str) -> Topics:
-    return Topics(
-        requests=f"{prefix}requests",
-        approvals=f"{prefix}approvals",
-        resumes=f"{prefix}resumes",
-        results=f"{prefix}results",
-        dead_letter=f"{prefix}dead-letter",
-    )
-
-
 @pytest.fixture(params=["memory", pytest.param("real", marks=[pytest.mark.kafka, pytest.mark.s3])])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     if request.param == "memory":
-        yield Backend(tmp_path, _topics(""))
+        yield Backend(tmp_path, Topics.with_prefix(""))
         return
     # Requested here, not in the signature, so the memory runs never start the real services.
     bootstrap = request.getfixturevalue("kafka_bootstrap")
     bucket = request.getfixturevalue("s3_bucket")
-    real = RealBackend(bootstrap, bucket, _topics(f"svc-{uuid.uuid4().hex[:8]}-"), fast_consumer_kwargs())
+    real = RealBackend(bootstrap, bucket, Topics.with_prefix(f"svc-{uuid.uuid4().hex[:8]}-"), fast_consumer_kwargs())
     await real.start()
     yield real
 
