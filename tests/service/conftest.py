@@ -21,7 +21,8 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     # Requested here, not in the signature, so the memory runs never start the real services.
     bootstrap = request.getfixturevalue("kafka_bootstrap")
     bucket = request.getfixturevalue("s3_bucket")
-    real = RealBackend(bootstrap, bucket, Topics.with_prefix(f"svc-{uuid.uuid4().hex[:8]}-"), fast_consumer_kwargs())
+    topics = Topics.with_prefix(f"svc-{uuid.uuid4().hex[:8]}-")
+    real = RealBackend(bootstrap, bucket, topics, fast_consumer_kwargs())
     await real.start()
     yield real
 
