@@ -349,3 +349,17 @@ def test_every_service_error_is_in_the_one_tree() -> None:
         assert issubclass(getattr(intermission.service, name), errors.IntermissionError)
     assert issubclass(errors.LogUnavailableError, errors.UnavailableError)
     assert issubclass(errors.RecordTooLargeError, errors.ServiceError)
+
+
+# Start-up cost: each of these takes 0.1-0.75 s to import and is needed only by some commands.
+_LOADED_ON_USE = ("google.genai", "dotpromptz", "jsonschema", "aiokafka", "boto3", "obstore")
+
+
+def test_importing_the_engine_and_the_cli_loads_no_library_that_is_needed_only_on_use() -> None:
+    code = (
+        "import sys, intermission, intermission.cli, intermission_producer\n"
+        f"heavy = {_LOADED_ON_USE!r}\n"
+        "print(','.join(sorted(m for m in sys.modules if m.startswith(heavy))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -11,6 +11,8 @@ bootstrap servers) or any object with the same three methods, such as the in-mem
 ``intermission.testing``: ``IntermissionClient(transport=log)``.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from intermission_schemas import (
     ExpiryPolicy,
     GenerateRequest,
@@ -29,9 +31,11 @@ from intermission_schemas import (
 from ._answers import AnswerKey, build_resume
 from ._client import IntermissionClient
 from ._errors import AnswerError, AnswerReason, BrokerError, ClientUsageError, ProducerError, ResultTimeout
-from ._kafka import KafkaTransport
 from ._security import KafkaSecurity
 from ._transport import Transport, TransportRecord
+
+if TYPE_CHECKING:
+    from ._kafka import KafkaTransport
 
 __all__ = [
     "AnswerError",
@@ -60,3 +64,13 @@ __all__ = [
     "TransportRecord",
     "build_resume",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # KafkaTransport brings aiokafka, a tenth of a second of start-up that approval tools built
+    # on build_resume or on their own Transport never need.
+    if name == "KafkaTransport":
+        from ._kafka import KafkaTransport
+
+        return KafkaTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Iterable, Mapping, Set
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from intermission_schemas import (
     ApprovalEvent,
@@ -24,11 +24,13 @@ from intermission_schemas import (
 
 from ._answers import AnswerKey, build_resume
 from ._errors import ClientUsageError, ResultTimeout
-from ._kafka import KafkaTransport
 from ._reading import decoded, merge_by_time
 from ._requests import check_request
 from ._security import KafkaSecurity
 from ._transport import Start, Transport, TransportRecord
+
+if TYPE_CHECKING:
+    from ._kafka import KafkaTransport
 
 __all__ = ["IntermissionClient"]
 
@@ -86,6 +88,8 @@ class IntermissionClient:
             raise ClientUsageError("the client is already open")
         if self._given is None:
             assert self._bootstrap_servers is not None
+            from ._kafka import KafkaTransport  # aiokafka loads only for a client that owns one
+
             owned = KafkaTransport(self._bootstrap_servers, **self._kafka_options)
             await owned.start()
             self._owned = owned
