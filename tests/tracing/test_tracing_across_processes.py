@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Spans
 from intermission.service import Topics
 from intermission.service.adapters.kafka import ensure_topics
 from intermission_producer import IntermissionClient, InterruptRaised, RunCompleted
 from intermission_schemas import GenerateRequest, Message, TextPart
 from realservices.kafka import fast_consumer_kwargs
 from recorded_spans import RecordedSpan, ancestors, named, one, read_span_file
+from span_recording import Spans
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Spans
 from intermission.service.tracing import resuming
 from intermission.testing import ServiceHarness
 from intermission_producer import answer_headers, build_resume
@@ -24,6 +23,7 @@ from intermission_schemas import (
 )
 from opentelemetry import trace
 from recorded_spans import ancestors, named, one
+from span_recording import Spans
 from tracing_app import ai
 
 HERE = Path(__file__).resolve().parent
