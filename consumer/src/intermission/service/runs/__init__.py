@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from intermission_schemas import GenerateRequest, ResumeRequested, Topics
 
 from ..._app import Intermission
+from ..observe.observer import NO_OBSERVER, Observer
 from ..ports import Publisher, SnapshotStore
 from .announce import Announcer
 from .claims import Claims
@@ -58,6 +59,7 @@ class Runs:
         lease: timedelta = timedelta(seconds=30),
         tokens: ResumeTokens | None = None,
         answer_keys: AnswerKeys | None = None,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self.topics = topics
         self.publisher = publisher
@@ -68,6 +70,7 @@ class Runs:
             clock=clock,
             owner=owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
             lease=lease,
+            observer=observer,
         )
         self._requests = Requests(steps)
         self._expiry = Expiry(steps)
