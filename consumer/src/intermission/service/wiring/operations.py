@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from ...errors import SettingsError
 from ..observe.endpoints import Endpoints
 from ..observe.metrics import CONTENT_TYPE, Metrics
 from ..observe.partitions import partition_view
@@ -48,7 +49,11 @@ async def operated(
                 metrics=metrics.exposition,
                 metrics_content_type=CONTENT_TYPE,
             )
-            port = await endpoints.start(settings.health_host, settings.health_port)
+            try:
+                port = await endpoints.start(settings.health_host, settings.health_port)
+            except OSError as exc:
+                where = f"{settings.health_host}:{settings.health_port}"
+                raise SettingsError("INTERMISSION_HEALTH_PORT", f"cannot listen on {where}: {exc}") from exc
             log.info(
                 "health and metrics on http://%s:%d (/healthz, /readyz, /metrics)", settings.health_host, port
             )
