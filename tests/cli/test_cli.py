@@ -350,6 +350,7 @@ def worker_env(kafka_bootstrap: str, kafka_topic_prefix: str, s3_bucket: S3Bucke
         "AWS_ACCESS_KEY_ID": s3_bucket.access_key,
         "AWS_SECRET_ACCESS_KEY": s3_bucket.secret_key,
         "AWS_DEFAULT_REGION": s3_bucket.region,
+        "INTERMISSION_HEALTH_PORT": "0",  # tests run side by side: no fixed port
     }
 
 

@@ -117,6 +117,8 @@ class Lane:
             # A killed worker's claim is taken over once its lease lapses: 30 s by default,
             # shorter here so that a CI-sized test sees takeovers.
             "INTERMISSION_CLAIM_LEASE_SECONDS": "6",
+            # Several workers of a lane share this machine: no health port unless a test asks.
+            "INTERMISSION_HEALTH_PORT": "0",
             "AWS_ACCESS_KEY_ID": self.bucket.access_key,
             "AWS_SECRET_ACCESS_KEY": self.bucket.secret_key,
         }

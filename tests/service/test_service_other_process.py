@@ -51,6 +51,7 @@ async def test_a_worker_in_another_process_resumes_the_pause(harness: Harness) -
         "AWS_ACCESS_KEY_ID": backend.bucket.access_key,  # type: ignore[attr-defined]
         "AWS_SECRET_ACCESS_KEY": backend.bucket.secret_key,  # type: ignore[attr-defined]
         "INTERMISSION_SNAPSHOT_KEY": "test-key",
+        "INTERMISSION_HEALTH_PORT": "0",
     }
     worker = await asyncio.create_subprocess_exec(
         sys.executable, "-c", _WORKER, env=env, stderr=asyncio.subprocess.PIPE

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -91,20 +91,20 @@ def worker(
         # Checked here, before any connection, so a missing setting is exit 2 at once rather
         # than after a broker round trip.
         settings.require("bootstrap_servers", "bucket")
-        _configure_logging(log_level)
+        _configure_logging(log_level, settings.log_format)
         ai = load_app(settings.app)
     with usage_errors(), kafka_errors(settings):
         asyncio.run(_serve(settings, ai))
     log.info("worker stopped")
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str, log_format: Literal["text", "json"]) -> None:
     from ..service.wiring.logs import configure_logging
 
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise typer.BadParameter(f"unknown log level {level!r}", param_hint="--log-level")
-    configure_logging(numeric)
+    configure_logging(numeric, log_format)
 
 
 def doctor(

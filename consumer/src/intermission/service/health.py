@@ -1,22 +1,23 @@
 """What the worker knows about its dependencies: up, or down since when and why.
 
 A dependency is marked down by the first UnavailableError from it and up again by the next
-success. Each change is one log line; while anything is down, one summary line a minute.
+success. Each change is one log line and one ``DependencyChanged`` observation; while anything
+is down, one summary line a minute.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Literal, TypeAlias
 
 from ..errors import LogUnavailableError, StoreUnavailableError, UnavailableError
+from .observe.events import Dependency, DependencyChanged
+from .observe.observer import NO_OBSERVER, Observer
 
 __all__ = ["Dependency", "Health"]
 
 log = logging.getLogger("intermission.worker")
 
-Dependency: TypeAlias = Literal["store", "log"]
 _SUMMARY_EVERY_S = 60.0
 
 
@@ -31,7 +32,8 @@ def dependency_of(error: UnavailableError) -> Dependency:
 
 
 class Health:
-    def __init__(self) -> None:
+    def __init__(self, observer: Observer = NO_OBSERVER) -> None:
+        self.observer = observer
         self._down: dict[Dependency, tuple[float, str, int]] = {}  # since, first error, failures
         self._last_summary = 0.0
 
@@ -47,6 +49,7 @@ class Health:
         now = time.monotonic()
         if name not in self._down:
             self._down[name] = (now, str(error), 1)
+            self.observer.observe(DependencyChanged(dependency=name, up=False))
             log.error("%s unavailable: %s; holding new records and retrying", name, error)
             return
         since, first, failures = self._down[name]
@@ -66,6 +69,7 @@ class Health:
         for name in names or tuple(self._down):
             entry = self._down.pop(name, None)
             if entry is not None:
+                self.observer.observe(DependencyChanged(dependency=name, up=True))
                 log.warning(
                     "%s available again after %.1f s (%d failed attempts)",
                     name,

@@ -47,6 +47,8 @@ from intermission_schemas import (
 
 from ..errors import RecordTooLargeError, TamperedSnapshotError, UnavailableError
 from .health import Health
+from .observe.events import RecordDeadLettered, RecordHandled, RecordOutcome, RecordTaken, RunFailure
+from .observe.observer import NO_OBSERVER, Observer
 from .ports import RECORD_FRAMING_BYTES, Publisher, Record, Subscription
 from .runs import Runs
 from .tracing import mark_failed, processing
@@ -70,11 +72,13 @@ class Worker:
         sweep_interval: float | None = None,
         shutdown_grace: float = 25.0,
         health: Health | None = None,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self.runs = runs
         self.topics: Topics = runs.topics
         self.publisher: Publisher = runs.publisher
-        self.health = health or Health()
+        self.observer = observer
+        self.health = health or Health(observer)
         self._slots = asyncio.Semaphore(max_in_flight)
         # Incoming records over this are dead-lettered. A dead letter is kept smaller by the
         # record format's framing, so it fits any topic that takes such records.
@@ -98,6 +102,15 @@ class Worker:
     def stop(self) -> None:
         """Stop taking records; `run` returns once those in flight are done (or the grace ends)."""
         self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    @property
+    def idle(self) -> bool:
+        """No record in flight: nothing is touching the dependencies on this worker's behalf."""
+        return not self._in_flight()
 
     async def run(self, subscription: Subscription) -> None:
         """Consume until `stop`, the subscription closes, or this task is cancelled."""
@@ -218,12 +231,17 @@ class Worker:
                     log.info("expired %d pause(s)", swept)
 
     async def _after(self, previous: asyncio.Task[bool] | None, record: Record) -> bool:
+        self.observer.observe(RecordTaken(topic=record.topic))
+        started = time.perf_counter()
+        outcome: RecordOutcome = "abandoned"  # unless handle returns: cancelled
         try:
             if previous is not None:
                 await asyncio.wait([previous])
-            await self.handle(record)
+            outcome = await self.handle(record)
         finally:
             self._slots.release()
+            seconds = time.perf_counter() - started
+            self.observer.observe(RecordHandled(topic=record.topic, outcome=outcome, seconds=seconds))
         return True
 
     def _finished(
@@ -266,19 +284,19 @@ class Worker:
 
     # -- one record -------------------------------------------------------------------------
 
-    async def handle(self, record: Record) -> None:
+    async def handle(self, record: Record) -> RecordOutcome:
         """Every effect of ``record``, durable when this returns. Never raises but when
         cancelled: bad input and tampering get their outcome, outages are waited out."""
         with processing(record):  # a span, child of the trace context in the record's headers
             if len(record.value) > self._max_record_bytes:
                 detail = f"{len(record.value)} bytes, over the limit of {self._max_record_bytes}"
                 await self._until_done(record, lambda: self._dead_letter(record, "oversized", detail))
-                return
-            await self._until_done(record, lambda: self._dispatch(record))
+                return "dead_letter"
+            return await self._until_done(record, lambda: self._dispatch(record))
 
-    async def _until_done(self, record: Record, work: Callable[[], Awaitable[None]]) -> None:
+    async def _until_done(self, record: Record, work: Callable[[], Awaitable[None]]) -> RecordOutcome:
         try:
-            await self._retrying(record, work)
+            return await self._retrying(record, work)
         finally:
             self._waiting_out.discard(record)
             self._update_gate()
@@ -289,45 +307,50 @@ class Worker:
         else:
             self._may_take.clear()
 
-    async def _retrying(self, record: Record, work: Callable[[], Awaitable[None]]) -> None:
+    async def _retrying(self, record: Record, work: Callable[[], Awaitable[None]]) -> RecordOutcome:
         failures = 0
+        outcome: RecordOutcome = "done"  # until work becomes the record's own outcome
         settled = False  # work is now the record's own outcome: a dead letter, a tampered run
         while True:
             try:
                 await work()
                 self.health.succeeded()
-                return
+                return outcome
             except UnavailableError as exc:
                 self.health.failed(exc)
                 self._waiting_out.add(record)
                 self._update_gate()
                 failures = 0
             except Exception as exc:
-                outcome = None if settled else self._outcome_for(record, exc)
-                if outcome is not None:
-                    work, settled = outcome, True
+                settles = None if settled else self._outcome_for(record, exc)
+                if settles is not None:
+                    outcome, work = settles
+                    settled = True
                     continue
                 failures += 1
                 if not settled and failures >= self._attempts and self.health.healthy:
                     log.exception("record %s failed %d times; dead-lettering", _where(record), failures)
                     detail = f"{type(exc).__name__}: {exc}"
                     work, settled = functools.partial(self._dead_letter, record, "poison", detail), True
+                    outcome = "dead_letter"
                     continue
                 log.warning("record %s failed (attempt %d): %s", _where(record), failures, exc)
             await asyncio.sleep(self._backoff(failures))
 
-    def _outcome_for(self, record: Record, exc: Exception) -> Callable[[], Awaitable[None]] | None:
+    def _outcome_for(
+        self, record: Record, exc: Exception
+    ) -> tuple[RecordOutcome, Callable[[], Awaitable[None]]] | None:
         """What settles a record that failed because of what it is, or None for other failures."""
         match exc:
             case EventDecodeError():
-                return functools.partial(self._dead_letter, record, exc.reason, exc.detail)
+                return "dead_letter", functools.partial(self._dead_letter, record, exc.reason, exc.detail)
             case TamperedSnapshotError():
                 log.error("record %s: %s; no tool runs", _where(record), exc)
-                return functools.partial(self._tampered, record, str(exc))
+                return "tampered", functools.partial(self._tampered, record, str(exc))
             case RecordTooLargeError():
                 # An outcome of this record does not fit the log: the record's content is at
                 # fault, and no retry makes it smaller.
-                return functools.partial(self._dead_letter, record, "oversized", str(exc))
+                return "dead_letter", functools.partial(self._dead_letter, record, "oversized", str(exc))
             case _:
                 return None
 
@@ -366,6 +389,9 @@ class Worker:
         failure = RunFailed(run_id=event.run_id, code="tampered", message=detail[:_DETAIL_LIMIT])
         topic = event.reply_to if isinstance(event, GenerateRequest) and event.reply_to else None
         await self.publisher.publish(topic or self.topics.results, event.run_id, encode(failure))
+        self.observer.observe(
+            RunFailure(run_id=event.run_id, snapshot_version=None, code="tampered", message=failure.message)
+        )
         await self._dead_letter(record, "tampered", detail)
 
     async def _dead_letter(self, record: Record, reason: DeadLetterReason, detail: str) -> None:
@@ -396,10 +422,19 @@ class Worker:
                 value_size=len(record.value),
             )
             data = encode(letter)
-        log.warning("record %s dead-lettered: %s: %s", _where(record), reason, detail[:200])
         mark_failed(f"dead-lettered: {reason}")
         key = record.key.decode("utf-8", "replace") if record.key else ""
         await self.publisher.publish(self.topics.dead_letter, key, data)
+        self.observer.observe(
+            RecordDeadLettered(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=key,
+                reason=reason,
+                detail=detail,
+            )
+        )
 
 
 def _consume_outcome(task: asyncio.Future[Record]) -> None:

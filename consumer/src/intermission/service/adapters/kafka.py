@@ -41,6 +41,7 @@ from aiokafka.errors import (  # type: ignore[import-untyped]
 from intermission_producer import KafkaSecurity
 
 from ...errors import LogUnavailableError, RecordTooLargeError, UsageError
+from ..observe.events import PartitionLag
 from ..ports import Headers, Record
 
 __all__ = [
@@ -254,6 +255,7 @@ class KafkaSubscription:
             **(security or KafkaSecurity()).options(),
         )
         self._on_revoked: RevocationHandler | None = None
+        self._joined = False
 
     def on_revoked(self, handler: RevocationHandler) -> None:
         """Call ``handler`` with the (topic, partition) pairs a rebalance takes from this member,
@@ -285,6 +287,28 @@ class KafkaSubscription:
     def assignment(self) -> frozenset[tuple[str, int]]:
         """(topic, partition) pairs this member holds now; every rebalance may change them."""
         return frozenset((tp.topic, tp.partition) for tp in self._consumer.assignment())
+
+    def joined(self) -> bool:
+        """True once the group gave this member an assignment (possibly empty)."""
+        return self._joined
+
+    async def lag(self) -> tuple[PartitionLag, ...]:
+        """Per partition held: the last stable offset (the end a read_committed reader can
+        reach) minus this consumer's position, as Kafka's own records-lag. A partition whose
+        end or position is not known yet (just assigned, brokers away) is left out."""
+        found: list[PartitionLag] = []
+        for tp in self._consumer.assignment():
+            end = self._consumer.last_stable_offset(tp)
+            if end is None:
+                continue
+            try:
+                # Known positions answer at once; an unknown one would wait for the brokers.
+                async with asyncio.timeout(1.0):
+                    position = await self._consumer.position(tp)
+            except (KafkaError, TimeoutError):
+                continue
+            found.append(PartitionLag(topic=tp.topic, partition=tp.partition, lag=max(0, end - position)))
+        return tuple(found)
 
     async def records(self) -> AsyncIterator[Record]:
         # The consumer's own iterator ends cleanly when the consumer is stopped while it waits;
@@ -337,7 +361,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
             await handler(frozenset((tp.topic, tp.partition) for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        return None
+        self._subscription._joined = True
 
 
 class TopicInfo(msgspec.Struct, frozen=True, kw_only=True):

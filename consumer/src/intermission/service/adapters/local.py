@@ -22,6 +22,7 @@ from urllib.parse import quote, unquote
 import msgspec
 
 from ...errors import UsageError
+from ..observe.events import PartitionLag
 from ..ports import Headers, PreconditionFailed, Record, StoredObject
 
 __all__ = ["LocalSnapshotStore", "MemoryLog"]
@@ -255,6 +256,18 @@ class _MemorySubscription:
 
     async def commit(self, record: Record) -> None:
         self._log.committed[(self._group, record.topic)] = record.offset + 1
+
+    def joined(self) -> bool:
+        return True  # no group membership: the only subscription of its group holds everything
+
+    def assignment(self) -> frozenset[tuple[str, int]]:
+        return frozenset((topic, 0) for topic in self._next)
+
+    async def lag(self) -> tuple[PartitionLag, ...]:
+        return tuple(
+            PartitionLag(topic=topic, partition=0, lag=len(self._log.topics[topic]) - taken)
+            for topic, taken in self._next.items()
+        )
 
     async def close(self) -> None:
         self._closed = True

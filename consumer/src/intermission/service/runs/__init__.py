@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from intermission_schemas import GenerateRequest, ResumeRequested, Topics
 
 from ..._app import Intermission
+from ..observe.observer import NO_OBSERVER, Observer
 from ..ports import Publisher, SnapshotStore
 from ..tracing import TracedPublisher, TracedStore
 from .announce import Announcer
@@ -59,6 +60,7 @@ class Runs:
         lease: timedelta = timedelta(seconds=30),
         tokens: ResumeTokens | None = None,
         answer_keys: AnswerKeys | None = None,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self.topics = topics
         # Every publish and store write of a run is a span (no-ops without an OpenTelemetry SDK).
@@ -71,6 +73,7 @@ class Runs:
             clock=clock,
             owner=owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
             lease=lease,
+            observer=observer,
         )
         self._requests = Requests(steps)
         self._expiry = Expiry(steps)

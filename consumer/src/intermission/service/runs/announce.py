@@ -50,7 +50,9 @@ class Announcer:
             ]
             event = msgspec.structs.replace(event, interrupts=tokened)
         await self.publisher.publish(self.topics.approvals, event.run_id, encode(event))
-        log.info(
+        # The lifecycle's own line is the observers' (observe/log_lines.py); this one says what
+        # was published, republications of a redelivered record included.
+        log.debug(
             "run %s paused at version %d: %s (answered %d of %d)",
             event.run_id,
             event.snapshot.version,
@@ -68,7 +70,7 @@ class Announcer:
         return msgspec.structs.replace(pending, token=token)
 
     async def rejection(self, event: ResumeRequested, problem: AnswerProblem) -> None:
-        log.info("resume %s of run %s rejected: %s", event.resume_id, event.run_id, problem.detail)
+        log.debug("resume %s of run %s rejected: %s", event.resume_id, event.run_id, problem.detail)
         message = ResumeRejected(
             run_id=event.run_id,
             resume_id=event.resume_id,
@@ -84,9 +86,9 @@ class Announcer:
         topic = request.reply_to or self.topics.results
         await self.publisher.publish(topic, request.run_id, encode(event))
         if isinstance(event, RunCompleted):
-            log.info("run %s completed (%s)", event.run_id, event.finish_reason)
+            log.debug("run %s completed (%s)", event.run_id, event.finish_reason)
         else:
-            log.info("run %s failed: %s: %s", event.run_id, event.code, event.message[:200])
+            log.debug("run %s failed: %s: %s", event.run_id, event.code, event.message[:200])
 
 
 def interrupt_raised(loaded: Loaded, spec: RunSpec) -> InterruptRaised:

@@ -27,11 +27,13 @@ from intermission_schemas import (
 )
 
 from ...errors import ResumeError, TamperedSnapshotError
+from ..observe.events import AnswerCollected, AnswerRejected
 from ..ports import PreconditionFailed
 from .announce import pending_interrupt
 from .expiry import Expiry
 from .journal import Journal
 from .keys import snapshot_key
+from .observed import resumed
 from .sealing import pause_digest
 from .signatures import AnswerKeys
 from .snapshots import Loaded
@@ -57,10 +59,20 @@ class Claims:
                 if await self._try(event):
                     return
             except AnswerProblem as problem:
-                await self.steps.announce.rejection(event, problem)
+                await self._reject(event, problem)
                 return
-        await self.steps.announce.rejection(
-            event, AnswerProblem("stale", "the pause kept changing; send the resume again")
+        await self._reject(event, AnswerProblem("stale", "the pause kept changing; send the resume again"))
+
+    async def _reject(self, event: ResumeRequested, problem: AnswerProblem) -> None:
+        await self.steps.announce.rejection(event, problem)
+        self.steps.observer.observe(
+            AnswerRejected(
+                run_id=event.run_id,
+                snapshot_version=event.snapshot_version,
+                resume_id=event.resume_id,
+                reason=problem.reason,
+                detail=problem.detail,
+            )
         )
 
     async def _try(self, event: ResumeRequested) -> bool:
@@ -123,18 +135,21 @@ class Claims:
             claimed = await steps.snapshots.replace(loaded, updated)
         except PreconditionFailed:
             return False
-        log.info(
-            "run %s pause %d: resume %s by %r applied%s",
-            event.run_id,
-            event.snapshot_version,
-            event.resume_id,
-            event.answered_by,
-            "; resuming" if complete else "; waiting for more answers",
-        )
         if complete:
+            for observation in resumed(updated, event.resume_id):
+                steps.observer.observe(observation)
             await steps.resume_claimed(claimed, journal)
         else:
             await steps.announce.interrupts(claimed, spec)  # approval UIs see which refs are open
+            outstanding = len(snapshot.paused.interrupts) - len(answers)
+            steps.observer.observe(
+                AnswerCollected(
+                    run_id=event.run_id,
+                    snapshot_version=event.snapshot_version,
+                    resume_id=event.resume_id,
+                    outstanding=outstanding,
+                )
+            )
         return True
 
     async def _redelivered(

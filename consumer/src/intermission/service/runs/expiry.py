@@ -10,7 +10,9 @@ from __future__ import annotations
 import msgspec
 from intermission_schemas import CollectedAnswer, RespondAnswer, RunFailed
 
+from ..observe.events import InterruptResolved
 from ..ports import PreconditionFailed
+from .observed import EXPIRY_RESUME_ID, ended, resumed
 from .snapshots import Loaded
 from .steps import Steps
 
@@ -49,19 +51,25 @@ class Expiry:
                 ref = part.tool_request.ref or ""
                 if ref not in answers:
                     answers[ref] = CollectedAnswer(
-                        resume_id="expiry",
+                        resume_id=EXPIRY_RESUME_ID,
                         answered_by="expiry-policy",
                         respond=RespondAnswer(
                             ref=ref, output=policy.default_output, metadata={"expired": True}
                         ),
                     )
             claimed = msgspec.structs.replace(
-                snapshot, answers=answers, status="resuming", resumed_by="expiry", claim=steps.claim()
+                snapshot,
+                answers=answers,
+                status="resuming",
+                resumed_by=EXPIRY_RESUME_ID,
+                claim=steps.claim(),
             )
             try:
                 replaced = await steps.snapshots.replace(loaded, claimed)
             except PreconditionFailed:
                 return
+            for observation in resumed(claimed, EXPIRY_RESUME_ID):
+                steps.observer.observe(observation)
             await steps.resume_claimed(replaced)
             return
         expired = msgspec.structs.replace(snapshot, status="expired")
@@ -77,3 +85,12 @@ class Expiry:
             tags=snapshot.request.tags,
         )
         await steps.announce.result(failure, snapshot.request)
+        version = snapshot.snapshot_version
+        for part in snapshot.paused.interrupts:
+            if (ref := part.tool_request.ref or "") not in snapshot.answers:
+                steps.observer.observe(
+                    InterruptResolved(
+                        run_id=snapshot.run_id, snapshot_version=version, ref=ref, outcome="expired"
+                    )
+                )
+        steps.observer.observe(ended(failure, version))

@@ -7,8 +7,10 @@ import asyncio
 from intermission_schemas import GenerateRequest, RunFailed, RunResult
 
 from ...errors import IntermissionError
+from ..observe.events import RunStarted
 from .journal import Journal
 from .lease import ClaimLost, Lease
+from .observed import ended
 from .snapshots import Loaded
 from .steps import Steps
 
@@ -44,6 +46,7 @@ class Requests:
 
     async def _first_step(self, request: GenerateRequest, journal: Journal) -> None:
         steps = self.steps
+        steps.observer.observe(RunStarted(run_id=request.run_id))
         try:
             spec = await steps.specs.of(request)
             messages = await steps.specs.first_messages(request)
@@ -72,6 +75,7 @@ class Requests:
                 tags=request.tags,
             )
             await announce.result(failure, request)
+            self.steps.observer.observe(ended(failure, None))
         elif first.snapshot.status == "pending":
             await announce.interrupts(first, await self.steps.specs.of(first.snapshot.request))
         return True

@@ -17,6 +17,8 @@ from ..._app import Intermission
 from ..._response import GenerateResponse, Resume
 from ..._tools import Tool
 from ...errors import UnknownToolError
+from ..observe.observer import NO_OBSERVER, Observer
+from ..observe.timed_calls import timed_model, timed_tools
 from .journal import Journal
 
 __all__ = ["RunSpec", "RunSpecs"]
@@ -44,18 +46,24 @@ class RunSpec:
         return found
 
     async def generate(
-        self, ai: Intermission, messages: Sequence[Message], resume: Resume | None, journal: Journal
+        self,
+        ai: Intermission,
+        messages: Sequence[Message],
+        resume: Resume | None,
+        journal: Journal,
+        observer: Observer = NO_OBSERVER,
     ) -> GenerateResponse:
-        """Generate with every model reply and tool output of the step journaled."""
+        """Generate with every model reply and tool output of the step journaled, and each
+        call the journal lets through timed."""
         return await ai.generate(
             messages=messages,
             resume=resume,
-            tools=list(journal.tools(self.tools).values()),
+            tools=list(journal.tools(timed_tools(self.tools, observer)).values()),
             context=self.context,
             config=self.config,
             max_turns=self.request.max_turns,
             output_schema=self.output_schema,
-            model=journal.model(ai.resolve_model(self.model)),
+            model=journal.model(timed_model(ai.resolve_model(self.model), observer)),
         )
 
 

@@ -36,12 +36,15 @@ from ...errors import (
     ToolError,
     UnknownToolError,
 )
+from ..observe.events import RunPaused
+from ..observe.observer import NO_OBSERVER, Observer
 from ..ports import PreconditionFailed
 from ..tracing import current_trace_context, mark_failed, resuming
 from .announce import Announcer
 from .journal import Journal
 from .keys import result_key
 from .lease import ClaimLost, new_claim, snapshot_lease
+from .observed import ended
 from .sealing import pause_digest
 from .snapshots import Loaded, Snapshots
 from .spec import RunSpec, RunSpecs
@@ -65,8 +68,10 @@ class Steps:
         clock: Callable[[], datetime],
         owner: str,
         lease: timedelta,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self.ai = ai
+        self.observer = observer
         self.specs = RunSpecs(ai)
         self.snapshots = snapshots
         self.announce = announce
@@ -88,9 +93,9 @@ class Steps:
     ) -> None:
         """Generate from ``messages`` and settle the outcome as the step after ``journal``'s."""
         try:
-            response = await spec.generate(self.ai, messages, resume, journal)
+            response = await spec.generate(self.ai, messages, resume, journal, self.observer)
         except IntermissionError as exc:
-            await self.fail(spec.request, exc)
+            await self.fail(spec.request, exc, version=journal.step + 1)
             return
         await self._settle(spec, response, version=journal.step + 1, parent=parent)
 
@@ -146,13 +151,14 @@ class Steps:
             await self.snapshots.drop_deadline(resolved)
             return
 
-    async def fail(self, request: GenerateRequest, exc: IntermissionError) -> None:
+    async def fail(
+        self, request: GenerateRequest, exc: IntermissionError, *, version: int | None = None
+    ) -> None:
         failure = RunFailed(
             run_id=request.run_id, code=_failure_code(exc), message=str(exc), tags=request.tags
         )
-        log.warning("run %s failed: %s", request.run_id, exc)
         mark_failed(f"run failed: {failure.code}")
-        await self._finish(request, RunResult(run_id=request.run_id, completed=failure))
+        await self._finish(request, RunResult(run_id=request.run_id, completed=failure), version)
 
     async def _settle(
         self, spec: RunSpec, response: GenerateResponse, *, version: int, parent: str | None
@@ -178,6 +184,10 @@ class Steps:
                 )
             )
             await self.announce.interrupts(loaded, spec)
+            interrupts = len(loaded.snapshot.paused.interrupts)
+            self.observer.observe(
+                RunPaused(run_id=request.run_id, snapshot_version=version, interrupts=interrupts)
+            )
             return
         completed = RunCompleted(
             run_id=request.run_id,
@@ -192,11 +202,13 @@ class Steps:
             RunResult(
                 run_id=request.run_id, completed=completed, messages=response.messages, parent_sha256=parent
             ),
+            version,
         )
 
-    async def _finish(self, request: GenerateRequest, result: RunResult) -> None:
+    async def _finish(self, request: GenerateRequest, result: RunResult, version: int | None) -> None:
         stored = await self.snapshots.create_result(result)
         await self.announce.result(stored.completed, request)
+        self.observer.observe(ended(stored.completed, version))
 
 
 def _resume(snapshot: Snapshot, spec: RunSpec) -> Resume:

@@ -10,6 +10,9 @@ from datetime import UTC, datetime, timedelta
 from ..._app import Intermission
 from ..._model import Model
 from ...errors import SettingsError
+from ..observe.log_lines import LogLines
+from ..observe.observer import NO_OBSERVER, Observer, Observers
+from ..observe.timed_ports import TimedPublisher, TimedSnapshotStore
 from ..ports import Publisher, SnapshotStore
 from ..runs import Runs
 from ..runs.sealing import Sealer
@@ -49,9 +52,16 @@ def build_worker(
     publisher: Publisher,
     ai: Intermission | None = None,
     clock: Callable[[], datetime] | None = None,
+    observer: Observer = NO_OBSERVER,
 ) -> Worker:
-    """A worker on these seams, with the app of ``settings.app`` unless ``ai`` is given."""
+    """A worker on these seams, with the app of ``settings.app`` unless ``ai`` is given.
+
+    Every worker writes the run lifecycle's log lines; ``observer`` (metrics) also sees every
+    observation, the store's operations and the publishes timed."""
     app = ai or load_app(settings.app)
+    if observer is not NO_OBSERVER:
+        store, publisher = TimedSnapshotStore(store, observer), TimedPublisher(publisher, observer)
+    observer = Observers(LogLines(), observer)
     if settings.model is not None:
         use_model(app, settings.model)
     runs = Runs(
@@ -64,6 +74,7 @@ def build_worker(
         lease=timedelta(seconds=settings.claim_lease_seconds),
         tokens=settings.resume_tokens(),
         answer_keys=settings.answer_key_set(),
+        observer=observer,
     )
     return Worker(
         runs,
@@ -71,4 +82,5 @@ def build_worker(
         max_record_bytes=settings.max_record_bytes,
         sweep_interval=settings.expiry_sweep_seconds,
         shutdown_grace=settings.shutdown_grace_seconds,
+        observer=observer,
     )

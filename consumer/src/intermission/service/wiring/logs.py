@@ -1,17 +1,29 @@
-"""Logging for a worker: its own lines as they are, a client library's repeats rate-limited.
+"""Logging for a worker: its own lines as they are, a client library's repeats rate-limited,
+as text or as one JSON object per line.
 
 During an outage aiokafka and botocore log the same error for every connection attempt,
 hundreds of thousands of lines a minute. A line whose logger and message template were seen
 in the last ``window`` seconds is dropped and counted; the next one let through says how many
 were dropped.
+
+In JSON, each line carries ``time``, ``level``, ``logger`` and ``message``, the lifecycle
+lines' fields (``event``, ``run_id``, ``snapshot_version``, ``resume_id``, ...) as keys of their
+own, and ``exception`` with the traceback when there is one.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from datetime import UTC, datetime
+from typing import Literal
 
-__all__ = ["RepeatFilter", "configure_logging"]
+from ..observe.log_lines import FIELDS_ATTRIBUTE
+
+__all__ = ["JsonFormatter", "RepeatFilter", "configure_logging"]
+
+_TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 _LIBRARIES = ("aiokafka", "kafka", "botocore", "boto3", "urllib3")
 
@@ -37,8 +49,30 @@ class RepeatFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: int) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log pipelines that index fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, FIELDS_ATTRIBUTE, None)
+        if isinstance(fields, dict):
+            line.update({name: value for name, value in fields.items() if name not in line})
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["exception"] = record.exc_text
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def configure_logging(level: int, log_format: Literal["text", "json"] = "text") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(_TEXT_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler])
     repeats = RepeatFilter()
     for name in _LIBRARIES:
         library = logging.getLogger(name)

@@ -8,9 +8,11 @@ import logging
 from ..._app import Intermission
 from ..adapters.kafka import KafkaPublisher, KafkaSubscription, ensure_topics
 from ..adapters.s3 import S3SnapshotStore
+from ..observe.metrics import Metrics
 from ..ports import SnapshotStore
 from .checks import raise_first_failure, run_checks, topic_limit
 from .compose import build_worker
+from .operations import operated
 from .settings import Settings
 
 log = logging.getLogger("intermission.worker")
@@ -60,7 +62,8 @@ async def run_worker(
     Fails fast: on missing settings, and (``check``) when the bucket, its conditional writes or
     the topics are not as they must be (SettingsError naming the variable). On ``stop`` the
     worker takes no more records, lets those in flight finish within the grace period, commits
-    them, and leaves the group.
+    them, and leaves the group. Meanwhile ``/healthz``, ``/readyz`` and ``/metrics`` answer on
+    ``settings.health_port`` (0: not served).
     """
     settings.require("bootstrap_servers", "bucket")
     assert settings.bootstrap_servers is not None
@@ -81,20 +84,24 @@ async def run_worker(
             consumer_options=consumer_options,
         ) as subscription,
     ):
-        worker = build_worker(settings, store=store, publisher=publisher, ai=ai)
-        serving = asyncio.create_task(worker.run(subscription))
-        log.info("worker serving %s and %s as group %s", topics.requests, topics.resumes, settings.group_id)
-        if stop is None:
-            await serving
-            return
-        stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait([serving, stopper], return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
-        worker.stop()
-        try:
-            # The worker gives up on records still running after its grace period itself.
-            async with asyncio.timeout(settings.shutdown_grace_seconds + 10):
+        metrics = Metrics()  # this worker's own registry
+        worker = build_worker(settings, store=store, publisher=publisher, ai=ai, observer=metrics)
+        async with operated(settings, worker, store=store, subscription=subscription, metrics=metrics):
+            serving = asyncio.create_task(worker.run(subscription))
+            log.info(
+                "worker serving %s and %s as group %s", topics.requests, topics.resumes, settings.group_id
+            )
+            if stop is None:
                 await serving
-        except TimeoutError:
-            serving.cancel()
-            await asyncio.gather(serving, return_exceptions=True)
+                return
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait([serving, stopper], return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            worker.stop()
+            try:
+                # The worker gives up on records still running after its grace period itself.
+                async with asyncio.timeout(settings.shutdown_grace_seconds + 10):
+                    await serving
+            except TimeoutError:
+                serving.cancel()
+                await asyncio.gather(serving, return_exceptions=True)

@@ -62,6 +62,14 @@ class Settings(pydantic.BaseModel):
     # SIGTERM: how long records in flight may take to finish. Keep it below the Deployment's
     # terminationGracePeriodSeconds (30 s by default).
     shutdown_grace_seconds: float = pydantic.Field(default=25.0, ge=0)
+    # Operating it: /healthz, /readyz and /metrics on this port of every worker process (0: no
+    # endpoints), on all interfaces by default so that probes and scrapers from outside the pod
+    # reach it; the store is probed this often while the worker is idle, so /readyz follows an
+    # outage that no record meets.
+    health_port: int = pydantic.Field(default=9464, ge=0, le=65535)
+    health_host: str = "0.0.0.0"
+    health_probe_seconds: float = pydantic.Field(default=5.0, gt=0)
+    log_format: Literal["text", "json"] = "text"
     # S3
     bucket: str | None = None
     prefix: str = "intermission/"
