@@ -16,11 +16,6 @@ DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
 COMPOSE_FILE = DEPLOY / "docker-compose.yaml"
 
-# Settings the manifests already use while the branch that adds them is not merged yet. Each
-# entry is checked against Settings as soon as the field exists there (see
-# `health_port_default`); delete an entry once its field has landed.
-_PENDING_SETTINGS: dict[str, object] = {"health_port": 9464}
-
 
 @cache
 def k8s_documents() -> dict[str, Any]:
@@ -42,8 +37,8 @@ def compose() -> dict[str, Any]:
 
 def setting_variables() -> set[str]:
     """Every INTERMISSION_* variable Settings.load reads (INTERMISSION_<field> and the older
-    names it still accepts), and those of the pending fields."""
-    fields = {*Settings.model_fields, *_PENDING_SETTINGS}
+    names it still accepts)."""
+    fields = set(Settings.model_fields)
     older = {name for names in settings_module._ALIASES.values() for name in names}
     return {f"INTERMISSION_{name.upper()}" for name in fields} | {
         name for name in older if name.startswith("INTERMISSION_")
@@ -60,15 +55,10 @@ def secret_settings() -> set[str]:
 
 
 def health_port_default() -> int:
-    """The health_port setting's default, from Settings once the field exists there."""
-    field = Settings.model_fields.get("health_port")
-    pending = _PENDING_SETTINGS["health_port"]
-    if field is None:
-        assert isinstance(pending, int)
-        return pending
-    assert field.default == pending, "health_port landed with another default: update the manifests"
-    assert isinstance(field.default, int)
-    return field.default
+    """The port the worker serves /healthz, /readyz and /metrics on, unless told otherwise."""
+    default = Settings.model_fields["health_port"].default
+    assert isinstance(default, int)
+    return default
 
 
 def worker_container() -> dict[str, Any]:
