@@ -171,6 +171,13 @@ FIELDS: dict[str, dict[str, str]] = {
         "schemaVersion": "The document's schema version.",
         "claim": "Who is resuming the pause and until when (while status is resuming).",
     },
+    "StoredSnapshot": {
+        "snapshot": "The Snapshot, without its request's messages when they are counted below.",
+        "requestMessagesStart": "Where the request's messages start in snapshot.paused.messages.",
+        "requestMessagesCount": (
+            "How many of snapshot.paused.messages are the request's messages (0: the request keeps its own)."
+        ),
+    },
     "CollectedAnswer": {
         "resumeId": "The resume that brought the answer.",
         "answeredBy": "Who answered.",
