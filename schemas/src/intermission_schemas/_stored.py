@@ -37,7 +37,9 @@ class StoredSnapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel", 
     request_messages_count: int = 0
 
 
-_stored_or_legacy = msgspec.json.Decoder(StoredSnapshot | Snapshot)
+_stored_or_legacy: msgspec.json.Decoder[StoredSnapshot | Snapshot] = msgspec.json.Decoder(
+    StoredSnapshot | Snapshot
+)
 
 
 def encode_snapshot(snapshot: Snapshot) -> bytes:
@@ -74,7 +76,8 @@ def decode_snapshot(data: bytes) -> Snapshot:
             f"{len(history)} (or the request kept its own)"
         )
     request = msgspec.structs.replace(snapshot.request, messages=history[start : start + count])
-    return msgspec.structs.replace(snapshot, request=request)
+    rebuilt: Snapshot = msgspec.structs.replace(snapshot, request=request)
+    return rebuilt
 
 
 def _start_in_history(messages: list[Message], history: list[Message]) -> int | None:
