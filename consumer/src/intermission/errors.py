@@ -21,6 +21,8 @@ IntermissionError                 base of all errors below
     │   └── LogUnavailableError   the log (broker down, producer fenced or broken)
     ├── RecordTooLargeError       a record over the log's size limit: it must shrink
     └── TamperedSnapshotError     a stored object fails its seal or names another step
+        └── UnreadableSnapshotError   its seal holds but its body cannot be read: a codec this
+                                      release does not know, or bytes that do not decompress
 
 ToolInterrupt (BaseException)     control flow, not an error: raised by ctx.interrupt() inside a
                                   tool, caught by the engine, turned into a pause. It derives
@@ -157,6 +159,20 @@ class TamperedSnapshotError(ServiceError):
         self.key = key
 
 
+class UnreadableSnapshotError(TamperedSnapshotError):
+    """A stored object whose seal holds but whose body this reader cannot turn back into what
+    was written: an unknown codec in its header, or a payload that does not decompress.
+
+    It is handled as tampering, not as bad input of the record that led to it: the record is
+    fine, the stored object is not, and nothing read from it may run. A seal-holding object
+    with an unknown codec can also come from a newer release; the stored-format rule (readers
+    before writers) keeps that from happening in a rollout done in order."""
+
+    def __init__(self, key: str, problem: str, *, codec: str) -> None:
+        super().__init__(key, problem)
+        self.codec = codec
+
+
 class ToolInterrupt(BaseException):
     """Raised by ``ctx.interrupt()``; the engine turns it into a pause."""
 
@@ -184,5 +200,6 @@ __all__ = [
     "ToolInterrupt",
     "UnavailableError",
     "UnknownToolError",
+    "UnreadableSnapshotError",
     "UsageError",
 ]
