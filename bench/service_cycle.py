@@ -2,8 +2,9 @@
 
 Usage: ``uv run python bench/service_cycle.py [--concurrency 1,64] [--cycles 200] [--warmup 20]
 [--workers 2] [--partitions 6] [--fetch-max-wait-ms 5] [--floor-samples 200] [--trace]
-[--linger-ms N] [--snapshot-compression zstd]``. A benchmark, not a test: it prints numbers and never fails on one. Other
-processes on the machine move the numbers a lot: the header shows the load average.
+[--linger-ms N] [--snapshot-compression zstd]``. A benchmark, not a test: it prints numbers and
+never fails on one. Other processes on the machine move the numbers a lot: the header shows the
+load average.
 
 Services: a real Apache Kafka broker and SeaweedFS, started here with ``tests/realservices``
 (``start_kafka()``, ``start_s3()``) unless ``KAFKA_BOOTSTRAP_SERVERS`` names a broker or
