@@ -214,9 +214,9 @@ class TracedPublisher:
     def __init__(self, inner: KafkaPublisher, trace: Trace) -> None:
         self.inner, self.trace = inner, trace
 
-    async def publish(self, topic: str, key: str, value: bytes) -> None:
+    async def publish(self, topic: str, key: str, value: bytes, headers: Any = ()) -> None:
         await self.trace.timed(
-            f"kafka publish {topic.rsplit('-', 1)[-1]}", self.inner.publish(topic, key, value)
+            f"kafka publish {topic.rsplit('-', 1)[-1]}", self.inner.publish(topic, key, value, headers)
         )
 
 
@@ -529,7 +529,7 @@ class LastPublished:
     def __init__(self) -> None:
         self.last: dict[str, bytes] = {}
 
-    async def publish(self, topic: str, key: str, value: bytes) -> None:
+    async def publish(self, topic: str, key: str, value: bytes, headers: Any = ()) -> None:
         self.last[topic] = value
 
 

@@ -129,8 +129,10 @@ def install(switch: KillSwitch, consumer_options: dict[str, Any]) -> None:
     for store_class in (S3SnapshotStore, ObstoreSnapshotStore):
         _wrap_store(store_class, switch, fault_app.append)
 
-    async def publish_then(self: KafkaPublisher, topic: str, key: str, value: bytes) -> None:
-        await publish(self, topic, key, value)
+    async def publish_then(
+        self: KafkaPublisher, topic: str, key: str, value: bytes, headers: Any = ()
+    ) -> None:
+        await publish(self, topic, key, value, headers)
         switch.hit("after_publish")
 
     async def commit_after(self: KafkaSubscription, record: Any) -> None:

@@ -36,7 +36,7 @@ class RecordingTransport:
     def __init__(self) -> None:
         self.published: list[tuple[str, str, bytes]] = []
 
-    async def publish(self, topic: str, key: str, value: bytes) -> None:
+    async def publish(self, topic: str, key: str, value: bytes, headers: Any = ()) -> None:
         self.published.append((topic, key, value))
 
     @contextlib.asynccontextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from conftest import cli_env
@@ -16,6 +15,7 @@ from intermission.service.adapters.s3 import S3SnapshotStore
 from intermission.service.runs.snapshots import Snapshots
 from intermission_schemas import RunCompleted, RunFailed, RunResult
 from realservices.plugin import S3Bucket
+from storecount import CountingStore
 from typer.testing import CliRunner
 
 pytestmark = pytest.mark.s3
@@ -23,41 +23,6 @@ pytestmark = pytest.mark.s3
 STORED = 10_000
 PER_DAY = 1_000
 BASE = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-class CountingStore:
-    """Counts the requests each store method makes (every call is one S3 request)."""
-
-    def __init__(self, inner: S3SnapshotStore) -> None:
-        self.inner = inner
-        self.calls: Counter[str] = Counter()
-
-    async def create(self, key: str, data: bytes) -> str:
-        self.calls["create"] += 1
-        return await self.inner.create(key, data)
-
-    async def replace(self, key: str, data: bytes, etag: str) -> str:
-        self.calls["replace"] += 1
-        return await self.inner.replace(key, data, etag)
-
-    async def get(self, key: str) -> Any:
-        self.calls["get"] += 1
-        return await self.inner.get(key)
-
-    async def list(self, prefix: str) -> list[str]:
-        self.calls["list"] += 1  # may be several requests: never called by a listing
-        return await self.inner.list(prefix)
-
-    async def list_page(self, prefix: str, *, start_after: str = "", limit: int = 1000) -> list[str]:
-        self.calls["list_page"] += 1
-        return await self.inner.list_page(prefix, start_after=start_after, limit=limit)
-
-    async def delete(self, key: str) -> None:
-        self.calls["delete"] += 1
-        await self.inner.delete(key)
-
-    def total(self) -> int:
-        return sum(self.calls.values())
 
 
 def _end(i: int) -> tuple[RunResult, datetime]:

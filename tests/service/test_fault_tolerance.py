@@ -337,7 +337,7 @@ async def test_the_offset_stays_while_a_dead_letter_cannot_be_published(harness:
     failing.set()
 
     class Publisher:
-        async def publish(self, topic: str, key: str, value: bytes) -> None:
+        async def publish(self, topic: str, key: str, value: bytes, headers: Any = ()) -> None:
             if topic == harness.backend.topics.dead_letter and failing.is_set():
                 raise RuntimeError("dead-letter topic refused the record")
             published.append(topic)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from intermission.service import Sealer, Topics, Worker
 from intermission.service.adapters.local import LocalSnapshotStore, MemoryLog
+from intermission.service.ports import Headers
 from intermission.service.runs import Runs
 from intermission_schemas import GenerateRequest, Message, TextPart, encode
 from service_app import build
@@ -47,11 +48,11 @@ class FlakyLog(MemoryLog):
         super().__init__()
         self.failures = failures
 
-    async def publish(self, topic: str, key: str, value: bytes) -> None:
+    async def publish(self, topic: str, key: str, value: bytes, headers: Headers = ()) -> None:
         if topic == TOPICS.approvals and self.failures:
             self.failures -= 1
             raise ConnectionError("broker unavailable")
-        await super().publish(topic, key, value)
+        await super().publish(topic, key, value, headers)
 
 
 def _worker(log: MemoryLog, store: LocalSnapshotStore) -> Worker:

@@ -26,6 +26,7 @@ from ._model import ChunkCallback, Model, ModelRequest, Usage
 from ._response import GenerateResponse, Resume
 from ._schema import Schema, to_json_data
 from ._tools import Done, Outcome, Paused, Tool
+from ._tracing import model_call_span, note_pause, note_reply, tool_call_span
 from .errors import MaxTurnsError, ResumeError, UnknownToolError
 
 T = TypeVar("T")
@@ -70,7 +71,9 @@ class Generation:
                 config=self.config,
                 output_schema=output_schema,
             )
-            reply = await self.model.generate(request, self.on_chunk)
+            with model_call_span() as span:
+                reply = await self.model.generate(request, self.on_chunk)
+                note_reply(span, reply)
             usage = _add_usage(usage, reply.usage)
             message = _with_refs(reply.message, len(messages))
             requests = message.tool_requests
@@ -109,7 +112,11 @@ class Generation:
 
     async def _call(self, request: ToolRequest, resumed: Any = None, original_input: Any = None) -> Outcome:
         tool = self._tool(request.name)
-        return await tool.run(request, self.context, resumed=resumed, original_input=original_input)
+        with tool_call_span(request.name, request.ref) as span:
+            outcome = await tool.run(request, self.context, resumed=resumed, original_input=original_input)
+            if isinstance(outcome, Paused):
+                note_pause(span)
+            return outcome
 
     async def _resume(self, messages: list[Message], resume: Resume) -> tuple[list[Message], bool]:
         """The history with the answers applied; True when a restarted tool paused again."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import msgspec
 import pydantic
 import pydantic_core
@@ -111,6 +110,10 @@ class JsonSchema:
     """A schema given as a JSON Schema document (inline interrupts, published schemas)."""
 
     def __init__(self, document: dict[str, Any]) -> None:
+        # Imported on first use: jsonschema is a tenth of a second of start-up, and only inline
+        # interrupts and published schemas need it.
+        import jsonschema  # type: ignore[import-untyped, unused-ignore]
+
         try:
             validator_class = jsonschema.validators.validator_for(document)
             validator_class.check_schema(document)
@@ -120,6 +123,8 @@ class JsonSchema:
         self.json_schema: dict[str, Any] | None = document
 
     def validate(self, value: Any, what: str) -> Any:
+        import jsonschema  # type: ignore[import-untyped, unused-ignore]  # loaded by __init__
+
         error = jsonschema.exceptions.best_match(self._validator.iter_errors(value))
         if error is not None:
             path = [str(p) for p in error.absolute_path]

@@ -9,7 +9,13 @@ The event types come from ``intermission_schemas`` and are re-exported here, so 
 serves a caller. The client runs on a `Transport`: Kafka (`KafkaTransport`, built for you from
 bootstrap servers) or any object with the same three methods, such as the in-memory log of
 ``intermission.testing``: ``IntermissionClient(transport=log)``.
+
+Tracing (OpenTelemetry's API; install an SDK to record): ``submit`` sends the current trace
+context in the record's W3C ``traceparent``/``tracestate`` headers, and an answer continues the
+trace of the InterruptRaised it answers (``answer_headers`` for answers you publish yourself).
 """
+
+from typing import TYPE_CHECKING, Any
 
 from intermission_schemas import (
     ExpiryPolicy,
@@ -29,9 +35,12 @@ from intermission_schemas import (
 from ._answers import AnswerKey, build_resume
 from ._client import IntermissionClient
 from ._errors import AnswerError, AnswerReason, BrokerError, ClientUsageError, ProducerError, ResultTimeout
-from ._kafka import KafkaTransport
 from ._security import KafkaSecurity
-from ._transport import Transport, TransportRecord
+from ._tracing import answer_headers
+from ._transport import Headers, Transport, TransportRecord
+
+if TYPE_CHECKING:
+    from ._kafka import KafkaTransport
 
 __all__ = [
     "AnswerError",
@@ -41,6 +50,7 @@ __all__ = [
     "ClientUsageError",
     "ExpiryPolicy",
     "GenerateRequest",
+    "Headers",
     "IntermissionClient",
     "InterruptRaised",
     "KafkaSecurity",
@@ -58,5 +68,16 @@ __all__ = [
     "Topics",
     "Transport",
     "TransportRecord",
+    "answer_headers",
     "build_resume",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # KafkaTransport brings aiokafka, a tenth of a second of start-up that approval tools built
+    # on build_resume or on their own Transport never need.
+    if name == "KafkaTransport":
+        from ._kafka import KafkaTransport
+
+        return KafkaTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -73,6 +73,9 @@ def build_resume(
     With ``signing_key`` the answer is signed (``ResumeRequested.signature``): it binds the run,
     the pause, the resume id, ``answered_by``, the answers and each answered call's tool and input
     as ``raised`` showed them, and holds for ``valid_for`` seconds from ``now``.
+
+    Publishing the event yourself? Send ``answer_headers(raised)`` as its record headers, so
+    the answer joins the run's trace (`IntermissionClient.resume` does that for you).
     """
     respond = respond or {}
     restart = restart or {}

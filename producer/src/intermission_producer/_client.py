@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Iterable, Mapping, Set
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from intermission_schemas import (
     ApprovalEvent,
@@ -24,11 +24,14 @@ from intermission_schemas import (
 
 from ._answers import AnswerKey, build_resume
 from ._errors import ClientUsageError, ResultTimeout
-from ._kafka import KafkaTransport
 from ._reading import decoded, merge_by_time
 from ._requests import check_request
 from ._security import KafkaSecurity
+from ._tracing import sending
 from ._transport import Start, Transport, TransportRecord
+
+if TYPE_CHECKING:
+    from ._kafka import KafkaTransport
 
 __all__ = ["IntermissionClient"]
 
@@ -86,6 +89,8 @@ class IntermissionClient:
             raise ClientUsageError("the client is already open")
         if self._given is None:
             assert self._bootstrap_servers is not None
+            from ._kafka import KafkaTransport  # aiokafka loads only for a client that owns one
+
             owned = KafkaTransport(self._bootstrap_servers, **self._kafka_options)
             await owned.start()
             self._owned = owned
@@ -109,9 +114,19 @@ class IntermissionClient:
             raise ClientUsageError("use the client inside `async with IntermissionClient(...)`")
         return transport
 
-    async def _send(self, topic: str, event: GenerateRequest | ResumeRequested) -> None:
-        # Keyed by run id: a run's events share a partition, hence an order.
-        await self._transport().publish(topic, event.run_id, encode(event))
+    async def _send(
+        self,
+        topic: str,
+        event: GenerateRequest | ResumeRequested,
+        *,
+        trace_from: InterruptRaised | None = None,
+    ) -> None:
+        # Keyed by run id: a run's events share a partition, hence an order. The send's span
+        # starts (or continues) the caller's trace; an answer's continues the run's, taken from
+        # the InterruptRaised it answers, so a run is one trace however long it paused.
+        parent = trace_from.trace_context if trace_from is not None else None
+        with sending(topic, event.run_id, parent=parent) as headers:
+            await self._transport().publish(topic, event.run_id, encode(event), headers)
 
     # -- upstream services ------------------------------------------------------------------
 
@@ -268,7 +283,7 @@ class IntermissionClient:
             metadata=metadata,
             signing_key=self.signing_key,
         )
-        await self._send(self.topics.resumes, event)
+        await self._send(self.topics.resumes, event, trace_from=raised)
         return event
 
     # -- replay tools -----------------------------------------------------------------------

@@ -23,7 +23,7 @@ from aiokafka.errors import (  # type: ignore[import-untyped]
 
 from ._errors import BrokerError, ClientUsageError
 from ._security import KafkaSecurity
-from ._transport import Start, TransportRecord
+from ._transport import Headers, Start, TransportRecord
 
 __all__ = ["KafkaTransport"]
 
@@ -126,10 +126,10 @@ class KafkaTransport:
 
     # -- the Transport protocol -------------------------------------------------------------
 
-    async def publish(self, topic: str, key: str, value: bytes) -> None:
+    async def publish(self, topic: str, key: str, value: bytes, headers: Headers = ()) -> None:
         producer = self._started()
         with _broker_errors(f"publishing to {topic!r}"):
-            await producer.send_and_wait(topic, value, key=key.encode())
+            await producer.send_and_wait(topic, value, key=key.encode(), headers=list(headers) or None)
 
     @contextlib.asynccontextmanager
     async def read(

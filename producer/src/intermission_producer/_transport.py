@@ -6,8 +6,9 @@ object with these methods will do: the protocol is structural, nothing has to in
 
 Three operations:
 
-``publish``     one record, keyed (the key picks the partition, hence the order), durable when
-                it returns.
+``publish``     one record, keyed (the key picks the partition, hence the order), with headers
+                (the client sends W3C ``traceparent``/``tracestate`` in them), durable when it
+                returns.
 ``read``        no consumer group: every partition of the topics, from their beginning or their
                 current end, nothing committed. The positions are fixed when the context is
                 entered, so a record published after that is never missed ("read, then submit").
@@ -30,7 +31,9 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Literal, Protocol
 
-__all__ = ["Start", "Transport", "TransportRecord"]
+from ._tracing import Headers
+
+__all__ = ["Headers", "Start", "Transport", "TransportRecord"]
 
 Start = Literal["beginning", "end"]
 
@@ -53,8 +56,9 @@ class TransportRecord(Protocol):
 
 
 class Transport(Protocol):
-    async def publish(self, topic: str, key: str, value: bytes) -> None:
-        """Returns once ``value`` is durable on ``topic``; BrokerError otherwise."""
+    async def publish(self, topic: str, key: str, value: bytes, headers: Headers = ()) -> None:
+        """Returns once ``value`` (with ``headers``, Kafka's (name, bytes) pairs) is durable on
+        ``topic``; BrokerError otherwise."""
         ...
 
     def read(

@@ -12,7 +12,6 @@ import logging
 from functools import lru_cache
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import msgspec
 
 __all__ = ["schema_problem"]
@@ -31,6 +30,9 @@ class _Validator:
     """Checks values against one schema; ``None`` validator means the schema is unusable."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
+        # Imported on first use: a tenth of a second of start-up for code that never checks.
+        import jsonschema  # type: ignore[import-untyped, unused-ignore]
+
         try:
             cls = jsonschema.validators.validator_for(schema)
             cls.check_schema(schema)
@@ -49,6 +51,8 @@ class _Validator:
         """``(field, message)`` of the most relevant error, or None if the value is valid."""
         if self._validator is None:
             return None
+        import jsonschema  # type: ignore[import-untyped, unused-ignore]  # loaded by __init__
+
         error = jsonschema.exceptions.best_match(self._validator.iter_errors(value))
         if error is None:
             return None

@@ -72,11 +72,14 @@ from ._messages import (
 from ._signing import call_digest, hmac_signature, signing_payload
 from ._stored import StoredSnapshot, decode_snapshot, encode_snapshot
 from ._topics import Topics
+from ._trace_context import TRACEPARENT_HEADER, TRACESTATE_HEADER, TraceContext
 
 __all__ = [
     "EVENT_VERSION",
     "ID_PATTERN",
     "SCHEMA_VERSION",
+    "TRACEPARENT_HEADER",
+    "TRACESTATE_HEADER",
     "AnswerProblem",
     "AnswerSignature",
     "ApprovalEvent",
@@ -126,6 +129,7 @@ __all__ = [
     "ToolResponse",
     "ToolResponsePart",
     "Topics",
+    "TraceContext",
     "ValueCheck",
     "all_json_schemas",
     "asyncapi_document",

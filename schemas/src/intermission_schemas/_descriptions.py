@@ -56,6 +56,13 @@ FIELDS: dict[str, dict[str, str]] = {
         "expiresAt": "The pause's deadline; none: it never expires.",
         "answered": "Refs already answered by earlier partial resumes; the others are still open.",
         "tags": "The request's tags.",
+        "traceContext": "The run's W3C trace context at this pause (absent when the worker traced "
+        "nothing). An answer carries it in its record headers (`answer_headers` in the producer SDK; "
+        "`IntermissionClient.resume` does it), so the run stays one trace from request to result.",
+    },
+    "TraceContext": {
+        "traceparent": "The W3C `traceparent` value: version, trace id, parent span id and flags.",
+        "tracestate": "The W3C `tracestate` value (vendor entries); empty when there are none.",
     },
     "SnapshotRef": {
         "key": "The snapshot's key in the bucket (relative to the worker's prefix).",
@@ -170,6 +177,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "parentSha256": "The previous step's pause digest: the chain a replay audit walks.",
         "schemaVersion": "The document's schema version.",
         "claim": "Who is resuming the pause and until when (while status is resuming).",
+        "traceContext": "The W3C trace context of the span the run paused in; the step that resumes "
+        "the pause continues this trace. Absent in pauses stored before tracing.",
     },
     "StoredSnapshot": {
         "snapshot": "The Snapshot, without its request's messages when they are counted below.",

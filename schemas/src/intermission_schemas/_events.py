@@ -20,6 +20,7 @@ import msgspec
 
 from ._documents import PausedGeneration
 from ._messages import Message, ToolDefinition, publish
+from ._trace_context import TraceContext
 
 EVENT_VERSION = 1
 
@@ -120,6 +121,8 @@ class InterruptRaised(_Event, frozen=True, kw_only=True):
     expires_at: datetime | None = None
     answered: list[str] = []  # refs already answered by earlier partial resumes
     tags: dict[str, str] = {}
+    # The run's trace where it paused (the stored pause's), for an answer to carry back.
+    trace_context: TraceContext | None = None
 
 
 ApprovalEvent: TypeAlias = InterruptRaised
@@ -296,6 +299,9 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag=Tr
     parent_sha256: str | None = None
     schema_version: int = 1
     claim: Claim | None = None  # while status is resuming
+    # The span the run paused in: the step that resumes it continues this trace. Absent in
+    # pauses stored before tracing, and when the worker ran with no trace.
+    trace_context: TraceContext | None = None
 
 
 class RunResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag=True):

@@ -11,7 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from intermission_producer import AnswerError, AnswerKey, ClientUsageError, Transport, build_resume
+from intermission_producer import (
+    AnswerError,
+    AnswerKey,
+    ClientUsageError,
+    Transport,
+    answer_headers,
+    build_resume,
+)
 from intermission_schemas import ResumeRequested, Topics, encode
 
 from ..service.runs.tokens import InvalidToken, ResumeTokens
@@ -91,7 +98,8 @@ async def answer(
         raise Refused(status, exc.reason, exc.detail, ref=exc.ref, field=exc.field) from None
     except ClientUsageError as exc:
         raise Refused(400, "bad_request", str(exc)) from None
-    await transport.publish(topics.resumes, run_id, encode(event))
+    # The answer joins the run's trace (the context its InterruptRaised carries).
+    await transport.publish(topics.resumes, run_id, encode(event), answer_headers(state.raised))
     return event
 
 

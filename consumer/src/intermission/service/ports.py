@@ -14,9 +14,11 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 import msgspec
+from intermission_producer import Headers
 
 __all__ = [
     "RECORD_FRAMING_BYTES",
+    "Headers",
     "PreconditionFailed",
     "Publisher",
     "Record",
@@ -38,11 +40,13 @@ class Record(msgspec.Struct, frozen=True, kw_only=True):
     offset: int
     key: bytes | None
     value: bytes
+    # Kafka's (name, bytes) pairs; the W3C trace context (traceparent, tracestate) rides here.
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class Publisher(Protocol):
-    async def publish(self, topic: str, key: str, value: bytes) -> None:
-        """Returns once the record is durable (acks=all); raises otherwise."""
+    async def publish(self, topic: str, key: str, value: bytes, headers: Headers = ()) -> None:
+        """Returns once the record, with ``headers``, is durable (acks=all); raises otherwise."""
         ...
 
 

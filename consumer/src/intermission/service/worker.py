@@ -49,6 +49,7 @@ from ..errors import RecordTooLargeError, TamperedSnapshotError, UnavailableErro
 from .health import Health
 from .ports import RECORD_FRAMING_BYTES, Publisher, Record, Subscription
 from .runs import Runs
+from .tracing import mark_failed, processing
 
 log = logging.getLogger("intermission.worker")
 
@@ -268,11 +269,12 @@ class Worker:
     async def handle(self, record: Record) -> None:
         """Every effect of ``record``, durable when this returns. Never raises but when
         cancelled: bad input and tampering get their outcome, outages are waited out."""
-        if len(record.value) > self._max_record_bytes:
-            detail = f"{len(record.value)} bytes, over the limit of {self._max_record_bytes}"
-            await self._until_done(record, lambda: self._dead_letter(record, "oversized", detail))
-            return
-        await self._until_done(record, lambda: self._dispatch(record))
+        with processing(record):  # a span, child of the trace context in the record's headers
+            if len(record.value) > self._max_record_bytes:
+                detail = f"{len(record.value)} bytes, over the limit of {self._max_record_bytes}"
+                await self._until_done(record, lambda: self._dead_letter(record, "oversized", detail))
+                return
+            await self._until_done(record, lambda: self._dispatch(record))
 
     async def _until_done(self, record: Record, work: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -395,6 +397,7 @@ class Worker:
             )
             data = encode(letter)
         log.warning("record %s dead-lettered: %s: %s", _where(record), reason, detail[:200])
+        mark_failed(f"dead-lettered: {reason}")
         key = record.key.decode("utf-8", "replace") if record.key else ""
         await self.publisher.publish(self.topics.dead_letter, key, data)
 

@@ -41,7 +41,7 @@ from aiokafka.errors import (  # type: ignore[import-untyped]
 from intermission_producer import KafkaSecurity
 
 from ...errors import LogUnavailableError, RecordTooLargeError, UsageError
-from ..ports import Record
+from ..ports import Headers, Record
 
 __all__ = [
     "DEFAULT_MAX_REQUEST_SIZE",
@@ -152,7 +152,7 @@ class KafkaPublisher:
     ) -> None:
         await self.stop()
 
-    async def publish(self, topic: str, key: str, value: bytes) -> None:
+    async def publish(self, topic: str, key: str, value: bytes, headers: Headers = ()) -> None:
         # send() only enqueues and returns a delivery future. Awaiting the two steps apart
         # (rather than send_and_wait) is the same thing, spelled so that it is clear why
         # concurrent publishes share a batch: they all enqueue before the request goes out.
@@ -161,7 +161,7 @@ class KafkaPublisher:
         size = len(encoded) + len(value)
         try:
             with _mapped(f"publishing to {topic!r}", topic, size, self.max_request_size):
-                delivery = await producer.send(topic, value=value, key=encoded)
+                delivery = await producer.send(topic, value=value, key=encoded, headers=list(headers) or None)
             # Refused at delivery: the broker's message.max.bytes (or the topic's) is lower.
             with _mapped(f"publishing to {topic!r}", topic, size, None):
                 await asyncio.wait_for(asyncio.shield(delivery), self.delivery_timeout)
@@ -300,6 +300,7 @@ class KafkaSubscription:
                 offset=message.offset,
                 key=message.key,
                 value=message.value if message.value is not None else b"",
+                headers=tuple(message.headers or ()),
             )
 
     async def commit(self, record: Record) -> None:

@@ -22,7 +22,7 @@ from urllib.parse import quote, unquote
 import msgspec
 
 from ...errors import UsageError
-from ..ports import PreconditionFailed, Record, StoredObject
+from ..ports import Headers, PreconditionFailed, Record, StoredObject
 
 __all__ = ["LocalSnapshotStore", "MemoryLog"]
 
@@ -123,6 +123,7 @@ class _Delivered(msgspec.Struct, frozen=True, kw_only=True):
     key: bytes | None
     value: bytes
     timestamp: int  # the log's append sequence: one order across all of its topics
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class MemoryLog:
@@ -144,10 +145,19 @@ class MemoryLog:
         self._stamps: dict[str, list[int]] = defaultdict(list)  # per topic, by offset
         self._clock = itertools.count()
 
-    async def publish(self, topic: str, key: str, value: bytes) -> None:
+    async def publish(self, topic: str, key: str, value: bytes, headers: Headers = ()) -> None:
         async with self.changed:
             log = self.topics[topic]
-            log.append(Record(topic=topic, partition=0, offset=len(log), key=key.encode(), value=value))
+            log.append(
+                Record(
+                    topic=topic,
+                    partition=0,
+                    offset=len(log),
+                    key=key.encode(),
+                    value=value,
+                    headers=tuple(headers),
+                )
+            )
             self._stamps[topic].append(next(self._clock))
             self.changed.notify_all()
 
@@ -190,6 +200,7 @@ class MemoryLog:
             key=record.key,
             value=record.value,
             timestamp=stamp,
+            headers=record.headers,
         )
 
     # -- the producer's Transport -------------------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from intermission_producer import answer_headers
 from intermission_schemas import (
     ExpiryPolicy,
     GenerateRequest,
@@ -111,7 +112,7 @@ async def _flow(
         answered_by="demo-approver",
         pause_digest=raised.snapshot.sha256,
     )
-    await log.publish(resumes_topic, run_id, encode(answer))
+    await log.publish(resumes_topic, run_id, encode(answer), answer_headers(raised))  # joins the run's trace
     say(f"3. approver answered {status}; any worker may resume it from the snapshot")
 
     async for record in results.records():

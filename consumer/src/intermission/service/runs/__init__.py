@@ -28,6 +28,7 @@ from intermission_schemas import GenerateRequest, ResumeRequested, Topics
 
 from ..._app import Intermission
 from ..ports import Publisher, SnapshotStore
+from ..tracing import TracedPublisher, TracedStore
 from .announce import Announcer
 from .claims import Claims
 from .expiry import Expiry
@@ -60,7 +61,9 @@ class Runs:
         answer_keys: AnswerKeys | None = None,
     ) -> None:
         self.topics = topics
-        self.publisher = publisher
+        # Every publish and store write of a run is a span (no-ops without an OpenTelemetry SDK).
+        self.publisher = publisher = TracedPublisher(publisher)
+        store = TracedStore(store)
         steps = Steps(
             ai=ai,
             snapshots=Snapshots(store, sealer, clock),

@@ -106,6 +106,7 @@ def interrupt_raised(loaded: Loaded, spec: RunSpec) -> InterruptRaised:
         expires_at=snapshot.expires_at,
         answered=sorted(snapshot.answers),
         tags=snapshot.request.tags,
+        trace_context=snapshot.trace_context,
     )
 
 

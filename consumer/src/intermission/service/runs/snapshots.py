@@ -32,6 +32,8 @@ from .sealing import Sealer, pause_digest
 
 __all__ = ["Loaded", "Snapshots"]
 
+_DEADLINE_PAGE = 1000  # S3 ListObjectsV2's largest page
+
 
 class Loaded(msgspec.Struct, frozen=True):
     """A snapshot as read, with the etag a conditional replace must name."""
@@ -169,14 +171,23 @@ class Snapshots:
         )
 
     async def deadlines(self, due_by: datetime) -> list[Deadline]:
-        """Deadline markers up to ``due_by``, earliest first."""
+        """Deadline markers up to ``due_by``, earliest first.
+
+        Marker keys sort by deadline, so listing page by page and stopping at the first marker
+        not yet due costs one request per thousand due markers, however many pauses are still
+        waiting: a sweep's cost follows what is due, not what is outstanding."""
         due: list[Deadline] = []
-        for key in await self.store.list(EXPIRY_PREFIX):
-            deadline, run_id, version = parse_expiry_key(key)
-            if deadline > due_by:
-                break  # keys sort by deadline
-            due.append(Deadline(key=key, at=deadline, run_id=run_id, version=version))
-        return due
+        start_after = ""
+        while True:
+            keys = await self.store.list_page(EXPIRY_PREFIX, start_after=start_after, limit=_DEADLINE_PAGE)
+            for key in keys:
+                deadline, run_id, version = parse_expiry_key(key)
+                if deadline > due_by:
+                    return due
+                due.append(Deadline(key=key, at=deadline, run_id=run_id, version=version))
+            if len(keys) < _DEADLINE_PAGE:
+                return due
+            start_after = keys[-1]
 
     async def drop_marker(self, deadline: Deadline) -> None:
         await self.store.delete(deadline.key)

@@ -37,6 +37,7 @@ from ...errors import (
     UnknownToolError,
 )
 from ..ports import PreconditionFailed
+from ..tracing import current_trace_context, mark_failed, resuming
 from .announce import Announcer
 from .journal import Journal
 from .keys import result_key
@@ -109,6 +110,12 @@ class Steps:
 
     async def _continue(self, claimed: Loaded, journal: Journal | None) -> None:
         snapshot = claimed.snapshot
+        # The step continues the trace the run paused in, however long ago and wherever.
+        with resuming(snapshot.trace_context, snapshot.run_id, snapshot.snapshot_version):
+            await self._continue_traced(claimed, journal)
+
+    async def _continue_traced(self, claimed: Loaded, journal: Journal | None) -> None:
+        snapshot = claimed.snapshot
         try:
             spec = await self.specs.of(snapshot.request)
             resume = _resume(snapshot, spec)
@@ -144,6 +151,7 @@ class Steps:
             run_id=request.run_id, code=_failure_code(exc), message=str(exc), tags=request.tags
         )
         log.warning("run %s failed: %s", request.run_id, exc)
+        mark_failed(f"run failed: {failure.code}")
         await self._finish(request, RunResult(run_id=request.run_id, completed=failure))
 
     async def _settle(
@@ -166,6 +174,7 @@ class Steps:
                     created_at=now,
                     expires_at=expires,
                     parent_sha256=parent,
+                    trace_context=current_trace_context(),  # the resume continues this trace
                 )
             )
             await self.announce.interrupts(loaded, spec)

@@ -33,7 +33,9 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 
 
 class Settings(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+    # defer_build: the schema is built when settings are first read, not when a command that
+    # never reads them (demo, --help) imports this module.
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     # Kafka
     bootstrap_servers: str | None = None
