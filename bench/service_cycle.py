@@ -2,8 +2,9 @@
 
 Usage: ``uv run python bench/service_cycle.py [--concurrency 1,64] [--cycles 200] [--warmup 20]
 [--workers 2] [--partitions 6] [--fetch-max-wait-ms 5] [--floor-samples 200] [--trace]
-[--linger-ms N]``. A benchmark, not a test: it prints numbers and never fails on one. Other
-processes on the machine move the numbers a lot: the header shows the load average.
+[--linger-ms N] [--snapshot-compression zstd]``. A benchmark, not a test: it prints numbers and
+never fails on one. Other processes on the machine move the numbers a lot: the header shows the
+load average.
 
 Services: a real Apache Kafka broker and SeaweedFS, started here with ``tests/realservices``
 (``start_kafka()``, ``start_s3()``) unless ``KAFKA_BOOTSTRAP_SERVERS`` names a broker or
@@ -66,6 +67,7 @@ from intermission.service.adapters import kafka as kafka_module
 from intermission.service.adapters.kafka import KafkaPublisher, KafkaSubscription, ensure_topics
 from intermission.service.adapters.s3 import S3SnapshotStore
 from intermission.service.runs import Runs
+from intermission.service.runs.compression import Compression
 from intermission_schemas import (
     GenerateRequest,
     InterruptRaised,
@@ -253,6 +255,7 @@ class RunningWorker:
 
 
 S3_CLIENT = "boto3"  # --s3-client
+SNAPSHOT_COMPRESSION: Compression = "none"  # --snapshot-compression
 
 
 def worker_store(bucket: str, s3: dict[str, Any]) -> Any:
@@ -281,7 +284,7 @@ async def start_worker(
         store=TracedStore(store, trace) if trace else store,
         publisher=TracedPublisher(publisher, trace) if trace else publisher,
         topics=topics,
-        sealer=Sealer(b"bench-snapshot-key"),
+        sealer=Sealer(b"bench-snapshot-key", compression=SNAPSHOT_COMPRESSION),
     )
     subscription = KafkaSubscription(
         services.bootstrap,
@@ -823,7 +826,8 @@ async def bench(args: argparse.Namespace, services: Services) -> None:
             f"  s3 (workers): {'obstore' if S3_CLIENT == 'obstore' else 'boto3 on a 64-thread pool'}; "
             "stored snapshot v1 "
             f"{len(stored_snapshot.data)} B, result {len(stored_result.data)} B, "
-            f"InterruptRaised event {client.approval_size} B"
+            f"InterruptRaised event {client.approval_size} B; workers' snapshot compression: "
+            f"{SNAPSHOT_COMPRESSION}"
         )
         floor = print_floor(ops, diag, args.floor_samples, idle)
 
@@ -900,6 +904,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=int(os.environ.get("BENCH_WARMUP", "20")))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--s3-client", choices=["boto3", "obstore"], default="boto3")
+    parser.add_argument("--snapshot-compression", choices=["none", "zstd"], default="none")
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--fetch-max-wait-ms", type=int, default=5)
     parser.add_argument("--floor-samples", type=int, default=200)
@@ -913,8 +918,9 @@ def main() -> None:
         "--trace", action="store_true", help="count and time the workers' store and publish calls"
     )
     args = parser.parse_args()
-    global S3_CLIENT
+    global S3_CLIENT, SNAPSHOT_COMPRESSION
     S3_CLIENT = args.s3_client
+    SNAPSHOT_COMPRESSION = args.snapshot_compression
     if args.linger_ms is not None:
         # An experiment, not production: KafkaPublisher reads this constant when it is built.
         kafka_module._LINGER_MS = args.linger_ms

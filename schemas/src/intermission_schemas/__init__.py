@@ -18,7 +18,6 @@ from ._event_codec import (
     decode_result,
     decode_resume,
     decode_run_result,
-    decode_snapshot,
 )
 from ._events import (
     EVENT_VERSION,
@@ -71,6 +70,7 @@ from ._messages import (
     with_metadata,
 )
 from ._signing import call_digest, hmac_signature, signing_payload
+from ._stored import StoredSnapshot, decode_snapshot, encode_snapshot
 from ._topics import Topics
 from ._trace_context import TRACEPARENT_HEADER, TRACESTATE_HEADER, TraceContext
 
@@ -121,6 +121,7 @@ __all__ = [
     "Snapshot",
     "SnapshotRef",
     "SnapshotStatus",
+    "StoredSnapshot",
     "TextPart",
     "ToolDefinition",
     "ToolRequest",
@@ -145,6 +146,7 @@ __all__ = [
     "decode_run_result",
     "decode_snapshot",
     "encode",
+    "encode_snapshot",
     "hmac_signature",
     "json_schema",
     "signing_payload",

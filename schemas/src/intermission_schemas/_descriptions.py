@@ -180,6 +180,13 @@ FIELDS: dict[str, dict[str, str]] = {
         "traceContext": "The W3C trace context of the span the run paused in; the step that resumes "
         "the pause continues this trace. Absent in pauses stored before tracing.",
     },
+    "StoredSnapshot": {
+        "snapshot": "The Snapshot, without its request's messages when they are counted below.",
+        "requestMessagesStart": "Where the request's messages start in snapshot.paused.messages.",
+        "requestMessagesCount": (
+            "How many of snapshot.paused.messages are the request's messages (0: the request keeps its own)."
+        ),
+    },
     "CollectedAnswer": {
         "resumeId": "The resume that brought the answer.",
         "answeredBy": "Who answered.",

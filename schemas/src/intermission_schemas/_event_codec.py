@@ -17,7 +17,6 @@ from ._events import (
     ResultEvent,
     ResumeRequested,
     RunResult,
-    Snapshot,
 )
 
 T = TypeVar("T")
@@ -128,5 +127,4 @@ decode_approval: Callable[[bytes], InterruptRaised] = _TopicDecoder(InterruptRai
 decode_resume: Callable[[bytes], ResumeRequested] = _TopicDecoder(ResumeRequested, _answers_something)
 decode_result: Callable[[bytes], ResultEvent] = _TopicDecoder(ResultEvent)
 decode_dead_letter: Callable[[bytes], DeadLetter] = _TopicDecoder(DeadLetter)
-decode_snapshot: Callable[[bytes], Snapshot] = _DocumentDecoder(Snapshot, "a snapshot")
 decode_run_result: Callable[[bytes], RunResult] = _DocumentDecoder(RunResult, "a run result")

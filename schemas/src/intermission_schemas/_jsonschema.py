@@ -20,6 +20,7 @@ from ._events import (
     Snapshot,
 )
 from ._messages import PART_TYPES, Message, Part, ToolDefinition, ToolRequestPart, ToolResponsePart
+from ._stored import StoredSnapshot
 
 DOCUMENT_TYPES: dict[str, Any] = {
     "Message": Message,
@@ -38,6 +39,7 @@ DOCUMENT_TYPES: dict[str, Any] = {
     "DeadLetter": DeadLetter,
     "Snapshot": Snapshot,
     "RunResult": RunResult,
+    "StoredSnapshot": StoredSnapshot,
 }
 
 

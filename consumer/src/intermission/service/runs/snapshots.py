@@ -21,6 +21,7 @@ from intermission_schemas import (
     decode_run_result,
     decode_snapshot,
     encode,
+    encode_snapshot,
 )
 
 from ...errors import TamperedSnapshotError
@@ -71,7 +72,9 @@ class Snapshots:
         """Store a new step; if a retried or duplicated record wrote it first, that one."""
         key = snapshot_key(snapshot.run_id, snapshot.snapshot_version)
         try:
-            stored = Loaded(snapshot, await self.store.create(key, self.sealer.seal(key, encode(snapshot))))
+            stored = Loaded(
+                snapshot, await self.store.create(key, self.sealer.seal(key, encode_snapshot(snapshot)))
+            )
         except PreconditionFailed:
             existing = await self.load(snapshot.run_id, snapshot.snapshot_version)
             assert existing is not None, f"{key} was created, then vanished"
@@ -89,7 +92,7 @@ class Snapshots:
     async def replace(self, loaded: Loaded, updated: Snapshot) -> Loaded:
         """Raises PreconditionFailed when the pause changed since ``loaded`` was read."""
         key = snapshot_key(updated.run_id, updated.snapshot_version)
-        etag = await self.store.replace(key, self.sealer.seal(key, encode(updated)), loaded.etag)
+        etag = await self.store.replace(key, self.sealer.seal(key, encode_snapshot(updated)), loaded.etag)
         return Loaded(updated, etag)
 
     async def load_result(self, run_id: str) -> RunResult | None:

@@ -69,7 +69,7 @@ def build_worker(
         store=store,
         publisher=publisher,
         topics=settings.topics,
-        sealer=Sealer(settings.seal_secret()),
+        sealer=Sealer(settings.seal_secret(), compression=settings.snapshot_compression),
         clock=clock or (lambda: datetime.now(UTC)),
         lease=timedelta(seconds=settings.claim_lease_seconds),
         tokens=settings.resume_tokens(),

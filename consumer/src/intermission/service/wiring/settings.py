@@ -79,6 +79,10 @@ class Settings(pydantic.BaseModel):
     # at a fifth of the CPU per cycle, see the README) or boto3 (on a thread pool).
     s3_client: Literal["boto3", "obstore"] = "obstore"
     seal_key: pydantic.SecretStr | None = None  # HMAC secret that seals stored snapshots
+    # How new stored objects are written: as is, or zstd-compressed (objects of 512 bytes and
+    # up). Every object names its codec, so workers read both whatever this says. Turn zstd on
+    # only once every worker and tool reading the bucket runs a release that reads it.
+    snapshot_compression: Literal["none", "zstd"] = "none"
     # HMAC secret for resume tokens (InterruptRaised carries one per pending ref; the inbox's
     # POST /api/answer/{token} redeems it). Unset: no tokens. Workers and inboxes share it.
     resume_token_secret: pydantic.SecretStr | None = None
