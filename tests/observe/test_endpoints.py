@@ -15,7 +15,7 @@ from intermission.service.observe.endpoints import Endpoints
 from intermission.service.observe.events import RunCompletion
 from intermission.service.observe.log_lines import LogLines
 from intermission.service.observe.metrics import CONTENT_TYPE
-from intermission.service.observe.readiness import readiness
+from intermission.service.observe.readiness import Readiness, readiness
 from intermission.service.observe.watch import probe_store
 from intermission.service.ports import StoredObject
 from intermission.service.wiring.logs import JsonFormatter
@@ -65,11 +65,14 @@ async def test_endpoints_answer_and_readiness_follows_the_store_probe() -> None:
     health = Health(metrics)
     store = Store()
     stopping = [False]
-    endpoints = Endpoints(
-        readiness=lambda: readiness(health, None, stopping=stopping[0]),
-        metrics=metrics.exposition,
-        metrics_content_type=CONTENT_TYPE,
-    )
+
+    async def ready_now() -> Readiness:
+        return readiness(health, None, stopping=stopping[0])
+
+    async def metrics_now() -> bytes:
+        return metrics.exposition()
+
+    endpoints = Endpoints(readiness=ready_now, metrics=metrics_now, metrics_content_type=CONTENT_TYPE)
     port = await endpoints.start("127.0.0.1", 0)
     try:
         assert (await get(port, "/healthz"))[0] == 200

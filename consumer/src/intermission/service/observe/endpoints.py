@@ -11,13 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import msgspec
 
 from .readiness import Readiness
 
-__all__ = ["Endpoints"]
+__all__ = ["Endpoints", "ReadinessReport"]
+
+
+class ReadinessReport(msgspec.Struct, frozen=True):
+    """What ``/readyz`` answers: ready or not (200 or 503), and why, as JSON."""
+
+    ready: bool
+    detail: msgspec.Raw
+
 
 log = logging.getLogger("intermission.worker")
 
@@ -38,8 +46,8 @@ class Endpoints:
     def __init__(
         self,
         *,
-        readiness: Callable[[], Readiness],
-        metrics: Callable[[], bytes],
+        readiness: Callable[[], Awaitable[Readiness | ReadinessReport]],
+        metrics: Callable[[], Awaitable[bytes]],
         metrics_content_type: str,
     ) -> None:
         self._readiness = readiness
@@ -58,7 +66,7 @@ class Endpoints:
             self._server.close()
             await self._server.wait_closed()
 
-    def respond(self, method: str, path: str) -> tuple[int, str, bytes]:
+    async def respond(self, method: str, path: str) -> tuple[int, str, bytes]:
         """Status, content type and body for one request."""
         if method not in ("GET", "HEAD"):
             return 405, _TEXT, b"GET or HEAD\n"
@@ -66,10 +74,11 @@ class Endpoints:
             case "/healthz":
                 return 200, _TEXT, b"ok\n"
             case "/readyz":
-                state = self._readiness()
-                return (200 if state.ready else 503), _JSON, msgspec.json.encode(state) + b"\n"
+                state = await self._readiness()
+                body = state.detail if isinstance(state, ReadinessReport) else msgspec.json.encode(state)
+                return (200 if state.ready else 503), _JSON, bytes(body) + b"\n"
             case "/metrics":
-                return 200, self._metrics_type, self._metrics()
+                return 200, self._metrics_type, await self._metrics()
             case _:
                 return 404, _TEXT, b"/healthz, /readyz or /metrics\n"
 
@@ -86,7 +95,7 @@ class Endpoints:
                 method = "GET"
             else:
                 method, target = parts[0], parts[1]
-                status, kind, body = self.respond(method, target.split("?", 1)[0])
+                status, kind, body = await self.respond(method, target.split("?", 1)[0])
             head = (
                 f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {kind}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"

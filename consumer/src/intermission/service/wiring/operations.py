@@ -12,7 +12,7 @@ from ...errors import SettingsError
 from ..observe.endpoints import Endpoints
 from ..observe.metrics import CONTENT_TYPE, Metrics
 from ..observe.partitions import partition_view
-from ..observe.readiness import readiness
+from ..observe.readiness import Readiness, readiness
 from ..observe.watch import watch
 from ..ports import SnapshotStore, Subscription
 from ..worker import Worker
@@ -44,11 +44,14 @@ async def operated(
     try:
         port: int | None = None
         if settings.health_port:
-            endpoints = Endpoints(
-                readiness=lambda: readiness(worker.health, view, stopping=worker.stopping),
-                metrics=metrics.exposition,
-                metrics_content_type=CONTENT_TYPE,
-            )
+
+            async def ready_now() -> Readiness:
+                return readiness(worker.health, view, stopping=worker.stopping)
+
+            async def metrics_now() -> bytes:
+                return metrics.exposition()
+
+            endpoints = Endpoints(readiness=ready_now, metrics=metrics_now, metrics_content_type=CONTENT_TYPE)
             try:
                 port = await endpoints.start(settings.health_host, settings.health_port)
             except OSError as exc:
