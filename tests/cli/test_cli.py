@@ -29,6 +29,7 @@ from intermission_schemas import (
 )
 from realservices.kafka import fast_consumer_kwargs
 from realservices.plugin import S3Bucket
+from realservices.worker_env import worker_environment
 from typer.testing import CliRunner, Result
 
 REPO = Path(__file__).resolve().parents[2]
@@ -341,16 +342,8 @@ async def test_approvals_auto_approve_answers_a_raised_interrupt(
 @pytest.fixture
 def worker_env(kafka_bootstrap: str, kafka_topic_prefix: str, s3_bucket: S3Bucket) -> dict[str, str]:
     return {
-        **offline_env(),
+        **worker_environment(kafka_bootstrap, f"{kafka_topic_prefix}workers", s3_bucket),
         **_topic_env(kafka_topic_prefix),
-        "INTERMISSION_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "INTERMISSION_GROUP_ID": f"{kafka_topic_prefix}workers",
-        "INTERMISSION_BUCKET": s3_bucket.name,
-        "INTERMISSION_S3_ENDPOINT_URL": s3_bucket.endpoint_url,
-        "AWS_ACCESS_KEY_ID": s3_bucket.access_key,
-        "AWS_SECRET_ACCESS_KEY": s3_bucket.secret_key,
-        "AWS_DEFAULT_REGION": s3_bucket.region,
-        "INTERMISSION_HEALTH_PORT": "0",  # tests run side by side: no fixed port
     }
 
 

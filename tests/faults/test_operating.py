@@ -8,25 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from pathlib import Path
 
 import pytest
 from faultkit import Client, Lane, WorkerProcess
+from intermission.service.local_services.processes import free_loopback_port
 from intermission_schemas import ResumeRejected, RunCompleted
 from prometheus_client.parser import text_string_to_metric_families
 from realservices import KafkaService, S3Service
 from realservices.plugin import S3Bucket
 
 RUNS = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def _get(port: int, path: str) -> tuple[int, str]:
@@ -87,7 +80,7 @@ async def test_metrics_move_by_what_was_driven_and_readiness_follows_seaweedfs(
 ) -> None:
     lane = Lane(kafka_service.bootstrap_servers, outage_s3_bucket, tmp_path)
     await lane.create_topics()
-    port = _free_port()
+    port = free_loopback_port()
     t = lane.topics
     ids = [f"run-{lane.name}-{i}" for i in range(RUNS)]
     async with Client(lane) as client:

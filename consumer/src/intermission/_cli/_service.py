@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Callable
 from typing import Annotated, Literal
@@ -67,10 +68,19 @@ def worker(
     topic_results: TopicResults = None,
     topic_dead_letter: TopicDeadLetter = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "INFO",
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Worker processes in this pod, one consumer each, behind one set of health and "
+            "metrics endpoints (env INTERMISSION_PROCESSES; default 1)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve requests and resumes from Kafka, with snapshots in S3, until SIGINT or SIGTERM."""
     with usage_errors():
-        settings = load_settings(
+        given = dict(
             bootstrap_servers=bootstrap_servers,
             bucket=bucket,
             prefix=prefix,
@@ -84,11 +94,16 @@ def worker(
             topic_results=topic_results,
             topic_dead_letter=topic_dead_letter,
         )
+        settings = load_settings(processes=processes, **given)
         # Checked here, before any connection, so a missing setting is exit 2 at once rather
         # than after a broker round trip.
         settings.require("bootstrap_servers", "bucket")
         _configure_logging(log_level, settings.log_format)
         ai = load_app(settings.app)
+    if settings.processes > 1:
+        code = asyncio.run(_supervise(settings, given, log_level))
+        log.info("worker processes stopped")
+        raise typer.Exit(code)
     with usage_errors(), kafka_errors(settings):
         asyncio.run(_serve(settings, ai))
     log.info("worker stopped")
@@ -128,6 +143,23 @@ def doctor(
     failed = [c for c in checks if not c.ok]
     if failed:
         fail(f"{len(failed)} check(s) failed; first: {failed[0].name}: fix {failed[0].setting}", EXIT_USAGE)
+
+
+async def _supervise(settings: Settings, given: dict[str, str | None], log_level: str) -> int:
+    from ..service.wiring.processes import serve_processes, worker_command
+
+    stop = asyncio.Event()
+    _on_stop_signals(stop.set)
+    # The options given on this command line reach each process as the variables they stand
+    # for, so every process reads the same settings this one did.
+    flags = {f"INTERMISSION_{name.upper()}": value for name, value in given.items() if value is not None}
+    return await serve_processes(
+        settings,
+        settings.processes,
+        command=[*worker_command(), "--log-level", log_level],
+        environ={**os.environ, **flags},
+        stop=stop,
+    )
 
 
 async def _serve(settings: Settings, ai: Intermission) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
-__all__ = ["Stoppable", "die_with_parent", "loopback_port_is_free"]
+__all__ = ["Stoppable", "die_with_parent", "free_loopback_port", "loopback_port_is_free"]
 
 
 class Stoppable:
@@ -63,3 +63,11 @@ def loopback_port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def free_loopback_port() -> int:
+    """A port nobody listens on now, on 127.0.0.1 (the caller binds it soon after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -18,14 +18,13 @@ import asyncio
 import contextlib
 import logging
 import signal
-import socket
 import sys
 from collections.abc import Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ...errors import SettingsError
-from ..local_services.processes import die_with_parent
+from ..local_services.processes import die_with_parent, free_loopback_port
 from ..observe.endpoints import Endpoints, ReadinessReport
 from ..observe.metrics import CONTENT_TYPE
 from ..observe.pod import merged_metrics, pod_readiness, scrape
@@ -72,7 +71,7 @@ async def serve_processes(
         "Worker processes started again after they exited",
         registry=registry,
     )
-    slots = [_Slot(i, _free_loopback_port()) for i in range(count)]
+    slots = [_Slot(i, free_loopback_port()) for i in range(count)]
 
     def ports() -> list[int | None]:
         return [s.port if s.process is not None and s.process.returncode is None else None for s in slots]
@@ -174,13 +173,6 @@ async def _note_readiness(slots: Sequence[_Slot], stop: asyncio.Event) -> None:
                     slot.ever_ready = status == 200
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), _WATCH_READY_EVERY_S)
-
-
-def _free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def worker_command() -> list[str]:

@@ -70,6 +70,8 @@ class Settings(pydantic.BaseModel):
     health_host: str = "0.0.0.0"
     health_probe_seconds: float = pydantic.Field(default=5.0, gt=0)
     log_format: Literal["text", "json"] = "text"
+    # Worker processes in this pod (``worker --processes``); one per core is the rule of thumb.
+    processes: int = pydantic.Field(default=1, ge=1, le=64)
     # S3
     bucket: str | None = None
     prefix: str = "intermission/"
