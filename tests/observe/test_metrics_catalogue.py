@@ -1,5 +1,5 @@
 """The metric names written outside the code agree with the registry: the table in
-docs/metrics.md and every expression of the Grafana dashboard in deploy/grafana/.
+the README ("Operating it") and every expression of the Grafana dashboard in deploy/grafana/.
 
 After changing METRICS, rewrite the table with ``uv run python tests/observe/test_metrics_catalogue.py``.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from intermission.service.observe import METRICS, Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs" / "metrics.md"
+DOCS = ROOT / "README.md"  # the metrics table of its "Operating it" section
 DASHBOARD = ROOT / "deploy" / "grafana" / "intermission.json"
 BEGIN, END = "<!-- metrics table: begin -->", "<!-- metrics table: end -->"
 _SUFFIXES = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_count", "_sum")}
@@ -63,7 +63,7 @@ def test_every_metric_of_the_list_is_in_the_registry_as_specified() -> None:
 
 def test_the_documented_table_is_the_registry() -> None:
     assert documented_table() == render_table(), (
-        "docs/metrics.md is out of date: run `uv run python tests/observe/test_metrics_catalogue.py`"
+        "the README's metrics table is out of date: run `uv run python tests/observe/test_metrics_catalogue.py`"
     )
 
 

@@ -2,7 +2,7 @@
 
 Each worker has its own ``CollectorRegistry`` (never the process-wide default), so tests and
 several workers in one process never see each other's numbers. ``METRICS`` is the one list of
-what is exposed: the registry is built from it, docs/metrics.md is checked against it, and so
+what is exposed: the registry is built from it, the README's table is checked against it, and so
 is the Grafana dashboard.
 
 Names follow Prometheus' conventions: the ``intermission_`` prefix, ``_total`` for counters,
