@@ -138,6 +138,7 @@ async def test_metrics_move_by_what_was_driven_and_readiness_follows_seaweedfs(
             assert v("intermission_resume_rejections_total", reason="unknown_ref") == 1
             assert scrape.total("intermission_resume_rejections_total") == 1
             assert v("intermission_runs_completed_total") == RUNS
+            assert v("intermission_run_duration_seconds_count", outcome="completed") == RUNS
             assert scrape.total("intermission_runs_failed_total") == 0
             assert scrape.total("intermission_dead_letters_total") == 0
             # fault_app's script: three model turns per run; transferMoney pauses, then runs once

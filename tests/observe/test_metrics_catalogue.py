@@ -63,7 +63,8 @@ def test_every_metric_of_the_list_is_in_the_registry_as_specified() -> None:
 
 def test_the_documented_table_is_the_registry() -> None:
     assert documented_table() == render_table(), (
-        "the README's metrics table is out of date: run `uv run python tests/observe/test_metrics_catalogue.py`"
+        "the README's metrics table is out of date: "
+        "run `uv run python tests/observe/test_metrics_catalogue.py`"
     )
 
 

@@ -186,6 +186,9 @@ async def test_counters_and_histograms_move_by_what_was_driven(
     assert v("intermission_dead_letters_total", reason="undecodable") == 1
     assert v("intermission_runs_completed_total") == 2
     assert v("intermission_runs_failed_total", code="unknown_tool") == 1
+    # Whole runs, measured from the first step across their pauses: both paused runs, the ghost.
+    assert v("intermission_run_duration_seconds_count", outcome="completed") == 2
+    assert v("intermission_run_duration_seconds_count", outcome="failed") == 1
     # The scripted model: transfer 2 calls, questions 2, ghost 1 (it asks for a tool it lacks).
     assert v("intermission_model_call_duration_seconds_count", outcome="ok") == 5
     tool_calls = "intermission_tool_call_duration_seconds_count"

@@ -179,6 +179,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "claim": "Who is resuming the pause and until when (while status is resuming).",
         "traceContext": "The W3C trace context of the span the run paused in; the step that resumes "
         "the pause continues this trace. Absent in pauses stored before tracing.",
+        "runStartedAt": "When the run's first step began (the same in every pause of the run); "
+        "absent in pauses stored before it was recorded.",
     },
     "StoredSnapshot": {
         "snapshot": "The Snapshot, without its request's messages when they are counted below.",

@@ -302,6 +302,9 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag=Tr
     # The span the run paused in: the step that resumes it continues this trace. Absent in
     # pauses stored before tracing, and when the worker ran with no trace.
     trace_context: TraceContext | None = None
+    # When the run's first step began, carried from pause to pause, so the step that ends the
+    # run knows how long it took across every wait. Absent in pauses stored before it.
+    run_started_at: datetime | None = None
 
 
 class RunResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag=True):

@@ -139,6 +139,7 @@ class RunCompletion(_Observation, frozen=True, kw_only=True):
     run_id: str
     snapshot_version: int  # the step that ended the run (1 for a run that never paused)
     finish_reason: str
+    run_seconds: float | None = None  # from the first step's start, across every pause
 
 
 class RunFailure(_Observation, frozen=True, kw_only=True):
@@ -146,6 +147,7 @@ class RunFailure(_Observation, frozen=True, kw_only=True):
     snapshot_version: int | None  # None where the failing step is not known (expiry, bad requests)
     code: str
     message: str
+    run_seconds: float | None = None  # from the first step's start, where it is known
 
 
 # -- calls to the model, the tools and the dependencies ---------------------------------------

@@ -56,6 +56,22 @@ MetricKind: TypeAlias = Literal["counter", "gauge", "histogram"]
 
 # Model and tool calls, and a record's whole cycle, take from milliseconds to minutes.
 _SLOW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+# Whole runs wait for people: from a second (no pause) to days.
+_RUN_BUCKETS = (
+    0.1,
+    0.5,
+    1.0,
+    5.0,
+    15.0,
+    60.0,
+    300.0,
+    900.0,
+    3600.0,
+    4 * 3600.0,
+    86400.0,
+    3 * 86400.0,
+    7 * 86400.0,
+)
 # S3 and Kafka round trips: about a millisecond here, seconds when something is wrong.
 _FAST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -81,6 +97,13 @@ METRICS: tuple[MetricSpec, ...] = (
         ("topic", "outcome"),
         "The full cycle of one record, from taking it to every effect being durable: "
         "a request to its pause or result, an answer to the next pause or the result.",
+    ),
+    MetricSpec(
+        "intermission_run_duration_seconds",
+        "histogram",
+        ("outcome",),
+        "Whole runs, from the first step's start to the result, across every pause and the time "
+        "people took to answer: outcome completed or failed.",
     ),
     MetricSpec("intermission_records_in_flight", "gauge", (), "Records taken and not yet finished."),
     MetricSpec(
@@ -180,6 +203,7 @@ class Metrics:
 
         self.records_handled = counter("intermission_records_handled_total")
         self.record_duration = histogram("intermission_record_duration_seconds", _SLOW_BUCKETS)
+        self.run_duration = histogram("intermission_run_duration_seconds", _RUN_BUCKETS)
         self.in_flight = gauge("intermission_records_in_flight")
         self.dead_letters = counter("intermission_dead_letters_total")
         self.runs_started = counter("intermission_runs_started_total")
@@ -233,10 +257,14 @@ class Metrics:
                 self.interrupts_resolved.labels(outcome).inc()
             case AnswerRejected(reason=reason):
                 self.rejections.labels(reason).inc()
-            case RunCompletion():
+            case RunCompletion(run_seconds=seconds):
                 self.completed.inc()
-            case RunFailure(code=code):
+                if seconds is not None:
+                    self.run_duration.labels("completed").observe(seconds)
+            case RunFailure(code=code, run_seconds=seconds):
                 self.failed.labels(code).inc()
+                if seconds is not None:
+                    self.run_duration.labels("failed").observe(seconds)
             case ModelCalled(seconds=seconds, outcome=outcome):
                 self.model_calls.labels(outcome).observe(seconds)
             case ToolCalled(tool=tool, seconds=seconds, outcome=outcome):

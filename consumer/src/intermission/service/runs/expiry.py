@@ -93,4 +93,6 @@ class Expiry:
                         run_id=snapshot.run_id, snapshot_version=version, ref=ref, outcome="expired"
                     )
                 )
-        steps.observer.observe(ended(failure, version))
+        steps.observer.observe(
+            ended(failure, version, run_seconds=steps.seconds_since(snapshot.run_started_at))
+        )

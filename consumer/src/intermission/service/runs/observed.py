@@ -11,13 +11,25 @@ __all__ = ["EXPIRY_RESUME_ID", "ended", "resumed"]
 EXPIRY_RESUME_ID = "expiry"  # the resume id an expiry policy's default answers carry
 
 
-def ended(event: RunCompleted | RunFailed, version: int | None) -> RunCompletion | RunFailure:
-    """A run's end, as published: ``version`` is the step that ended it, where known."""
+def ended(
+    event: RunCompleted | RunFailed, version: int | None, *, run_seconds: float | None = None
+) -> RunCompletion | RunFailure:
+    """A run's end, as published: ``version`` is the step that ended it, and ``run_seconds``
+    how long since the run's first step began, where known."""
     if isinstance(event, RunCompleted):
         return RunCompletion(
-            run_id=event.run_id, snapshot_version=version or 1, finish_reason=event.finish_reason
+            run_id=event.run_id,
+            snapshot_version=version or 1,
+            finish_reason=event.finish_reason,
+            run_seconds=run_seconds,
         )
-    return RunFailure(run_id=event.run_id, snapshot_version=version, code=event.code, message=event.message)
+    return RunFailure(
+        run_id=event.run_id,
+        snapshot_version=version,
+        code=event.code,
+        message=event.message,
+        run_seconds=run_seconds,
+    )
 
 
 def resumed(claimed: Snapshot, resume_id: str) -> list[PauseResumed | InterruptResolved]:

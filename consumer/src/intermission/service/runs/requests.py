@@ -46,14 +46,15 @@ class Requests:
 
     async def _first_step(self, request: GenerateRequest, journal: Journal) -> None:
         steps = self.steps
+        started_at = steps.clock()
         steps.observer.observe(RunStarted(run_id=request.run_id))
         try:
             spec = await steps.specs.of(request)
             messages = await steps.specs.first_messages(request)
         except IntermissionError as exc:
-            await steps.fail(request, exc)
+            await steps.fail(request, exc, started_at=started_at)
             return
-        await steps.advance(spec, messages, None, journal=journal, parent=None)
+        await steps.advance(spec, messages, None, journal=journal, parent=None, started_at=started_at)
 
     async def _repeat_if_done(
         self, request: GenerateRequest, result: RunResult | None, first: Loaded | None

@@ -90,14 +90,16 @@ class Steps:
         *,
         journal: Journal,
         parent: str | None,
+        started_at: datetime | None,
     ) -> None:
-        """Generate from ``messages`` and settle the outcome as the step after ``journal``'s."""
+        """Generate from ``messages`` and settle the outcome as the step after ``journal``'s.
+        ``started_at``: when the run's first step began (None where an older pause lacks it)."""
         try:
             response = await spec.generate(self.ai, messages, resume, journal, self.observer)
         except IntermissionError as exc:
-            await self.fail(spec.request, exc, version=journal.step + 1)
+            await self.fail(spec.request, exc, version=journal.step + 1, started_at=started_at)
             return
-        await self._settle(spec, response, version=journal.step + 1, parent=parent)
+        await self._settle(spec, response, version=journal.step + 1, parent=parent, started_at=started_at)
 
     def claim(self, takeovers: int = 0) -> Claim:
         return new_claim(self.owner, self.clock(), self.lease, takeovers)
@@ -125,7 +127,7 @@ class Steps:
             spec = await self.specs.of(snapshot.request)
             resume = _resume(snapshot, spec)
         except IntermissionError as exc:
-            await self.fail(snapshot.request, exc)
+            await self.fail(snapshot.request, exc, started_at=snapshot.run_started_at)
             return
         await self.advance(
             spec,
@@ -133,6 +135,7 @@ class Steps:
             resume,
             journal=journal or await self.journal(snapshot.run_id, snapshot.snapshot_version),
             parent=pause_digest(snapshot),
+            started_at=snapshot.run_started_at,
         )
 
     async def mark_resolved(self, claimed: Loaded) -> None:
@@ -152,16 +155,27 @@ class Steps:
             return
 
     async def fail(
-        self, request: GenerateRequest, exc: IntermissionError, *, version: int | None = None
+        self,
+        request: GenerateRequest,
+        exc: IntermissionError,
+        *,
+        version: int | None = None,
+        started_at: datetime | None = None,
     ) -> None:
         failure = RunFailed(
             run_id=request.run_id, code=_failure_code(exc), message=str(exc), tags=request.tags
         )
         mark_failed(f"run failed: {failure.code}")
-        await self._finish(request, RunResult(run_id=request.run_id, completed=failure), version)
+        await self._finish(request, RunResult(run_id=request.run_id, completed=failure), version, started_at)
 
     async def _settle(
-        self, spec: RunSpec, response: GenerateResponse, *, version: int, parent: str | None
+        self,
+        spec: RunSpec,
+        response: GenerateResponse,
+        *,
+        version: int,
+        parent: str | None,
+        started_at: datetime | None,
     ) -> None:
         request = spec.request
         if response.finish_reason == "interrupted":
@@ -181,6 +195,7 @@ class Steps:
                     expires_at=expires,
                     parent_sha256=parent,
                     trace_context=current_trace_context(),  # the resume continues this trace
+                    run_started_at=started_at,
                 )
             )
             await self.announce.interrupts(loaded, spec)
@@ -203,12 +218,18 @@ class Steps:
                 run_id=request.run_id, completed=completed, messages=response.messages, parent_sha256=parent
             ),
             version,
+            started_at,
         )
 
-    async def _finish(self, request: GenerateRequest, result: RunResult, version: int | None) -> None:
+    async def _finish(
+        self, request: GenerateRequest, result: RunResult, version: int | None, started_at: datetime | None
+    ) -> None:
         stored = await self.snapshots.create_result(result)
         await self.announce.result(stored.completed, request)
-        self.observer.observe(ended(stored.completed, version))
+        self.observer.observe(ended(stored.completed, version, run_seconds=self.seconds_since(started_at)))
+
+    def seconds_since(self, started_at: datetime | None) -> float | None:
+        return None if started_at is None else max(0.0, (self.clock() - started_at).total_seconds())
 
 
 def _resume(snapshot: Snapshot, spec: RunSpec) -> Resume:
