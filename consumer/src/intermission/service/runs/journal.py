@@ -15,6 +15,7 @@ right after it, already stands for it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import logging
@@ -65,11 +66,42 @@ class Journal:
         self.step = step
         self._present = present
         self.replayed = 0  # model replies and tool outputs read back instead of produced
+        # A claim created while the journal was listed (`open_claiming`): (claim, etag), or
+        # (claim, None) when that create lost to an existing claim.
+        self._first_claim: tuple[Claim, str | None] | None = None
 
     @classmethod
     async def open(cls, store: SnapshotStore, sealer: Sealer, run_id: str, step: int) -> Journal:
         present = frozenset(await store.list(journal_prefix(run_id, step)))
         return cls(store, sealer, run_id, step, present)
+
+    @classmethod
+    async def open_claiming(
+        cls,
+        store: SnapshotStore,
+        sealer: Sealer,
+        run_id: str,
+        step: int,
+        claim: tuple[str, Callable[[], datetime], timedelta],
+    ) -> Journal:
+        """`open`, with the step's claim created (``claim``: owner, clock, lease) in the same
+        round trip. A new step, the usual case, then needs no request of its own to be claimed;
+        `claim` settles what the create met. A claim created for a run found finished is left to
+        lapse: nothing reads a finished step's claim."""
+        owner, clock, duration = claim
+        mine = new_claim(owner, clock(), duration)
+        key = journal_claim_key(run_id, step)
+
+        async def create() -> str | None:
+            try:
+                return await store.create(key, sealer.seal(key, encode(mine)))
+            except PreconditionFailed:
+                return None
+
+        present, etag = await asyncio.gather(store.list(journal_prefix(run_id, step)), create())
+        journal = cls(store, sealer, run_id, step, frozenset(present))
+        journal._first_claim = (mine, etag)
+        return journal
 
     def idempotency_key(self, ref: str | None) -> str:
         return f"{self.run_id}:{self.step}:{ref or ''}"
@@ -101,11 +133,15 @@ class Journal:
         """
         key = journal_claim_key(self.run_id, self.step)
         now = clock()
-        mine = new_claim(owner, now, duration)
+        first, self._first_claim = self._first_claim, None
         etag: str | None = None
-        if key not in self._present:
-            with contextlib.suppress(PreconditionFailed):
-                etag = await self.store.create(key, self.sealer.seal(key, encode(mine)))
+        if first is not None:  # created (or found taken) already, by open_claiming
+            mine, etag = first
+        else:
+            mine = new_claim(owner, now, duration)
+            if key not in self._present:
+                with contextlib.suppress(PreconditionFailed):
+                    etag = await self.store.create(key, self.sealer.seal(key, encode(mine)))
         while etag is None:
             stored = await self.store.get(key)
             if stored is None:  # removed meanwhile: try to create it again

@@ -24,11 +24,12 @@ class Requests:
     async def handle(self, request: GenerateRequest) -> None:
         steps = self.steps
         while True:
-            # The lookups miss for every new request; side by side they cost one round trip.
+            # The lookups miss for every new request, and the step's claim is made with them:
+            # side by side they cost one round trip.
             result, first, journal = await asyncio.gather(
                 steps.snapshots.load_result(request.run_id),
                 steps.snapshots.load(request.run_id, 1),
-                steps.journal(request.run_id, 0),
+                steps.claiming_journal(request.run_id, 0),
             )
             if await self._repeat_if_done(request, result, first):
                 return

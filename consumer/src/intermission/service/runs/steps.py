@@ -82,6 +82,12 @@ class Steps:
     async def journal(self, run_id: str, step: int) -> Journal:
         return await Journal.open(self.snapshots.store, self.snapshots.sealer, run_id, step)
 
+    async def claiming_journal(self, run_id: str, step: int) -> Journal:
+        """The journal, with this worker's claim on the step created in the same round trip."""
+        snapshots = self.snapshots
+        claim = (self.owner, self.clock, self.lease)
+        return await Journal.open_claiming(snapshots.store, snapshots.sealer, run_id, step, claim)
+
     async def advance(
         self,
         spec: RunSpec,
@@ -196,9 +202,9 @@ class Steps:
                     parent_sha256=parent,
                     trace_context=current_trace_context(),  # the resume continues this trace
                     run_started_at=started_at,
-                )
+                ),
+                alongside=lambda stored: self.announce.interrupts(stored, spec),
             )
-            await self.announce.interrupts(loaded, spec)
             interrupts = len(loaded.snapshot.paused.interrupts)
             self.observer.observe(
                 RunPaused(run_id=request.run_id, snapshot_version=version, interrupts=interrupts)
@@ -224,8 +230,9 @@ class Steps:
     async def _finish(
         self, request: GenerateRequest, result: RunResult, version: int | None, started_at: datetime | None
     ) -> None:
-        stored = await self.snapshots.create_result(result)
-        await self.announce.result(stored.completed, request)
+        stored = await self.snapshots.create_result(
+            result, alongside=lambda stored: self.announce.result(stored.completed, request)
+        )
         self.observer.observe(ended(stored.completed, version, run_seconds=self.seconds_since(started_at)))
 
     def seconds_since(self, started_at: datetime | None) -> float | None:
