@@ -106,8 +106,8 @@ OFF_PATH: list[tuple[str, int, str]] = [
 ]
 FLOOR_LABELS = {
     "hop": "kafka produce->consume hop",
-    "get_absent": "s3 get, absent (404)",
-    "get_snapshot": "s3 get snapshot",
+    "get_absent": "s3 2 gets (404) + list, side by side",
+    "get_snapshot": "s3 get + 2 gets (404) + list, side by side",
     "create_snapshot": "s3 put If-None-Match snapshot",
     "create_result": "s3 put If-None-Match result",
     "replace": "s3 put If-Match snapshot",
@@ -612,11 +612,25 @@ async def measure_floor(
     async def create_result(i: int) -> None:
         await store.create(f"floor-{run}/{i}/result", result)
 
+    # The worker reads side by side and waits for the slowest: so does the floor.
     async def get(i: int) -> None:
-        assert await store.get(f"floor-{run}/{i}/snapshot") is not None
+        found, *_ = await asyncio.gather(
+            store.get(f"floor-{run}/{i}/snapshot"),
+            store.get(f"floor-{run}/{i}/next"),
+            store.get(f"floor-{run}/{i}/result"),
+            store.list(f"floor-{run}/{i}/journal/"),
+        )
+        assert found is not None
 
     async def get_absent(i: int) -> None:
-        assert await store.get(f"floor-{run}/{i}/absent") is None
+        result, first, journal = await asyncio.gather(
+            store.get(f"floor-{run}/{i}/absent"),
+            store.get(f"floor-{run}/{i}/absent-too"),
+            store.list(f"floor-{run}/{i}/journal/"),
+        )
+        assert result is None
+        assert first is None
+        assert not journal
 
     async def replace(i: int) -> None:
         etags[i] = await store.replace(f"floor-{run}/{i}/snapshot", snapshot, etags[i])
