@@ -1,13 +1,15 @@
 """The scale model: 1M paused runs and 1,000 requests/s, extrapolated from what is measured here.
 
 Usage: ``uv run python bench/scale.py [--paused 100000] [--turns 10] [--fill-seconds 600]
-[--cycles 20] [--due 3] [--s3-client obstore|boto3]``; ``--paused 2000`` is the fast mode. A
-benchmark, not a test: it prints a table and never fails on a number. Other processes on the
-machine move the timings: the header and the footer show the load average.
+[--cycles 20] [--due 3] [--s3-client obstore|boto3] [--snapshot-compression none|zstd]``;
+``--paused 2000`` is the fast mode. A benchmark, not a test: it prints a table and never fails
+on a number. Other processes on the machine move the timings: the header and the footer show the
+load average.
 
 Everything runs on a real SeaweedFS started here (``tests/realservices``), through the service's
 own code (``Runs`` with the in-process log standing in for Kafka, the production store adapter,
-the real sealer). What it measures:
+the real sealer, built with ``--snapshot-compression`` as a worker's is with its
+``snapshot_compression`` setting). What it measures:
 
 1. S3 requests per request -> pause -> answer -> result cycle, by method and key area, counted
    by wrapping the store in ``tests/storecount.CountingStore``.
@@ -55,6 +57,7 @@ from intermission.replay import list_runs
 from intermission.service import Sealer, SnapshotStore, Topics
 from intermission.service.adapters.local import MemoryLog
 from intermission.service.runs import Runs
+from intermission.service.runs.compression import CODECS, Compression
 from intermission.service.runs.index import RunStatus
 from intermission.service.runs.keys import EXPIRY_PREFIX, journal_prefix, run_prefix
 from intermission.service.runs.snapshots import Loaded, Snapshots
@@ -76,7 +79,7 @@ from storecount import CountingStore
 
 _T = TypeVar("_T")
 
-SEALER = Sealer(b"scale-bench-key")
+SEALER = Sealer(b"scale-bench-key")  # main() rebuilds it with --snapshot-compression
 TOPICS = Topics.with_prefix("scale-")
 # Pauses wait a week (each writes an expiry marker, as a pause with a deadline does); the due
 # ones wait a minute and the sweep runs two minutes later on a fake clock.
@@ -84,10 +87,11 @@ PAUSE_EXPIRY = timedelta(days=7)
 DUE_EXPIRY = timedelta(seconds=60)
 # One process (two Worker instances and the bench's client), measured on 2026-12-01 with
 # `uv run python bench/service_cycle.py --concurrency 64 --cycles 320 --s3-client obstore`:
-# 49.6 cycles/s and 8.20 ms of the process's CPU per cycle, load average 9.66 on 2 shared cores
-# (docs/scale.md has the run beside the boto3 one).
-MEASURED_PROCESS_CYCLES_PER_S = 49.6
-MEASURED_PROCESS_CPU_MS = 8.20
+# 76.8 cycles/s and 9.52 ms of the process's CPU per cycle, 2026-12-01 20:12 UTC at a quiet
+# moment (load average 1.38 at the start, 1.71 at the end, on 2 cores; docs/scale.md has the run
+# beside the boto3 one).
+MEASURED_PROCESS_CYCLES_PER_S = 76.8
+MEASURED_PROCESS_CPU_MS = 9.52
 
 
 # -- driving runs through the service code ------------------------------------------------------
@@ -453,7 +457,7 @@ def show_model(m: Measured, args: argparse.Namespace) -> None:
     f = scale_model.fleet(rate, args.process_cycles_per_s, args.process_cpu_ms)
     print(
         f"  workers: {f.processes} processes = ceil({rate:.0f} / {args.process_cycles_per_s:.1f} cycles/s "
-        f"per process, measured on shared cores); cores: {f.cores:.1f} = {rate:.0f} x "
+        f"per process, measured); cores: {f.cores:.1f} = {rate:.0f} x "
         f"{args.process_cpu_ms:.2f} ms CPU per cycle / 1000; "
         f"partitions per input topic: {f.partitions} = 2 x processes"
     )
@@ -538,7 +542,8 @@ async def measure(args: argparse.Namespace, s3: Any) -> Measured:
     print(
         f"scale model: python {platform.python_version()}, {os.cpu_count()} cpus shared with other "
         f"processes, load average {load_average()}; s3: SeaweedFS at {s3.endpoint_url} through "
-        f"{args.s3_client}; {args.turns} prior turns per run; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        f"{args.s3_client}; snapshot compression {SEALER.compression}; {args.turns} prior turns per run; "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     )
     counts = await count_cycles(store, args.cycles, args.turns)
     show_counts(counts)
@@ -586,6 +591,12 @@ async def measure(args: argparse.Namespace, s3: Any) -> Measured:
     )
 
 
+def use_compression(codec: Compression) -> None:
+    """Seal with ``codec``, as build_worker makes a worker's Sealer from its settings."""
+    global SEALER
+    SEALER = Sealer(b"scale-bench-key", compression=codec)
+
+
 def make_store(client: str, bucket: str, s3: Any) -> Any:
     options = {
         "endpoint_url": s3.endpoint_url,
@@ -613,12 +624,19 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=20, help="cycles counted for requests per cycle")
     parser.add_argument("--due", type=int, default=3, help="pauses due at the measured sweep")
     parser.add_argument("--s3-client", choices=["obstore", "boto3"], default="obstore")
+    parser.add_argument(
+        "--snapshot-compression",
+        choices=CODECS,
+        default="none",
+        help="how new objects are stored, as the worker's snapshot_compression setting",
+    )
     parser.add_argument("--rate", type=float, default=1000.0, help="cycles/s to extrapolate to")
     parser.add_argument("--outstanding", type=int, default=1_000_000, help="paused runs to extrapolate to")
     parser.add_argument("--sweep-seconds", type=float, default=30.0, help="expiry sweep interval (settings)")
     parser.add_argument("--process-cycles-per-s", type=float, default=MEASURED_PROCESS_CYCLES_PER_S)
     parser.add_argument("--process-cpu-ms", type=float, default=MEASURED_PROCESS_CPU_MS)
     args = parser.parse_args()
+    use_compression(args.snapshot_compression)
     s3 = start_s3()
     try:
         measured = asyncio.run(measure(args, s3))
