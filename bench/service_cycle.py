@@ -627,7 +627,7 @@ async def measure_floor(
             store.get(f"floor-{run}/{i}/absent"),
             store.get(f"floor-{run}/{i}/absent-too"),
             store.list(f"floor-{run}/{i}/journal/"),
-            store.create(f"floor-{run}/{i}/journal/claim", CLAIM_SIZED),
+            store.create(f"floor-{run}/{i}/claim", CLAIM_SIZED),  # outside the listed prefix
         )
         assert found is None
         assert first is None
