@@ -2,9 +2,9 @@
 
 Usage: ``uv run python bench/service_cycle.py [--concurrency 1,64] [--cycles 200] [--warmup 20]
 [--workers 2] [--partitions 6] [--fetch-max-wait-ms 5] [--floor-samples 200] [--trace]
-[--linger-ms N] [--snapshot-compression zstd]``. A benchmark, not a test: it prints numbers and
-never fails on one. Other processes on the machine move the numbers a lot: the header shows the
-load average.
+[--linger-ms N] [--snapshot-compression zstd] [--worker-processes]``. A benchmark, not a test:
+it prints numbers and never fails on one. Other processes on the machine move the numbers a
+lot: the header shows the load average.
 
 Services: a real Apache Kafka broker and SeaweedFS, started here with ``tests/realservices``
 (``start_kafka()``, ``start_s3()``) unless ``KAFKA_BOOTSTRAP_SERVERS`` names a broker or
@@ -12,9 +12,22 @@ Services: a real Apache Kafka broker and SeaweedFS, started here with ``tests/re
 ``AWS_SECRET_ACCESS_KEY``, region from ``INTERMISSION_S3_REGION``). Topics and the bucket are new
 and uniquely named for every run.
 
-Workers: ``--workers`` in-process Worker instances on one consumer group, each built like its
-own process (its own KafkaPublisher, KafkaSubscription, S3SnapshotStore, Runs and registry: the
-transferMoney app of tests/service/service_app.py with its scripted zero-latency model).
+Workers: ``--workers`` Worker instances on one consumer group, each with its own
+KafkaPublisher, KafkaSubscription, store adapter (``--s3-client``), Runs and registry: the
+transferMoney app of tests/service/service_app.py with its scripted zero-latency model. By
+default they run in this process, on the client's event loop. With ``--worker-processes`` each
+runs in its own OS process (bench/_service_worker.py, built by the same ``start_worker``), as
+callers and workers are deployed; they are stopped (leave the group, close) at the end. The
+floor then times its S3 ops through a store of the same adapter made here. ``--trace`` needs the
+workers in this process and refuses ``--worker-processes``.
+The default stays in-process, measured side by side on a 2-cpu machine (Dec 2026, concurrency
+1, obstore, 6 alternating runs each): worker processes lower the median cycle p50 / floor from
+1.58x to 1.28x, but nearly half of that is a slower floor (median 33.8 -> 38.3 ms: three Python
+processes polling Kafka contend for the cpus where one loop did), the cycle p50 itself moved
+only 51 -> 48 ms within run-to-run noise, the client and workers burn more CPU (idle ~29% ->
+~39% of a core) and at concurrency 64 throughput fell slightly (78 -> 74 cycles/s). So
+in-process keeps the recorded numbers (README, docs/) comparable and --trace available; use
+``--worker-processes`` to see what sharing the client's loop costs.
 
 A cycle, as a caller and an approver see it: publish GenerateRequest, receive InterruptRaised,
 publish ResumeRequested (restart, approved) at once, receive RunCompleted. Timed from the request
@@ -25,13 +38,16 @@ The floor: the raw operations one cycle puts on its critical path (counted from 
 settings and the same S3SnapshotStore, on objects the size of a real snapshot and result. floor
 = sum of per-op p50 x count. ``--trace`` also wraps the workers' store and publisher in counting
 proxies and prints the operations really made per cycle, with their in-cycle latencies.
-CPU columns: this process's CPU per op (floor) and per cycle, and the services' per cycle.
+CPU columns: this process's CPU per op (floor) and per cycle, and the services' (broker, weed)
+per cycle. With ``--worker-processes``, this process is the client alone, and the worker
+processes' CPU (from /proc/<pid>/stat, told from the services by pid) has its own column.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import platform
@@ -43,7 +59,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 # bench/ is a folder of scripts; tests/ holds realservices and the service tests' app.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,6 +67,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "service"))
 
 import _timing
+import msgspec
 import service_app
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from intermission.service import (
@@ -119,6 +136,7 @@ FLOOR_LABELS = {
     "commit": "kafka offset commit",
 }
 CYCLE_TIMEOUT_S = 30.0
+WORKER_ENTRY = str(Path(__file__).resolve().parent / "_service_worker.py")  # --worker-processes
 CLAIM_SIZED = b"c" * 256  # a sealed first-step claim is about this size
 
 
@@ -306,6 +324,62 @@ async def start_worker(
     return RunningWorker(publisher, store, subscription, task)
 
 
+class ProcessWorker:
+    """A worker in its own OS process (--worker-processes): bench/_service_worker.py, which
+    builds it with start_worker above. Driven over its pipes: it reports its assignment on
+    stdout until told ``settled``; closing its stdin stops it."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.pid = process.pid
+        self._held: frozenset[tuple[str, int]] = frozenset()
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def start(cls, config: dict[str, Any]) -> ProcessWorker:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            WORKER_ENTRY,
+            json.dumps(config),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        return cls(process)
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        async for raw in self.process.stdout:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("assigned "):
+                self._held = frozenset((t, p) for t, p in json.loads(line.removeprefix("assigned ")))
+            elif line != "stopped":
+                print(f"worker {self.pid}: {line}", file=sys.stderr)
+
+    def assignment(self) -> frozenset[tuple[str, int]]:
+        if self.process.returncode is not None:
+            raise RuntimeError(f"worker process {self.pid} exited with {self.process.returncode}")
+        return self._held
+
+    async def settled(self) -> None:
+        """The group has settled: the worker stops polling its assignment."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"settled\n")
+        await self.process.stdin.drain()
+
+    async def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            async with asyncio.timeout(30):
+                code = await self.process.wait()
+        except TimeoutError:
+            self.process.kill()
+            code = await self.process.wait()
+        await asyncio.gather(self._reader, return_exceptions=True)
+        if code != 0:
+            print(f"worker process {self.pid} exited with {code}", file=sys.stderr)
+
+
 class Client:
     """A caller and an approver in one: one publisher, one consumer (own group) per topic,
     events dispatched to per-run futures."""
@@ -393,11 +467,15 @@ class Client:
         await self.publisher.stop()
 
 
-async def wait_assigned(subscriptions: list[KafkaSubscription], expected: set[tuple[str, int]]) -> None:
+class Member(Protocol):
+    def assignment(self) -> frozenset[tuple[str, int]]: ...
+
+
+async def wait_assigned(members: list[Member], expected: set[tuple[str, int]]) -> None:
     """Until every member holds partitions and together they hold all (the group has settled)."""
     async with asyncio.timeout(60):
         while True:
-            held = [s.assignment() for s in subscriptions]
+            held = [s.assignment() for s in members]
             if all(held) and frozenset().union(*held) == expected:
                 return
             await asyncio.sleep(0.05)
@@ -431,12 +509,13 @@ class Series:
     cpu_ms: float
 
 
-async def idle_cpu_rate(seconds: float = 2.0) -> tuple[float, float]:
-    """CPU seconds per wall second of (this process, the services) with nothing to do."""
+async def idle_cpu_rate(seconds: float = 2.0) -> tuple[float, ...]:
+    """CPU seconds per wall second of (this process, the services, the worker processes) with
+    nothing to do."""
     cpu, start = cpu_now(), time.perf_counter()
     await asyncio.sleep(seconds)
     after, wall = cpu_now(), time.perf_counter() - start
-    return (after[0] - cpu[0]) / wall, (after[1] - cpu[1]) / wall
+    return tuple((a - b) / wall for a, b in zip(after, cpu, strict=True))
 
 
 async def sample(fn: Callable[[int], Awaitable[object]], warmup: int, n: int, idle: float) -> Series:
@@ -674,10 +753,11 @@ async def measure_floor(
 # -- cpu accounting -----------------------------------------------------------------------------
 
 
-def _children_cpu_s() -> float:
-    """CPU seconds (user + system) of this process's live children: the broker and weed when
-    started here. Linux only; 0 elsewhere or for services given through the environment."""
-    total = 0.0
+def _children_cpu_s() -> dict[int, float]:
+    """CPU seconds (user + system, all threads) of each of this process's live children: the
+    broker and weed when started here, and the worker processes under --worker-processes.
+    Linux only; none elsewhere."""
+    found: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     me = os.getpid()
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -686,14 +766,20 @@ def _children_cpu_s() -> float:
         except OSError:
             continue
         if int(fields[1]) == me:  # fields[1] is the ppid; utime and stime are fields 11 and 12
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+            found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
 
 
-def cpu_now() -> tuple[float, float]:
-    """(this process, its children) CPU seconds so far."""
+WORKER_PIDS: set[int] = set()  # the worker processes (--worker-processes), told from the services
+
+
+def cpu_now() -> tuple[float, float, float]:
+    """(this process, the services, the worker processes) CPU seconds so far. In-process
+    workers count in the first."""
     own = os.times()
-    return own.user + own.system, _children_cpu_s()
+    children = _children_cpu_s()
+    workers = sum(cpu for pid, cpu in children.items() if pid in WORKER_PIDS)
+    return own.user + own.system, sum(children.values()) - workers, workers
 
 
 # -- main ---------------------------------------------------------------------------------------
@@ -703,7 +789,7 @@ def _ms(seconds: float) -> float:
     return seconds * 1000
 
 
-def print_floor(ops: dict[str, Series], diag: dict[str, Series], n: int, idle: tuple[float, float]) -> Floor:
+def print_floor(ops: dict[str, Series], diag: dict[str, Series], n: int, idle: tuple[float, ...]) -> Floor:
     """Prints the floor table."""
     p50 = {name: _ms(_timing.percentile(s.samples, 50)) for name, s in ops.items()}
     print(
@@ -793,17 +879,46 @@ async def bench(args: argparse.Namespace, services: Services) -> None:
     trace = Trace() if args.trace else None
     group = f"bench-workers-{uuid.uuid4().hex[:8]}"
     workers: list[RunningWorker] = []
+    processes: list[ProcessWorker] = []
+    floor_store: Any = None  # the floor's own store, when no worker's store lives here
     client = Client(services.bootstrap, topics, consumer_options)
     hop = Hop(services.bootstrap, scratch, consumer_options)
     try:
-        for i in range(args.workers):
-            workers.append(await start_worker(i, services, bucket, topics, group, consumer_options, trace))
+        if args.worker_processes:
+            config = {
+                "bootstrap": services.bootstrap,
+                "s3": services.s3,
+                "bucket": bucket,
+                "topics": msgspec.structs.asdict(topics),
+                "group": group,
+                "consumer_options": consumer_options,
+                "s3_client": S3_CLIENT,
+                "snapshot_compression": SNAPSHOT_COMPRESSION,
+                "linger_ms": args.linger_ms,
+            }
+            starting = [ProcessWorker.start({**config, "index": i}) for i in range(args.workers)]
+            outcomes = await asyncio.gather(*starting, return_exceptions=True)
+            processes.extend(o for o in outcomes if isinstance(o, ProcessWorker))  # stopped below
+            WORKER_PIDS.update(p.pid for p in processes)
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            floor_store = worker_store(bucket, services.s3)
+            members: list[Member] = list(processes)
+        else:
+            for i in range(args.workers):
+                started = await start_worker(i, services, bucket, topics, group, consumer_options, trace)
+                workers.append(started)
+            members = [w.subscription for w in workers]
+        store = floor_store if floor_store is not None else workers[0].store
         await client.start()
 
         def every(*names: str) -> set[tuple[str, int]]:
             return {(t, p) for t in names for p in range(args.partitions)}
 
-        await wait_assigned([w.subscription for w in workers], every(topics.requests, topics.resumes))
+        await wait_assigned(members, every(topics.requests, topics.resumes))
+        for process in processes:
+            await process.settled()
         await wait_assigned([client.approvals], every(topics.approvals))
         await wait_assigned([client.results], every(topics.results))
         await hop.start(args.partitions)
@@ -812,14 +927,14 @@ async def bench(args: argparse.Namespace, services: Services) -> None:
         await run_cycles(client, 1, args.warmup)
         await run_cycles(client, max(concurrencies), max(concurrencies))
         # A real pause and a real result, as stored: the floor's S3 ops move objects this size.
-        stored_snapshot = await workers[0].store.get(snapshot_key(client.last_run_id, 1))
-        stored_result = await workers[0].store.get(result_key(client.last_run_id))
+        stored_snapshot = await store.get(snapshot_key(client.last_run_id, 1))
+        stored_result = await store.get(result_key(client.last_run_id))
         assert stored_snapshot is not None
         assert stored_result is not None
         idle = await idle_cpu_rate()
         ops, diag = await measure_floor(
             services=services,
-            store=workers[0].store,
+            store=store,
             client=client,
             hop=hop,
             snapshot=stored_snapshot.data,
@@ -835,9 +950,10 @@ async def bench(args: argparse.Namespace, services: Services) -> None:
             f"s3 {services.s3_source} at {services.s3['endpoint_url']}; "
             f"load average {os.getloadavg()[0]:.2f} (other processes share these cpus)"
         )
+        where = "each in its own process" if processes else "in this process, on its event loop"
         print(
-            f"  {args.workers} workers (one group, max_in_flight=64), {args.partitions} partitions per "
-            "topic, replication 1; model: scripted, zero latency; snapshots HMAC-sealed"
+            f"  {args.workers} workers ({where}; one group, max_in_flight=64), {args.partitions} "
+            "partitions per topic, replication 1; model: scripted, zero latency; snapshots HMAC-sealed"
         )
         print(
             f"  producer (KafkaPublisher): acks=all, idempotent, linger_ms={kafka_module._LINGER_MS}"
@@ -861,16 +977,23 @@ async def bench(args: argparse.Namespace, services: Services) -> None:
         floor = print_floor(ops, diag, args.floor_samples, idle)
 
         print("\ncycles: publish GenerateRequest -> InterruptRaised -> publish ResumeRequested -> done")
+        if processes:
+            own = "the client only, all threads; wrk cpu: of the worker processes"
+            idle_workers = f", worker processes {idle[2] * 100:.0f}%"
+        else:
+            own = "client + workers, all threads; wrk cpu: - (workers count in cpu/cyc)"
+            idle_workers = ""
         print(
-            "  cpu/cyc: CPU ms per cycle of this process (client + workers, all threads); "
+            f"  cpu/cyc: CPU ms per cycle of this process ({own}); "
             "svc cpu: of the broker and weed processes started here.\n"
             f"  idle (consumers polling every {args.fetch_max_wait_ms} ms, no traffic): this process "
-            f"{idle[0] * 100:.0f}% of a core, services {idle[1] * 100:.0f}%; "
+            f"{idle[0] * 100:.0f}% of a core, services {idle[1] * 100:.0f}%{idle_workers}; "
             f"the raw ops of one cycle cost this process {floor.cpu:.2f} ms CPU"
         )
         print(
             f"  {'conc':>4} {'cycles':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
-            f"{'req->raised p50':>15} {'resume->done p50':>16} {'cycles/s':>9} {'cpu/cyc':>8} {'svc cpu':>8}"
+            f"{'req->raised p50':>15} {'resume->done p50':>16} {'cycles/s':>9} {'cpu/cyc':>8} "
+            f"{'wrk cpu':>8} {'svc cpu':>8}"
         )
         at_one: tuple[float, float, float] | None = None
         traced = 0
@@ -885,6 +1008,7 @@ async def bench(args: argparse.Namespace, services: Services) -> None:
             cpu_after = cpu_now()
             own_cpu = _ms(cpu_after[0] - cpu_before[0]) / cycles
             services_cpu = _ms(cpu_after[1] - cpu_before[1]) / cycles
+            workers_cpu = f"{_ms(cpu_after[2] - cpu_before[2]) / cycles:>8.2f}" if processes else f"{'-':>8}"
             if trace is not None:
                 trace.enabled = False
             whole = [s[0] for s in samples]
@@ -894,7 +1018,7 @@ async def bench(args: argparse.Namespace, services: Services) -> None:
             print(
                 f"  {concurrency:>4} {cycles:>6} {summary.p50_ms:>8.2f} {summary.p95_ms:>8.2f} "
                 f"{summary.max_ms:>8.2f} {first:>15.2f} {second:>16.2f} {cycles / wall:>9.1f} "
-                f"{own_cpu:>8.2f} {services_cpu:>8.2f}"
+                f"{own_cpu:>8.2f} {workers_cpu} {services_cpu:>8.2f}"
             )
             if concurrency == 1:
                 at_one = (summary.p50_ms, first, second)
@@ -918,7 +1042,10 @@ async def bench(args: argparse.Namespace, services: Services) -> None:
         await client.close()
         # All members leave together: one at a time, each departure would rebalance the others
         # and fail their last commits (harmless, but noisy).
-        await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
+        running: list[RunningWorker | ProcessWorker] = [*workers, *processes]
+        await asyncio.gather(*(w.stop() for w in running), return_exceptions=True)
+        if floor_store is not None and hasattr(floor_store, "close"):
+            floor_store.close()
 
 
 def main() -> None:
@@ -944,9 +1071,22 @@ def main() -> None:
         help="experiment: override KafkaPublisher's linger (default: the production value)",
     )
     parser.add_argument(
-        "--trace", action="store_true", help="count and time the workers' store and publish calls"
+        "--trace",
+        action="store_true",
+        help="count and time the workers' store and publish calls (in-process workers only)",
+    )
+    parser.add_argument(
+        "--worker-processes",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="run each worker in its own OS process, as in production, not on this process's loop",
     )
     args = parser.parse_args()
+    if args.trace and args.worker_processes:
+        parser.error(
+            "--trace wraps the workers' store and publisher in this process, so it cannot see "
+            "workers in their own processes: drop --worker-processes to trace"
+        )
     global S3_CLIENT, SNAPSHOT_COMPRESSION
     S3_CLIENT = args.s3_client
     SNAPSHOT_COMPRESSION = args.snapshot_compression
