@@ -361,7 +361,16 @@ def test_every_service_error_is_in_the_one_tree() -> None:
 
 
 # Start-up cost: each of these takes 0.1-0.75 s to import and is needed only by some commands.
-_LOADED_ON_USE = ("google.genai", "dotpromptz", "jsonschema", "aiokafka", "boto3", "obstore")
+_LOADED_ON_USE = (
+    "google.genai",
+    "dotpromptz",
+    "jsonschema",
+    "aiokafka",
+    "boto3",
+    "obstore",
+    "prometheus_client",
+    "zstandard",
+)
 
 
 def test_importing_the_engine_and_the_cli_loads_no_library_that_is_needed_only_on_use() -> None:

@@ -12,10 +12,14 @@ watch.py        the timer: a store probe while idle, and the consumer lag
 endpoints.py    /healthz, /readyz and /metrics, served from the worker's event loop
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .events import Observation
 from .log_lines import LogLines
-from .metrics import METRICS, Metrics, MetricSpec
 from .observer import NO_OBSERVER, Observer, Observers
+
+if TYPE_CHECKING:
+    from .metrics import METRICS, Metrics, MetricSpec
 
 __all__ = [
     "METRICS",
@@ -27,3 +31,13 @@ __all__ = [
     "Observer",
     "Observers",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # prometheus_client loads with the metrics, not with the observation types every step uses:
+    # a command that serves no endpoint (demo, replay) never pays for it.
+    if name in ("METRICS", "Metrics", "MetricSpec"):
+        from . import metrics
+
+        return getattr(metrics, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
