@@ -53,6 +53,7 @@ import engine_cycle
 import msgspec
 import peers
 import scale_model
+from fakeclock import Clock
 from intermission.replay import list_runs
 from intermission.service import Sealer, SnapshotStore, Topics
 from intermission.service.adapters.local import MemoryLog
@@ -95,16 +96,6 @@ MEASURED_PROCESS_CPU_MS = 9.52
 
 
 # -- driving runs through the service code ------------------------------------------------------
-
-
-class Clock:
-    """A clock the sweep can be moved on with."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass

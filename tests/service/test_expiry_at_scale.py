@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from fakeclock import Clock
 from harness import Harness
 from intermission.service.runs.keys import expiry_key
 from intermission_schemas import ExpiryPolicy, RunFailed
@@ -17,14 +18,6 @@ from storecount import CountingStore
 
 OUTSTANDING = 10_000
 DUE = 3
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def _outstanding_markers(harness: Harness, after: datetime) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
+from fakeclock import Clock
 from harness import Harness
 from intermission.service import snapshot_key
 from intermission_schemas import (
@@ -291,16 +292,6 @@ async def test_bad_input_goes_to_dead_letters_and_the_partition_moves_on(harness
     ]
     assert harness.dead_letters[0].value == bad[0]
     assert harness.dead_letters[0].topic == topics.requests
-
-
-class Clock:
-    """Now, until a test moves it forward."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def test_expired_pause_rejects_late_answers_and_fails_the_run(harness: Harness) -> None:

@@ -41,7 +41,8 @@ _WATCH_READY_EVERY_S = 1.0
 
 
 class _Slot:
-    """One of the N processes: its loopback port, the running process, how often it restarted."""
+    """One of the N processes: its loopback port, the process running in it, and whether it
+    was ever ready."""
 
     def __init__(self, index: int, port: int) -> None:
         self.index = index
