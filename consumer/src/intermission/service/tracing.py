@@ -112,14 +112,21 @@ class TracedStore:
         self.inner = inner
 
     async def create(self, key: str, data: bytes) -> str:
+        if not _recording():
+            return await self.inner.create(key, data)
         with _writing("create", key):
             return await self.inner.create(key, data)
 
     async def replace(self, key: str, data: bytes, etag: str) -> str:
+        if not _recording():
+            return await self.inner.replace(key, data, etag)
         with _writing("replace", key):
             return await self.inner.replace(key, data, etag)
 
     async def delete(self, key: str) -> None:
+        if not _recording():
+            await self.inner.delete(key)
+            return
         with _writing("delete", key):
             await self.inner.delete(key)
 
@@ -131,6 +138,20 @@ class TracedStore:
 
     async def list_page(self, prefix: str, *, start_after: str = "", limit: int = 1000) -> builtins.list[str]:
         return await self.inner.list_page(prefix, start_after=start_after, limit=limit)
+
+
+def _recording() -> bool:
+    """True once an SDK (or any real TracerProvider) is installed. Until then every span is a
+    no-op that still costs about 10 us, and a cycle makes 10 store writes; a write's span is a
+    leaf that carries no context onward, so it is skipped outright. OpenTelemetry lets the
+    global provider be set once, so a True answer is kept and never asked again."""
+    global _provider_installed
+    if not _provider_installed:
+        _provider_installed = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    return _provider_installed
+
+
+_provider_installed = False
 
 
 @contextmanager

@@ -145,10 +145,17 @@ class Worker:
         stopping = asyncio.create_task(self._stopping.wait())
         try:
             while not self._stopping.is_set():
-                if not await self._unless_stopping(self._may_take.wait(), stopping):
+                # Open gates are passed without a task or a wait each: this runs once per record,
+                # on the path of every cycle.
+                if not self._may_take.is_set() and not await self._unless_stopping(
+                    self._may_take.wait(), stopping
+                ):
                     return
-                if not await self._unless_stopping(self._slots.acquire(), stopping, takes_slot=True):
-                    return
+                if self._slots.locked():
+                    if not await self._unless_stopping(self._slots.acquire(), stopping, takes_slot=True):
+                        return
+                else:
+                    await self._slots.acquire()  # a free slot is taken at once, without suspending
                 fetch = asyncio.ensure_future(anext(records))
                 await asyncio.wait([fetch, stopping], return_when=asyncio.FIRST_COMPLETED)
                 if not fetch.done():
