@@ -171,9 +171,21 @@ async def main():
         await service.log.publish("intermission.requests", "n1", encode(request), headers)
         raised = await service.interrupt("n1")
         [approval] = service.log.topics["intermission.approvals"]
+        # No SDK and no context: the worker skips its spans, and nothing invents a context.
+        await service.log.publish("intermission.requests", "n2", encode(
+            GenerateRequest(run_id="n2", idempotency_key="n2", tools=["transferMoney"],
+                            messages=[Message(role="user", content=[TextPart(text="transfer")])])))
+        bare = await service.interrupt("n2")
+        await service.client.restart(bare, {bare.interrupts[0].ref: {"status": "APPROVED"}}, answered_by="a")
+        done = await service.result("n2")
+        unheaded = [r for t in ("intermission.approvals", "intermission.results")
+                    for r in service.log.topics[t] if r.key in ("n2", b"n2")]
     # No SDK: no span is recorded, yet the context that came in goes on unchanged.
     assert raised.trace_context.traceparent == PARENT, raised.trace_context
     assert dict(approval.headers)["traceparent"] == PARENT.encode(), approval.headers
+    assert bare.trace_context is None, bare.trace_context
+    assert type(done).__name__ == "RunCompleted", done
+    assert len(unheaded) == 2 and all("traceparent" not in dict(r.headers) for r in unheaded), unheaded
     from intermission._tracing import model_call_span
     with model_call_span() as span:
         assert span is None

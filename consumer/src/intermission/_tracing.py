@@ -24,7 +24,7 @@ from ._model import ModelResponse
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
 
-__all__ = ["model_call_span", "note_pause", "note_reply", "tool_call_span"]
+__all__ = ["model_call_span", "note_pause", "note_reply", "recording", "tool_call_span"]
 
 _NO_SPAN: AbstractContextManager[None] = contextlib.nullcontext()
 
@@ -36,11 +36,16 @@ def _api() -> tuple[Callable[[], object], type, Tracer]:
     return trace.get_tracer_provider, trace.ProxyTracerProvider, trace.get_tracer("intermission")
 
 
+def recording() -> bool:
+    """Whether an SDK (any real tracer provider) is installed, so that spans are recorded."""
+    provider, no_sdk, _ = _api()
+    return not isinstance(provider(), no_sdk)
+
+
 def _span(name: str, attributes: dict[str, str]) -> AbstractContextManager[Span | None]:
-    provider, no_sdk, tracer = _api()
-    if isinstance(provider(), no_sdk):
+    if not recording():
         return _NO_SPAN  # no SDK installed: nothing would record it
-    return tracer.start_as_current_span(name, attributes=attributes)
+    return _api()[2].start_as_current_span(name, attributes=attributes)
 
 
 def model_call_span() -> AbstractContextManager[Span | None]:

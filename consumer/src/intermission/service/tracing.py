@@ -33,6 +33,7 @@ from intermission_producer._tracing import (
 from intermission_schemas import TraceContext
 from opentelemetry import trace
 
+from .._tracing import recording
 from .ports import Headers, PreconditionFailed, Publisher, Record, SnapshotStore, StoredObject
 
 __all__ = [
@@ -50,6 +51,9 @@ _tracer = trace.get_tracer("intermission.service")
 @contextmanager
 def processing(record: Record) -> Iterator[None]:
     """The span of handling one record, a child of the context its headers carry."""
+    if not recording() and not any(name in TRACE_HEADERS for name, _ in record.headers):
+        yield  # no SDK and no context to pass on: the span would be the invalid one
+        return
     attributes: dict[str, str | int] = {
         "messaging.system": "kafka",
         "messaging.operation.type": "process",
@@ -73,6 +77,9 @@ def processing(record: Record) -> Iterator[None]:
 def resuming(stored: TraceContext | None, run_id: str, version: int) -> Iterator[None]:
     """The span of continuing a pause: its parent is the context the run paused in, so the
     step joins the run's trace; the span that brought the answer, if another, is linked."""
+    if stored is None and not recording():
+        yield  # without an SDK the span would be the current one again
+        return
     current = trace.get_current_span().get_span_context()
     links = [trace.Link(current)] if current.is_valid else []
     with _tracer.start_as_current_span(
@@ -98,33 +105,40 @@ class TracedPublisher:
         self.inner = inner
 
     async def publish(self, topic: str, key: str, value: bytes, headers: Headers = ()) -> None:
+        kept = [(name, data) for name, data in headers if name not in TRACE_HEADERS]
+        if not recording() and not trace.get_current_span().get_span_context().is_valid:
+            await self.inner.publish(topic, key, value, kept)  # no span, and no context to carry
+            return
         with sending(topic, key) as trace_headers:
-            kept = [(name, data) for name, data in headers if name not in TRACE_HEADERS]
             await self.inner.publish(topic, key, value, [*kept, *trace_headers])
 
 
 class TracedStore:
     """A `SnapshotStore` whose writes are spans (``store create|replace|delete``), with the
     operation and the key's prefix (the key without its last segment). Reads pass through
-    untraced: they are many, cheap, and their callers' spans already time them."""
+    untraced: they are many, cheap, and their callers' spans already time them.
+
+    With no SDK installed a write is not wrapped at all: a no-op span still costs about 10 us,
+    a cycle makes 10 writes, and a write's span is a leaf that passes no context on. The other
+    spans here are skipped likewise when, with no SDK, there is also no context to pass on."""
 
     def __init__(self, inner: SnapshotStore) -> None:
         self.inner = inner
 
     async def create(self, key: str, data: bytes) -> str:
-        if not _recording():
+        if not recording():
             return await self.inner.create(key, data)
         with _writing("create", key):
             return await self.inner.create(key, data)
 
     async def replace(self, key: str, data: bytes, etag: str) -> str:
-        if not _recording():
+        if not recording():
             return await self.inner.replace(key, data, etag)
         with _writing("replace", key):
             return await self.inner.replace(key, data, etag)
 
     async def delete(self, key: str) -> None:
-        if not _recording():
+        if not recording():
             await self.inner.delete(key)
             return
         with _writing("delete", key):
@@ -138,20 +152,6 @@ class TracedStore:
 
     async def list_page(self, prefix: str, *, start_after: str = "", limit: int = 1000) -> builtins.list[str]:
         return await self.inner.list_page(prefix, start_after=start_after, limit=limit)
-
-
-def _recording() -> bool:
-    """True once an SDK (or any real TracerProvider) is installed. Until then every span is a
-    no-op that still costs about 10 us, and a cycle makes 10 store writes; a write's span is a
-    leaf that carries no context onward, so it is skipped outright. OpenTelemetry lets the
-    global provider be set once, so a True answer is kept and never asked again."""
-    global _provider_installed
-    if not _provider_installed:
-        _provider_installed = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
-    return _provider_installed
-
-
-_provider_installed = False
 
 
 @contextmanager

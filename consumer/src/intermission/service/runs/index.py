@@ -23,12 +23,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import AsyncGenerator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 import msgspec
 
 from ..ports import PreconditionFailed, SnapshotStore
+from .keys import parse_stamp, stamp
 
 __all__ = [
     "INDEX_PREFIX",
@@ -44,13 +45,8 @@ __all__ = [
 RunStatus = Literal["pending", "completed", "failed", "expired"]
 STATUSES: tuple[RunStatus, ...] = ("pending", "completed", "failed", "expired")
 INDEX_PREFIX = "index/"
-_STAMP = "%Y%m%dT%H%M%S.%fZ"
 _MAX_TAGS = 64
 PAGE = 1000  # S3's largest page
-
-
-def stamp(at: datetime) -> str:
-    return at.astimezone(UTC).strftime(_STAMP)
 
 
 def tag_code(key: str, value: str) -> str:
@@ -87,7 +83,7 @@ def parse_index_key(key: str) -> IndexEntry:
     return IndexEntry(
         key=key,
         status=status,  # checked just above
-        at=datetime.strptime(stamp_text, _STAMP).replace(tzinfo=UTC),
+        at=parse_stamp(stamp_text),
         run_id=run_id,
         version=int(version),
         tag_codes=frozenset(codes[0].split(".")) if codes else frozenset(),

@@ -19,9 +19,11 @@ __all__ = [
     "journal_prefix",
     "journal_tool_key",
     "parse_expiry_key",
+    "parse_stamp",
     "result_key",
     "run_prefix",
     "snapshot_key",
+    "stamp",
 ]
 
 
@@ -36,15 +38,25 @@ def result_key(run_id: str) -> str:
 EXPIRY_PREFIX = "expiries/"
 
 
+_STAMP = "%Y%m%dT%H%M%S.%fZ"
+
+
+def stamp(at: datetime) -> str:
+    """``at`` in UTC, fixed width: key order is time order."""
+    return at.astimezone(UTC).strftime(_STAMP)
+
+
+def parse_stamp(text: str) -> datetime:
+    return datetime.strptime(text, _STAMP).replace(tzinfo=UTC)
+
+
 def expiry_key(expires_at: datetime, run_id: str, version: int) -> str:
-    # UTC, fixed width: lexicographic order is deadline order.
-    stamp = expires_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    return f"{EXPIRY_PREFIX}{stamp}/{run_id}/{version:08d}"
+    return f"{EXPIRY_PREFIX}{stamp(expires_at)}/{run_id}/{version:08d}"
 
 
 def parse_expiry_key(key: str) -> tuple[datetime, str, int]:
-    stamp, run_id, version = key[len(EXPIRY_PREFIX) :].split("/")
-    return datetime.strptime(stamp, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC), run_id, int(version)
+    at, run_id, version = key[len(EXPIRY_PREFIX) :].split("/")
+    return parse_stamp(at), run_id, int(version)
 
 
 def run_prefix(run_id: str) -> str:
