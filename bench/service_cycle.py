@@ -70,7 +70,7 @@ import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,12 +206,21 @@ def start_services() -> Services:
 
 
 class Trace:
+    """Per-call latencies, and a timeline of (what, start, end) for finding the time in a cycle
+    when no call is outstanding: a publish until its consumer's receipt is one Kafka call."""
+
     def __init__(self) -> None:
         self.samples: dict[str, list[float]] = defaultdict(list)
+        self.timeline: list[tuple[str, float, float]] = []
         self.enabled = False
 
     def reset(self) -> None:
         self.samples.clear()
+        self.timeline.clear()
+
+    def mark(self, what: str, start: float, end: float | None = None) -> None:
+        if self.enabled:
+            self.timeline.append((what, start, start if end is None else end))
 
     async def timed(self, name: str, work: Awaitable[Any]) -> Any:
         start = time.perf_counter()
@@ -219,7 +228,9 @@ class Trace:
             return await work
         finally:
             if self.enabled:
-                self.samples[name].append(time.perf_counter() - start)
+                end = time.perf_counter()
+                self.samples[name].append(end - start)
+                self.timeline.append((name, start, end))
 
 
 class TracedStore:
@@ -240,6 +251,7 @@ class TracedStore:
             kind = "result" if key.endswith("/result") else "snapshot"
             state = "hit" if found is not None else "absent"
             self.trace.samples[f"s3 get {kind} ({state})"].append(time.perf_counter() - start)
+            self.trace.mark("s3 get", start, time.perf_counter())
         return found
 
     async def list(self, prefix: str) -> list[str]:
@@ -263,8 +275,10 @@ class TracedSubscription:
     def __init__(self, inner: KafkaSubscription, trace: Trace) -> None:
         self.inner, self.trace = inner, trace
 
-    def records(self) -> Any:
-        return self.inner.records()
+    async def records(self) -> AsyncIterator[Record]:
+        async for record in self.inner.records():
+            self.trace.mark("worker took", time.perf_counter())
+            yield record
 
     async def commit(self, record: Record) -> None:
         await self.trace.timed("kafka commit", self.inner.commit(record))
@@ -414,6 +428,7 @@ class Client:
         self._pumps: list[asyncio.Task[None]] = []
         self.approval_size = 0
         self.last_run_id = ""
+        self.trace: Trace | None = None  # --trace: marks publishes, receipts and cycles
 
     async def start(self) -> None:
         await self.publisher.start()
@@ -426,6 +441,8 @@ class Client:
 
     async def _pump(self, subscription: KafkaSubscription, decode: Any, waiting: dict[str, Any]) -> None:
         async for record in subscription.records():
+            if self.trace is not None:
+                self.trace.mark("client took", time.perf_counter())
             event = decode(record.value)
             if isinstance(event, InterruptRaised):
                 self.approval_size = len(record.value)
@@ -452,6 +469,8 @@ class Client:
         try:
             async with asyncio.timeout(CYCLE_TIMEOUT_S):
                 start = perf()
+                if self.trace is not None:
+                    self.trace.mark("client publish", start)
                 await self.publisher.publish(self.topics.requests, run_id, request)
                 raised = await approval
                 approved = perf()
@@ -462,9 +481,13 @@ class Client:
                     restart=[RestartAnswer(ref=raised.interrupts[0].ref, resumed={"status": "APPROVED"})],
                     answered_by="bench-approver",
                 )
+                if self.trace is not None:
+                    self.trace.mark("client publish", perf())
                 await self.publisher.publish(self.topics.resumes, run_id, encode(resume))
                 done = await result
                 end = perf()
+                if self.trace is not None:
+                    self.trace.mark("cycle", start, end)
         finally:
             self._approval.pop(run_id, None)
             self._result.pop(run_id, None)
@@ -999,6 +1022,52 @@ def print_trace(trace: Trace, cycles: int) -> None:
         )
 
 
+def print_idle(trace: Trace) -> None:
+    """Per cycle, the time when none of its calls was outstanding: the work between calls (the
+    worker's and the client's own), which the raw chain does not have. A Kafka call runs from
+    its publish until the consumer on the other side took the record."""
+    events = sorted(trace.timeline, key=lambda e: e[1])
+    cycles = [e for e in events if e[0] == "cycle"]
+    idle: list[float] = []
+    gaps: dict[str, list[float]] = defaultdict(list)
+    for _, begin, end in cycles:
+        calls: list[tuple[float, float, str]] = []
+        to_worker: list[float] = []
+        to_client: list[float] = []
+        for what, start, stop in (e for e in events if begin <= e[1] <= end and e[0] != "cycle"):
+            if what == "client publish":
+                to_worker.append(start)
+            elif what == "worker took" and to_worker:
+                calls.append((to_worker.pop(0), start, "hop to a worker"))
+            elif what.startswith("kafka publish"):
+                to_client.append(start)
+            elif what == "client took" and to_client:
+                calls.append((to_client.pop(0), start, "hop to the client"))
+            elif what.startswith("s3"):
+                calls.append((start, stop, what))
+        reached, after, spent = begin, "start", 0.0
+        for start, stop, what in sorted(calls):
+            if start > reached:
+                gaps[f"{after} -> {what}"].append(start - reached)
+                spent += start - reached
+            if stop >= reached:
+                reached, after = stop, what
+        if end > reached:
+            gaps[f"{after} -> end"].append(end - reached)
+            spent += end - reached
+        idle.append(spent)
+    if not idle:
+        return
+    print(
+        f"\nno call outstanding, per cycle (work between calls; {len(idle)} cycles): "
+        f"p50 {_ms(_timing.percentile(idle, 50)):.2f} ms; the largest gaps, by the calls around them:"
+    )
+    ranked = sorted(gaps.items(), key=lambda item: -sum(item[1]))[:10]
+    for where, sizes in ranked:
+        p50 = _ms(_timing.percentile(sizes, 50))
+        print(f"  {where:<52} {len(sizes) / len(idle):>5.2f} a cycle, p50 {p50:.3f} ms")
+
+
 async def bench(args: argparse.Namespace, services: Services) -> None:
     concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
@@ -1028,6 +1097,7 @@ async def bench(args: argparse.Namespace, services: Services) -> None:
     processes: list[ProcessWorker] = []
     floor_store: Any = None  # the floor's own store, when no worker's store lives here
     client = Client(services.bootstrap, topics, consumer_options)
+    client.trace = trace
     hop = Hop(services.bootstrap, scratch, consumer_options)
     try:
         if args.worker_processes:
@@ -1179,6 +1249,7 @@ async def bench(args: argparse.Namespace, services: Services) -> None:
         print("\n".join(gc_lines))
         if trace is not None and traced:
             print_trace(trace, traced)
+            print_idle(trace)
         if at_one is not None:
             p50, first, second = at_one
             half, rest = floor.first_half, floor.critical - floor.first_half
