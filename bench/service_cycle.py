@@ -25,14 +25,13 @@ runs in its own OS process (bench/_service_worker.py, built by the same ``start_
 callers and workers are deployed; they are stopped (leave the group, close) at the end. The
 floor then times its S3 ops through a store of the same adapter made here. ``--trace`` needs the
 workers in this process and refuses ``--worker-processes``.
-The default stays in-process, measured side by side on a 2-cpu machine (Dec 2026, concurrency
-1, obstore, 6 alternating runs each): worker processes lower the median cycle p50 / floor from
-1.58x to 1.28x, but nearly half of that is a slower floor (median 33.8 -> 38.3 ms: three Python
-processes polling Kafka contend for the cpus where one loop did), the cycle p50 itself moved
-only 51 -> 48 ms within run-to-run noise, the client and workers burn more CPU (idle ~29% ->
-~39% of a core) and at concurrency 64 throughput fell slightly (78 -> 74 cycles/s). So
-in-process keeps the recorded numbers (README, docs/) comparable and --trace available; use
-``--worker-processes`` to see what sharing the client's loop costs.
+The default stays in-process. Two alternating pairs at concurrency 1 (2026-12-01 22:59-23:01
+UTC, obstore, ``--concurrency 1 --cycles 200``, load average 1.0-2.0): cycle p50 / raw chain p50
+1.07x and 1.06x in-process, 1.08x and 1.10x with worker processes (cycle p50 27.6 and 26.8 ms
+against 29.0 and 27.5 ms): separate processes do not make a cycle faster on 2 cpus, and
+in-process keeps --trace available. (With the old floor and 5 ms polling, worker processes had
+looked better: median 1.58x -> 1.28x, half of it a slower floor.) Use ``--worker-processes`` to
+see what sharing the client's loop costs.
 
 A cycle, as a caller and an approver see it: publish GenerateRequest, receive InterruptRaised,
 publish ResumeRequested (restart, approved) at once, receive RunCompleted. Timed from the request
