@@ -14,7 +14,9 @@ One run is one trace, however long it pauses:
        └─ send intermission.results
 
 Only OpenTelemetry's API is used (the SDK is the operator's to install), and always W3C trace
-context, through the producer SDK's helpers. No span type leaves this module.
+context, through the producer SDK's helpers. No span type leaves this module. With no SDK, a
+span is started only where a context came in (a record's headers, a stored pause) that must be
+passed on: every other span would be a no-op that costs time on each record's path.
 """
 
 from __future__ import annotations
@@ -119,8 +121,7 @@ class TracedStore:
     untraced: they are many, cheap, and their callers' spans already time them.
 
     With no SDK installed a write is not wrapped at all: a no-op span still costs about 10 us,
-    a cycle makes 10 writes, and a write's span is a leaf that passes no context on. The other
-    spans here are skipped likewise when, with no SDK, there is also no context to pass on."""
+    a cycle makes 10 writes, and a write's span is a leaf that passes no context on."""
 
     def __init__(self, inner: SnapshotStore) -> None:
         self.inner = inner
