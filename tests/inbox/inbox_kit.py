@@ -19,7 +19,9 @@ TOKEN_SECRET = "test-token-secret"
 
 
 @contextlib.asynccontextmanager
-async def inbox_client(service: ServiceHarness, **options: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def inbox_client(
+    service: ServiceHarness, *, web: WebPolicy | None = None, **options: Any
+) -> AsyncIterator[httpx.AsyncClient]:
     topics = service.settings.topics
     inbox = Inbox(
         view=PendingView(service.log, topics),
@@ -32,7 +34,7 @@ async def inbox_client(service: ServiceHarness, **options: Any) -> AsyncIterator
     )
     await inbox.view.start()
     try:
-        web = WebPolicy(allowed_hosts=("inbox",))  # the client's base URL below
+        web = web or WebPolicy(allowed_hosts=("inbox",))  # the client's base URL below
         transport = httpx.ASGITransport(app=build_app(inbox, own_view=False, web=web))
         async with httpx.AsyncClient(transport=transport, base_url="http://inbox") as client:
             client.inbox = inbox  # type: ignore[attr-defined]
