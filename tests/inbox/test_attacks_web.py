@@ -101,6 +101,13 @@ async def test_the_inbox_refuses_to_be_framed_by_another_site() -> None:
             await page.wait_for_load_state("load")
             titles = [await f.evaluate("document.title") for f in page.frames if f is not page.main_frame]
             assert "Intermission inbox" not in titles, [f.url for f in page.frames]
+            # The inbox itself, opened directly, runs under its policy without a violation.
+            own = await browser.new_page()
+            console: list[str] = []
+            own.on("console", lambda message: console.append(message.text))
+            await own.goto(f"{inbox}/")
+            await own.wait_for_selector("body.live")
+            assert not [m for m in console if "Content Security Policy" in m], console
         async with httpx.AsyncClient(base_url=inbox) as http:
             for path in ("/", "/api/pending", "/static/inbox.js", "/no-such-page"):
                 headers = (await http.get(path)).headers
