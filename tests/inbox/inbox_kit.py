@@ -11,6 +11,7 @@ from intermission.inbox.app import build_app
 from intermission.inbox.context import Inbox
 from intermission.inbox.history import store_history
 from intermission.inbox.view import PendingView
+from intermission.inbox.web import WebPolicy
 from intermission.service.runs.sealing import Sealer
 from intermission.testing import ServiceHarness
 
@@ -18,7 +19,9 @@ TOKEN_SECRET = "test-token-secret"
 
 
 @contextlib.asynccontextmanager
-async def inbox_client(service: ServiceHarness, **options: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def inbox_client(
+    service: ServiceHarness, *, web: WebPolicy | None = None, **options: Any
+) -> AsyncIterator[httpx.AsyncClient]:
     topics = service.settings.topics
     inbox = Inbox(
         view=PendingView(service.log, topics),
@@ -31,7 +34,8 @@ async def inbox_client(service: ServiceHarness, **options: Any) -> AsyncIterator
     )
     await inbox.view.start()
     try:
-        transport = httpx.ASGITransport(app=build_app(inbox, own_view=False))
+        web = web or WebPolicy(allowed_hosts=("inbox",))  # the client's base URL below
+        transport = httpx.ASGITransport(app=build_app(inbox, own_view=False, web=web))
         async with httpx.AsyncClient(transport=transport, base_url="http://inbox") as client:
             client.inbox = inbox  # type: ignore[attr-defined]
             yield client

@@ -25,17 +25,15 @@ from .view import RunState
 
 __all__ = ["ROUTES"]
 
-_MAX_BODY = 1_048_576
-
 
 def _error(refused: Refused) -> JSONResponse:
     return JSONResponse(refused.body, status_code=refused.status)
 
 
 async def _body(request: Request, kind: type[Any]) -> Any:
+    # Capped already: web/bodies.py reads at most INTERMISSION_INBOX_MAX_BODY_BYTES before any
+    # handler runs, and only JSON gets past web/gate.py.
     raw = await request.body()
-    if len(raw) > _MAX_BODY:
-        raise Refused(413, "too_large", f"bodies are limited to {_MAX_BODY} bytes")
     try:
         return msgspec.json.decode(raw or b"{}", type=kind)
     except msgspec.ValidationError as exc:

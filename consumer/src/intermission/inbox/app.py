@@ -24,6 +24,8 @@ from .openapi import openapi_document
 from .pages import render_card, render_page
 from .static import SCRIPT, STYLE
 from .view import RunState
+from .web import WebPolicy, secure
+from .web.csrf import csrf_token
 
 __all__ = ["build_app"]
 
@@ -51,7 +53,7 @@ async def page(request: Request) -> Response:
     # Pending runs first, then the newest.
     runs = sorted(reversed(list(inbox.view.runs.values())), key=lambda s: s.status(now) != "pending")
     cards = [await _card(inbox, state) for state in runs[:50]]
-    return HTMLResponse(render_page(runs, sorted(inbox.tools), cards))
+    return HTMLResponse(render_page(runs, sorted(inbox.tools), cards, csrf_token(request)))
 
 
 async def card(request: Request) -> Response:
@@ -74,8 +76,9 @@ async def openapi(_: Request) -> Response:
     return JSONResponse(openapi_document())
 
 
-def build_app(inbox: Inbox, *, own_view: bool = True) -> Starlette:
-    """The app; with ``own_view`` its lifespan starts the view's reader and stops it."""
+def build_app(inbox: Inbox, *, own_view: bool = True, web: WebPolicy | None = None) -> Starlette:
+    """The app; with ``own_view`` its lifespan starts the view's reader and stops it. ``web``:
+    what its defences allow (by default local host names only, see ``WebPolicy``)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -95,7 +98,7 @@ def build_app(inbox: Inbox, *, own_view: bool = True) -> Starlette:
         Route("/api/openapi.json", openapi),
         *(Route(path, endpoint, methods=methods) for path, endpoint, methods in ROUTES),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=secure(web or WebPolicy()))
     app.state.inbox = inbox
     app.state.closing = asyncio.Event()  # set when the server is asked to stop
     return app

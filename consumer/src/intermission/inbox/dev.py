@@ -26,6 +26,7 @@ from .context import Inbox
 from .history import store_history
 from .serve import serve_app
 from .view import PendingView
+from .web import WebPolicy
 
 __all__ = ["serve_dev"]
 
@@ -72,7 +73,8 @@ async def serve_dev(
     )
     serving = asyncio.create_task(worker.run(subscription), name="intermission-dev-worker")
     try:
-        await serve_app(build_app(inbox), host=host, port=port, on_ready=on_ready)
+        web = WebPolicy.from_settings(settings, host=host)
+        await serve_app(build_app(inbox, web=web), host=host, port=port, on_ready=on_ready, web=web)
     finally:
         await subscription.close()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):

@@ -33,12 +33,15 @@ def _json(value: Any) -> str:
     return escape(json.dumps(msgspec.to_builtins(value), indent=1, ensure_ascii=False))
 
 
-def render_page(runs: Sequence[RunState], tools: Sequence[str], cards: Sequence[str]) -> str:
+def render_page(
+    runs: Sequence[RunState], tools: Sequence[str], cards: Sequence[str], csrf_token: str = ""
+) -> str:
     options = "".join(f'<option value="{escape(t)}">{escape(t)}</option>' for t in tools)
     body = "".join(cards) or '<p id="empty">No runs yet: start one above.</p>'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Intermission inbox</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="csrf-token" content="{escape(csrf_token)}">
 <link rel="stylesheet" href="/static/inbox.css"></head>
 <body><header><h1>Intermission inbox</h1><small><span class="dot">●</span> live ·
 <a href="/api/openapi.json">HTTP API</a></small></header>

@@ -25,6 +25,8 @@ from .app import build_app
 from .context import Inbox
 from .history import store_history
 from .view import PendingView
+from .web import WebPolicy
+from .web.protocol import with_header_timeout
 
 __all__ = ["serve_app", "serve_inbox"]
 
@@ -52,11 +54,22 @@ async def serve_app(
     port: int,
     on_ready: Callable[[str], None],
     stop: asyncio.Event | None = None,
+    web: WebPolicy | None = None,
 ) -> None:
-    """Serve ``app`` until Ctrl-C/SIGTERM or ``stop``; ``on_ready`` gets the URL once bound."""
+    """Serve ``app`` until Ctrl-C/SIGTERM or ``stop``; ``on_ready`` gets the URL once bound.
+    ``web`` gives the connection limits and timeouts (the app's own defences are its middleware)."""
+    limits = web or WebPolicy()
     # Open event streams never end by themselves: give them 2 s once asked to stop.
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+        http=with_header_timeout(limits.header_timeout_seconds),
+        limit_concurrency=limits.max_connections,
+        timeout_keep_alive=limits.keep_alive_seconds,
     )
     server = _Server(config)
     loop = asyncio.get_running_loop()
@@ -124,6 +137,8 @@ async def serve_inbox(
             signing_key=settings.answer_signing_key(),
             history=store_history(store, Sealer(settings.seal_secret())) if store is not None else None,
         )
-        await serve_app(build_app(inbox), host=host, port=port, on_ready=on_ready, stop=stop)
+        web = WebPolicy.from_settings(settings, host=host)
+        app = build_app(inbox, web=web)
+        await serve_app(app, host=host, port=port, on_ready=on_ready, stop=stop, web=web)
     finally:
         await transport.stop()

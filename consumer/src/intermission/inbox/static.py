@@ -74,6 +74,12 @@ function fieldAt(root, path) {
   return el;
 }
 
+// Writes are JSON and carry the page's CSRF token (web/csrf.py checks it against the cookie).
+function writeHeaders() {
+  const token = document.querySelector('meta[name="csrf-token"]')?.content || "";
+  return { "content-type": "application/json", "x-csrftoken": token };
+}
+
 async function send(form, action) {
   const run = form.dataset.run, ref = form.dataset.ref;
   const status = form.querySelector(".status");
@@ -101,7 +107,7 @@ async function send(form, action) {
   status.textContent = "sending…";
   status.className = "status";
   const reply = await fetch(`/api/runs/${encodeURIComponent(run)}/answers?wait=10`, {
-    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+    method: "POST", headers: writeHeaders(), body: JSON.stringify(body),
   });
   const data = await reply.json();
   if (!reply.ok || data.outcome === "rejected") {
@@ -141,7 +147,7 @@ document.addEventListener("submit", async (event) => {
   const tool = form.querySelector("[name=tool]").value;
   const body = { messages: [{ role: "user", content: [{ text }] }], tools: tool ? [tool] : [] };
   const reply = await fetch("/api/runs", {
-    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+    method: "POST", headers: writeHeaders(), body: JSON.stringify(body),
   });
   const data = await reply.json();
   status.textContent = reply.ok ? `started run ${data.runId}` : `refused: ${data.detail}`;

@@ -100,6 +100,24 @@ class Settings(pydantic.BaseModel):
     # authenticating proxy sets with the approver's identity.
     inbox_identity: str | None = None
     inbox_identity_header: str | None = None
+    # The inbox's web defences (inbox/web/). Host names answered, comma-separated (unset:
+    # 127.0.0.1, localhost and the bound host); origins besides its own that may write; the CSRF
+    # token's signing secret (unset: one per process; inboxes behind one name must share it).
+    inbox_allowed_hosts: str | None = None
+    inbox_allowed_origins: str | None = None
+    inbox_csrf_secret: pydantic.SecretStr | None = None
+    inbox_csrf_cookie_secure: bool = False
+    inbox_max_body_bytes: int = pydantic.Field(default=1_048_576, gt=0)
+    inbox_body_timeout_seconds: float = pydantic.Field(default=30.0, gt=0)
+    # Event streams: per process, per client address, longest life, longest wait on a write.
+    inbox_max_streams: int = pydantic.Field(default=256, ge=0)
+    inbox_max_streams_per_client: int = pydantic.Field(default=8, ge=0)
+    inbox_stream_max_seconds: float = pydantic.Field(default=900.0, gt=0)
+    inbox_stream_write_timeout_seconds: float = pydantic.Field(default=10.0, gt=0)
+    # uvicorn: connections at once, idle keep-alive, time to send a request's headers.
+    inbox_max_connections: int = pydantic.Field(default=1024, gt=0)
+    inbox_keep_alive_seconds: int = pydantic.Field(default=5, gt=0)
+    inbox_header_timeout_seconds: float = pydantic.Field(default=10.0, gt=0)
     # the registry of tools and prompts, and the model to use instead of the registry's own
     model: str | None = None
     gemini_api_key: pydantic.SecretStr | None = None
