@@ -3,6 +3,7 @@ must agree with (settings, their variable names, the health port)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,38 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
 COMPOSE_FILE = DEPLOY / "docker-compose.yaml"
+DOCKERFILE = DEPLOY / "Dockerfile"
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One Dockerfile instruction: ``keyword`` upper-case, ``argument`` the rest of its line(s)."""
+
+    keyword: str
+    argument: str
+
+
+def dockerfile_stages(text: str | None = None) -> list[list[Instruction]]:
+    """deploy/Dockerfile's instructions, one list per stage (each starts with its FROM)."""
+    logical: list[str] = []
+    pending = ""
+    for raw in (text if text is not None else DOCKERFILE.read_text()).splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        logical.append(pending + line)
+        pending = ""
+    stages: list[list[Instruction]] = []
+    for line in logical:
+        keyword, _, argument = line.partition(" ")
+        instruction = Instruction(keyword.upper(), argument.strip())
+        if instruction.keyword == "FROM":
+            stages.append([])
+        stages[-1].append(instruction)
+    return stages
 
 
 @cache
