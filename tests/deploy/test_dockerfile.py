@@ -87,8 +87,11 @@ def test_the_venv_is_built_at_the_path_the_final_stage_copies_and_runs() -> None
 def test_the_image_runs_as_a_numeric_user_that_is_not_root() -> None:
     [user] = [i.argument for i in _final_stage() if i.keyword == "USER"]
     # Kubernetes checks runAsNonRoot only against a number; a name fails the pod at start.
-    assert user.isdigit()
-    assert int(user) != 0
+    uid, _, gid = user.partition(":")
+    assert uid.isdigit()
+    assert gid.isdigit()
+    assert int(uid) != 0
+    assert int(gid) != 0
 
 
 @pytest.mark.parametrize(
