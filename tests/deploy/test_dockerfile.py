@@ -65,7 +65,8 @@ def _uv_requirement() -> str:
 
 def test_uv_is_pinned_to_one_release() -> None:
     requirement = _uv_requirement()
-    # The pin is a release uv itself reports as the version that wrote uv.lock's format.
+    # A real release: uvx installs exactly it, and it says so. (The build test syncs uv.lock
+    # with it, --locked, so the lock is one this release reads and agrees with.)
     shown = subprocess.run(
         ["uvx", "--from", requirement, "uv", "--version"], capture_output=True, text=True, timeout=300
     )

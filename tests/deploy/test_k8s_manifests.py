@@ -121,6 +121,7 @@ _BROKEN = [
     ("ScaledObject", "intermission-worker", "spec.triggers.0.metadata.lagTreshold", "20"),
     ("ScaledObject", "intermission-worker", "spec.triggers.0.metadata.lagThreshold", 20),
     ("ScaledObject", "intermission-worker", "spec.minReplicaCount", "1"),
+    ("ScaledObject", "intermission-worker", "spec.triggers.1.metadata", {"topic": "intermission.resumes"}),
 ]
 
 
