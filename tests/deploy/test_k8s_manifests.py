@@ -73,6 +73,7 @@ def test_every_manifest_parses_and_kustomize_lists_them_all() -> None:
         "Deployment/intermission-worker",
         "Kustomization/-",
         "NetworkPolicy/intermission-inbox",
+        "PodDisruptionBudget/intermission-inbox",
         "PodDisruptionBudget/intermission-worker",
         "ScaledObject/intermission-worker",
         "Secret/intermission",
@@ -304,11 +305,12 @@ def test_keda_alone_sets_the_workers_replica_count() -> None:
 
 def test_budget_autoscaler_and_service_accounts_point_at_their_pods() -> None:
     worker = deployments()["intermission-worker"]
-    labels = worker["spec"]["template"]["metadata"]["labels"]
-    selector = k8s_object("PodDisruptionBudget")["spec"]["selector"]["matchLabels"]
-    assert selector.items() <= labels.items()
     assert k8s_object("ScaledObject")["spec"]["scaleTargetRef"]["name"] == worker["metadata"]["name"]
     for name, deployment in deployments().items():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        budget = k8s_object("PodDisruptionBudget", name)["spec"]
+        assert budget["selector"]["matchLabels"].items() <= labels.items()
+        assert budget["maxUnavailable"] == 1
         account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
         assert k8s_object("ServiceAccount", account)
         assert account == name, "one identity each: the inbox only reads the bucket"
