@@ -54,6 +54,14 @@ def _final_stage() -> list[Instruction]:
     return dockerfile_stages()[-1]
 
 
+def _pinned_uv() -> list[str]:
+    """The command of the uv the Dockerfile pins, run by the uv at hand (`uv run` names itself
+    in $UV; `uvx` may not be on PATH where uv came from `pip install`)."""
+    runner = os.environ.get("UV") or shutil.which("uv")
+    assert runner, "no uv to run the pinned uv with"
+    return [runner, "tool", "run", "--from", _uv_requirement(), "uv"]
+
+
 def _uv_requirement() -> str:
     """The `uv==X.Y.Z` the build stage installs."""
     installs = [i.argument for i in _build_stage() if i.keyword == "RUN" and i.argument.startswith("pip ")]
@@ -65,11 +73,9 @@ def _uv_requirement() -> str:
 
 def test_uv_is_pinned_to_one_release() -> None:
     requirement = _uv_requirement()
-    # A real release: uvx installs exactly it, and it says so. (The build test syncs uv.lock
+    # A real release: `uv tool run` installs exactly it, and it says so. (The build test syncs uv.lock
     # with it, --locked, so the lock is one this release reads and agrees with.)
-    shown = subprocess.run(
-        ["uvx", "--from", requirement, "uv", "--version"], capture_output=True, text=True, timeout=300
-    )
+    shown = subprocess.run([*_pinned_uv(), "--version"], capture_output=True, text=True, timeout=300)
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert shown.stdout.split()[1] == requirement.split("==")[1]
 
@@ -177,7 +183,7 @@ def test_the_build_steps_give_an_entry_point_that_starts(tmp_path: Path) -> None
     venv = tmp_path / final_path.lstrip("/")
     environment = {**os.environ, **_environment(stage), "UV_PROJECT_ENVIRONMENT": str(venv)}
     environment.pop("VIRTUAL_ENV", None)
-    uv = ["uvx", "--from", _uv_requirement(), "uv"]
+    uv = _pinned_uv()
     workdir = tmp_path
     for instruction in stage[1:]:
         match instruction.keyword:
@@ -189,7 +195,7 @@ def test_the_build_steps_give_an_entry_point_that_starts(tmp_path: Path) -> None
             case "ENV":
                 pass  # taken above, with the venv's path moved into tmp_path
             case "RUN" if instruction.argument.startswith("pip install "):
-                pass  # the pinned uv: run through uvx below
+                pass  # the pinned uv: `uv tool run` stands in for it
             case "RUN" if instruction.argument.startswith("uv "):
                 command = [*uv, *shlex.split(instruction.argument)[1:]]
                 ran = subprocess.run(command, cwd=workdir, env=environment, capture_output=True, timeout=600)
