@@ -3,6 +3,7 @@ must agree with (settings, their variable names, the health port)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,17 +16,78 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
 COMPOSE_FILE = DEPLOY / "docker-compose.yaml"
+DOCKERFILE = DEPLOY / "Dockerfile"
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One Dockerfile instruction: ``keyword`` upper-case, ``argument`` the rest of its line(s)."""
+
+    keyword: str
+    argument: str
+
+
+def dockerfile_stages(text: str | None = None) -> list[list[Instruction]]:
+    """deploy/Dockerfile's instructions, one list per stage (each starts with its FROM)."""
+    logical: list[str] = []
+    pending = ""
+    for raw in (text if text is not None else DOCKERFILE.read_text()).splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        logical.append(pending + line)
+        pending = ""
+    stages: list[list[Instruction]] = []
+    for line in logical:
+        keyword, _, argument = line.partition(" ")
+        instruction = Instruction(keyword.upper(), argument.strip())
+        if instruction.keyword == "FROM":
+            stages.append([])
+        stages[-1].append(instruction)
+    return stages
 
 
 @cache
-def k8s_documents() -> dict[str, Any]:
-    """Every Kubernetes object in deploy/k8s, by kind (one object of each kind there)."""
-    documents: dict[str, Any] = {}
-    for path in sorted(K8S.glob("*.yaml")):
-        for document in yaml.safe_load_all(path.read_text()):
-            assert document["kind"] not in documents, f"two {document['kind']} objects"
-            documents[document["kind"]] = document
-    return documents
+def k8s_objects() -> tuple[dict[str, Any], ...]:
+    """Every Kubernetes object in deploy/k8s (files in name order, objects in file order)."""
+    return tuple(
+        document
+        for path in sorted(K8S.glob("*.yaml"))
+        for document in yaml.safe_load_all(path.read_text())
+        if document is not None
+    )
+
+
+def k8s_object(kind: str, name: str | None = None) -> dict[str, Any]:
+    """The one object of ``kind`` (of that ``name``, where there are several)."""
+    [found] = [
+        o for o in k8s_objects() if o["kind"] == kind and name in (None, o.get("metadata", {}).get("name"))
+    ]
+    return found
+
+
+def deployments() -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in k8s_objects() if o["kind"] == "Deployment"}
+
+
+def container(deployment: str) -> dict[str, Any]:
+    [found] = deployments()[deployment]["spec"]["template"]["spec"]["containers"]
+    assert isinstance(found, dict)
+    return found
+
+
+def container_environment(deployment: str) -> dict[str, str]:
+    """A Deployment's container environment: its ConfigMaps' data (envFrom, in order), then its
+    env; a value from a Secret stands as a placeholder."""
+    environment: dict[str, str] = {}
+    for source in container(deployment).get("envFrom", []):
+        environment.update(k8s_object("ConfigMap", source["configMapRef"]["name"])["data"])
+    for variable in container(deployment).get("env", []):
+        environment[variable["name"]] = variable.get("value", "from-a-secret")
+    return environment
 
 
 @cache
@@ -33,6 +95,21 @@ def compose() -> dict[str, Any]:
     loaded = yaml.safe_load(COMPOSE_FILE.read_text())
     assert isinstance(loaded, dict)
     return loaded
+
+
+# The inbox's identity and host settings, named in deploy/k8s before the settings exist here:
+# they come with the inbox's identity and web-defence work, merged beside this. Once they are
+# real settings, test_k8s_manifests says so, and this set is to be emptied.
+AWAITED_SETTINGS = frozenset(
+    {
+        "INTERMISSION_INBOX_TRUSTED_PROXIES",
+        "INTERMISSION_INBOX_OIDC_ISSUER",
+        "INTERMISSION_INBOX_OIDC_AUDIENCE",
+        "INTERMISSION_INBOX_ALLOWED_HOSTS",
+        "INTERMISSION_INBOX_CSRF_SECRET",
+        "INTERMISSION_INBOX_CSRF_COOKIE_SECURE",
+    }
+)
 
 
 def setting_variables() -> set[str]:
@@ -59,25 +136,6 @@ def health_port_default() -> int:
     default = Settings.model_fields["health_port"].default
     assert isinstance(default, int)
     return default
-
-
-def worker_container() -> dict[str, Any]:
-    [container] = k8s_documents()["Deployment"]["spec"]["template"]["spec"]["containers"]
-    assert isinstance(container, dict)
-    return container
-
-
-def k8s_worker_environment() -> dict[str, str]:
-    """The worker container's environment: the ConfigMap's data (envFrom), then its env; a value
-    from a Secret stands as a placeholder."""
-    container = worker_container()
-    configmaps = {ref["configMapRef"]["name"] for ref in container.get("envFrom", [])}
-    configmap = k8s_documents()["ConfigMap"]
-    assert configmaps == {configmap["metadata"]["name"]}
-    environment = dict(configmap["data"])
-    for variable in container.get("env", []):
-        environment[variable["name"]] = variable.get("value", "from-a-secret")
-    return environment
 
 
 def compose_environment(service: str) -> dict[str, str]:
