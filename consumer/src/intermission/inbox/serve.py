@@ -22,6 +22,7 @@ from ..service.runs.sealing import Sealer
 from ..service.wiring.compose import load_app
 from ..service.wiring.settings import Settings
 from .app import build_app
+from .authn import authentication
 from .context import Inbox
 from .history import store_history
 from .view import PendingView
@@ -54,9 +55,16 @@ async def serve_app(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Serve ``app`` until Ctrl-C/SIGTERM or ``stop``; ``on_ready`` gets the URL once bound."""
-    # Open event streams never end by themselves: give them 2 s once asked to stop.
+    # Open event streams never end by themselves: give them 2 s once asked to stop. No proxy
+    # headers: the client address must stay the TCP peer, which trusted proxies are matched on.
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+        proxy_headers=False,
     )
     server = _Server(config)
     loop = asyncio.get_running_loop()
@@ -103,6 +111,7 @@ async def serve_inbox(
     (by default the S3 bucket of ``settings``, when one is set)."""
     settings.require("bootstrap_servers")
     assert settings.bootstrap_servers is not None
+    authenticator, login = authentication(settings, default="inbox")
     if store is None and settings.bucket:
         from ..service.wiring.serve import snapshot_store
 
@@ -119,8 +128,8 @@ async def serve_inbox(
             topics=topics,
             tools=load_app(settings.app).tool_names,
             tokens=settings.resume_tokens(),
-            identity=settings.inbox_identity or "inbox",
-            identity_header=settings.inbox_identity_header,
+            authenticator=authenticator,
+            login=login,
             signing_key=settings.answer_signing_key(),
             history=store_history(store, Sealer(settings.seal_secret())) if store is not None else None,
         )
