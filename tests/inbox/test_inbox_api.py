@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from inbox_kit import TOKEN_SECRET, inbox_client
+from inbox_kit import TOKEN_SECRET, TRANSFER, inbox_client
+from inbox_kit import paused as _paused
 from intermission.inbox.identity import TrustedProxyHeader, parse_networks
 from intermission.service.demo import app as demo
 from intermission.service.wiring.settings import Settings
@@ -22,28 +23,11 @@ from pydantic import SecretStr
 # The ASGI client's peer is 127.0.0.1: the proxy.
 PROXY = TrustedProxyHeader("X-Forwarded-User", parse_networks("127.0.0.1"))
 SETTINGS = Settings(resume_token_secret=SecretStr(TOKEN_SECRET))
-TRANSFER = {
-    "messages": [{"role": "user", "content": [{"text": "Transfer $1000"}]}],
-    "tools": ["transferMoney"],
-}
 
 
 def _published(service: ServiceHarness) -> dict[str, int]:
     topics = service.settings.topics
     return {t: len(service.log.topics[t]) for t in (topics.requests, topics.resumes)}
-
-
-async def _paused(
-    client: httpx.AsyncClient, run_id: str, body: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    reply = await client.post("/api/runs", json={**(body or TRANSFER), "runId": run_id})
-    assert reply.status_code == 202, reply.text
-    for _ in range(200):
-        got = await client.get(f"/api/runs/{run_id}")
-        if got.status_code == 200 and got.json()["status"] == "pending":
-            return got.json()
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"run {run_id} never paused")
 
 
 async def test_submit_list_get_and_approve_with_replaced_input() -> None:
