@@ -70,6 +70,11 @@ class Provider:
         assert reply.status_code == 200, reply.text
         return str(reply.json()["access_token"])
 
+    def jwk(self, key: rsa.RSAPrivateKey | None = None, kid: str | None = None) -> dict[str, Any]:
+        """The public JWK of the provider's key (or of ``key``), as a JWKS lists it."""
+        public = json.loads(RSAAlgorithm.to_jwk((key or self.key).public_key()))
+        return {**public, "kid": kid or self.kid, "alg": "RS256", "use": "sig"}
+
     def sign(self, claims: dict[str, Any], *, key: Any = None, kid: str | None = None) -> str:
         """A token signed with the provider's own key (or ``key``), with any claims."""
         return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": kid or self.kid})
