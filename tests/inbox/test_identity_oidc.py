@@ -119,6 +119,11 @@ async def test_a_token_signed_with_the_providers_key_is_accepted(provider: Provi
     assert who == Identity("mallory@example.test", ("ops", "approvers"), "bearer")
 
 
+async def test_an_unverified_email_names_nobody_so_the_subject_answers(provider: Provider) -> None:
+    token = provider.sign(_claims(provider, email="alice@example.test", email_verified=False))
+    assert await _verifier(provider).identity(token, "bearer") == Identity("mallory", (), "bearer")
+
+
 @pytest.mark.parametrize("case", sorted(REFUSED))
 async def test_forged_and_wrong_tokens_are_refused(provider: Provider, case: str) -> None:
     forge, detail = REFUSED[case]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 from urllib.parse import quote
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -59,7 +59,7 @@ class Refusal:
 
 
 class Authenticator(Protocol):
-    async def authenticate(self, request: Request) -> Identity | Refusal: ...
+    async def authenticate(self, request: HTTPConnection) -> Identity | Refusal: ...
 
 
 def may_answer(identity: Identity | None, approvers: Sequence[str]) -> bool:
@@ -82,7 +82,7 @@ class FixedIdentity:
 
     name: str
 
-    async def authenticate(self, request: Request) -> Identity | Refusal:
+    async def authenticate(self, request: HTTPConnection) -> Identity | Refusal:
         return Identity(self.name, method="dev")
 
 
@@ -110,7 +110,7 @@ class TrustedProxyHeader:
     header: str
     trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
-    def _from_proxy(self, request: Request) -> bool:
+    def _from_proxy(self, request: HTTPConnection) -> bool:
         if request.client is None:
             return False
         try:
@@ -119,7 +119,7 @@ class TrustedProxyHeader:
             return False
         return any(peer in network for network in self.trusted)
 
-    async def authenticate(self, request: Request) -> Identity | Refusal:
+    async def authenticate(self, request: HTTPConnection) -> Identity | Refusal:
         if self.header not in request.headers:
             return Refusal(401, "no_identity", f"no {self.header} header", absent=True)
         if not self._from_proxy(request):
@@ -138,7 +138,7 @@ class FirstOf:
 
     authenticators: tuple[Authenticator, ...]
 
-    async def authenticate(self, request: Request) -> Identity | Refusal:
+    async def authenticate(self, request: HTTPConnection) -> Identity | Refusal:
         for authenticator in self.authenticators:
             result = await authenticator.authenticate(request)
             if isinstance(result, Identity) or not result.absent:
@@ -159,16 +159,17 @@ class RequireIdentity:
     public: Iterable[str] = field(default=PUBLIC)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.public:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in self.public:
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        result = await self.authenticator.authenticate(request)
+        result = await self.authenticator.authenticate(HTTPConnection(scope))
         if isinstance(result, Identity):
             scope.setdefault("state", {})["identity"] = result
             await self.app(scope, receive, send)
-            return
-        await self._refuse(request, result)(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": result.detail[:100]})
+        else:
+            await self._refuse(Request(scope), result)(scope, receive, send)
 
     def _refuse(self, request: Request, refusal: Refusal) -> Response:
         page = request.method == "GET" and not request.url.path.startswith("/api/")

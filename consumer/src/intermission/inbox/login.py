@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
@@ -112,7 +112,7 @@ class OidcLogin:
             Route("/logout", self.logout, methods=["GET", "POST"]),
         ]
 
-    async def authenticate(self, request: Request) -> Identity | Refusal:
+    async def authenticate(self, request: HTTPConnection) -> Identity | Refusal:
         if SESSION_COOKIE not in request.cookies:
             return Refusal(401, "no_identity", "not signed in", absent=True)
         session = self.sealer.open("session", request.cookies[SESSION_COOKIE])

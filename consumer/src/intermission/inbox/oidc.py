@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import httpx
 import jwt
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 
 from ..errors import IdentityProviderUnavailableError
 from .identity import Identity, Method, Refusal
@@ -62,7 +62,7 @@ class Issuer:
         self._timeout = timeout
         self._metadata: dict[str, Any] | None = None
         self._keys: dict[str | None, _Key] | None = None
-        self._fetched_at = 0.0
+        self._tried_at = 0.0
         self._lock = asyncio.Lock()
 
     async def _get_json(self, url: str) -> dict[str, Any]:
@@ -106,12 +106,14 @@ class Issuer:
     async def key(self, kid: str | None) -> _Key | None:
         """The signing key ``kid`` (None: the set's only key), fetching the set again once if
         it is unknown and the last fetch is old enough."""
+        if self._keys is not None and (known := _pick(self._keys, kid)) is not None:
+            return known  # no lock: a slow fetch for someone's unknown kid must not stall others
         async with self._lock:
             if self._keys is None or (
-                _pick(self._keys, kid) is None and self._clock() - self._fetched_at >= self._refresh_after
+                _pick(self._keys, kid) is None and self._clock() - self._tried_at >= self._refresh_after
             ):
+                self._tried_at = self._clock()  # a failed fetch counts too: no retry storm
                 self._keys = await self._fetch_keys()
-                self._fetched_at = self._clock()
             return _pick(self._keys, kid)
 
     async def exchange_code(
@@ -201,7 +203,10 @@ class JwtVerifier:
         return self.identity_from(claims, method)
 
     def identity_from(self, claims: dict[str, Any], method: Method) -> Identity | Refusal:
-        name = claims.get(self.identity_claim) or claims.get("sub")
+        name = claims.get(self.identity_claim)
+        if self.identity_claim == "email" and claims.get("email_verified") is False:
+            name = None  # an address the issuer has not verified names nobody: use sub
+        name = name or claims.get("sub")
         if not isinstance(name, str) or not name or len(name) > 256:
             return _bad(f"the token has no usable {self.identity_claim!r} or 'sub' claim")
         groups = claims.get(self.groups_claim, [])
@@ -225,7 +230,7 @@ class BearerToken:
     verifier: JwtVerifier
     headers: tuple[str, ...] = field(default=())
 
-    async def authenticate(self, request: Request) -> Identity | Refusal:
+    async def authenticate(self, request: HTTPConnection) -> Identity | Refusal:
         token = None
         if authorization := request.headers.get("authorization"):
             scheme, _, value = authorization.partition(" ")

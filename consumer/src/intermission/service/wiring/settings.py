@@ -96,8 +96,8 @@ class Settings(pydantic.BaseModel):
     approver_keys: str | None = None
     # The key the inbox and `intermission approvals` sign their answers with: "key_id=secret".
     signing_key: pydantic.SecretStr | None = None
-    # The inbox: who answers when no trusted header names an approver (dev), and the header an
-    # authenticating proxy sets with the approver's identity.
+    # The inbox: who everyone is when no identity provider or proxy is configured (dev), and the
+    # header an authenticating proxy sets with the approver's identity.
     inbox_identity: str | None = None
     inbox_identity_header: str | None = None
     # Who may set that header: addresses and CIDRs of the proxies (the TCP peer, as with
