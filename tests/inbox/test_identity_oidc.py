@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -24,12 +25,13 @@ from inbox_kit import peer_client
 from intermission.inbox.app import build_app
 from intermission.inbox.context import Inbox
 from intermission.inbox.identity import Identity, Refusal
+from intermission.inbox.login import CookieSealer, OidcLogin
 from intermission.inbox.oidc import BearerToken, Issuer, JwtVerifier
 from intermission.inbox.serve import serve_app
 from intermission.inbox.view import PendingView
 from intermission.service.adapters.local import MemoryLog
 from intermission_schemas import Topics
-from oidc_kit import AUDIENCE, CLIENT_ID, Provider, free_port, oidc_provider
+from oidc_kit import AUDIENCE, CLIENT_ID, CLIENT_SECRET, Provider, free_port, oidc_provider
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -203,3 +205,71 @@ async def test_a_new_kid_fetches_the_keys_again_but_not_more_often_than_allowed(
     finally:
         stop.set()
         await asyncio.wait_for(serving, 30)
+
+
+# -- the login's own checks ----------------------------------------------------------------------
+
+
+def _login_app(provider: Provider, sealer: CookieSealer) -> Any:
+    login = OidcLogin(JwtVerifier(Issuer(provider.issuer), CLIENT_ID), CLIENT_ID, CLIENT_SECRET, sealer)
+    log = MemoryLog()
+    inbox = Inbox(
+        view=PendingView(log, Topics()), transport=log, topics=Topics(), authenticator=login, login=login
+    )
+    return build_app(inbox, own_view=False)
+
+
+async def test_login_sends_people_to_the_issuer_with_pkce_and_keeps_them_on_this_site(
+    provider: Provider,
+) -> None:
+    app = _login_app(provider, CookieSealer(b"s" * 32))
+    async with peer_client(app, "127.0.0.1") as client:
+        reply = await client.get("/login", params={"next": "//evil.example/steal"})
+        assert reply.status_code == 303
+        target = urlsplit(reply.headers["location"])
+        assert f"{target.scheme}://{target.netloc}" == provider.issuer
+        query = parse_qs(target.query)
+        assert query["code_challenge_method"] == ["S256"]
+        assert query["redirect_uri"] == ["http://inbox/callback"]
+        assert {"state", "nonce", "code_challenge"} <= set(query)
+        cookie = reply.headers["set-cookie"].lower()
+        for attribute in ("httponly", "samesite=lax", "path=/callback"):
+            assert attribute in cookie
+        sealed = reply.cookies["intermission_login"]
+        assert CookieSealer(b"s" * 32).open("login", sealed)["next"] == "/"  # type: ignore[index]
+
+
+async def test_a_callback_this_inbox_did_not_start_is_refused(provider: Provider) -> None:
+    sealer = CookieSealer(b"s" * 32)
+    async with peer_client(_login_app(provider, sealer), "127.0.0.1") as client:
+        assert (await client.get("/callback", params={"code": "c", "state": "s"})).status_code == 400
+        started = sealer.seal("login", {"state": "right", "nonce": "n", "verifier": "v", "next": "/"}, 60)
+        client.cookies.set("intermission_login", started, path="/callback")
+        reply = await client.get("/callback", params={"code": "c", "state": "wrong"})
+        assert reply.status_code == 400
+        assert "intermission_session" not in reply.cookies
+        # The right state but a code the issuer never gave out: the issuer refuses it.
+        reply = await client.get("/callback", params={"code": "made-up", "state": "right"})
+        assert reply.status_code == 401
+        assert "intermission_session" not in reply.cookies
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        CookieSealer(b"other secret").seal("session", {"name": "alice", "groups": []}, 60),
+        CookieSealer(b"s" * 32).seal("login", {"name": "alice", "groups": []}, 60),
+        CookieSealer(b"s" * 32, clock=lambda: time.time() - 120).seal("session", {"name": "alice"}, 60),
+        "eyJuYW1lIjoiYWxpY2UiLCJleHAiOjk5OTk5OTk5OTl9.",
+    ],
+    ids=["another secret", "a login cookie", "expired", "unsigned"],
+)
+async def test_a_session_cookie_not_sealed_here_now_is_refused(provider: Provider, cookie: str) -> None:
+    async with peer_client(_login_app(provider, CookieSealer(b"s" * 32)), "127.0.0.1") as client:
+        client.cookies.set("intermission_session", cookie)
+        reply = await client.get("/api/pending")
+        assert reply.status_code == 401
+        assert (await client.get("/")).status_code == 303
+        good = CookieSealer(b"s" * 32).seal("session", {"name": "alice", "groups": []}, 60)
+        client.cookies.set("intermission_session", good)
+        assert (await client.get("/api/pending")).status_code == 200
