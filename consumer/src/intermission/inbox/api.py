@@ -45,18 +45,17 @@ async def _body(request: Request, kind: type[Any]) -> Any:
         raise Refused(400, "not_json", f"the body is not JSON: {exc}") from None
 
 
-def _pending_json(raised: InterruptRaised, state: RunState, caller: Identity | None) -> dict[str, Any]:
+def _pending_json(raised: InterruptRaised, state: RunState, caller: Identity) -> dict[str, Any]:
     data: dict[str, Any] = msgspec.to_builtins(raised)
     data["open"] = [i.ref for i in state.open_interrupts()]
     # A token answers with no further check by the inbox: only those who may answer see it.
-    approvers = state.request.approvers if state.request is not None else ()
-    if state.request is None or not may_answer(caller, approvers):
+    if state.request is None or not may_answer(caller, state.request.approvers):
         for interrupt in data["interrupts"]:
             interrupt.pop("token", None)
     return data
 
 
-def run_json(state: RunState, caller: Identity | None) -> dict[str, Any]:
+def run_json(state: RunState, caller: Identity) -> dict[str, Any]:
     status = state.status(datetime.now(UTC))
     pending = state.raised if status == "pending" else None
     return {

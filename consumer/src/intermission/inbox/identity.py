@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, assert_never
 from urllib.parse import quote
 
 from starlette.requests import HTTPConnection, Request
@@ -62,10 +62,8 @@ class Authenticator(Protocol):
     async def authenticate(self, request: HTTPConnection) -> Identity | Refusal: ...
 
 
-def may_answer(identity: Identity | None, approvers: Sequence[str]) -> bool:
+def may_answer(identity: Identity, approvers: Sequence[str]) -> bool:
     """Whether ``identity`` is one the worker would accept for a run with ``approvers``."""
-    if identity is None:
-        return False
     return not approvers or identity.name in approvers
 
 
@@ -163,13 +161,16 @@ class RequireIdentity:
             await self.app(scope, receive, send)
             return
         result = await self.authenticator.authenticate(HTTPConnection(scope))
-        if isinstance(result, Identity):
-            scope.setdefault("state", {})["identity"] = result
-            await self.app(scope, receive, send)
-        elif scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": result.detail[:100]})
-        else:
-            await self._refuse(Request(scope), result)(scope, receive, send)
+        match result:
+            case Identity():
+                scope.setdefault("state", {})["identity"] = result
+                await self.app(scope, receive, send)
+            case Refusal() if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008, "reason": result.detail[:100]})
+            case Refusal():
+                await self._refuse(Request(scope), result)(scope, receive, send)
+            case _:
+                assert_never(result)
 
     def _refuse(self, request: Request, refusal: Refusal) -> Response:
         page = request.method == "GET" and not request.url.path.startswith("/api/")
