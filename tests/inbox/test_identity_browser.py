@@ -12,13 +12,23 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 from browser_kit import approve_a_transfer, chromium
 from dev_kit import dev_server
 from oidc_kit import CLIENT_ID, CLIENT_SECRET, free_port, oidc_provider
 from playwright.async_api import expect
 
+CLIENTS = {
+    "confidential": {
+        "INTERMISSION_INBOX_OIDC_CLIENT_ID": CLIENT_ID,
+        "INTERMISSION_INBOX_OIDC_CLIENT_SECRET": CLIENT_SECRET,
+    },
+    "public": {"INTERMISSION_INBOX_OIDC_CLIENT_ID": f"{CLIENT_ID}-public"},
+}
 
-async def test_sign_in_at_the_provider_then_approve_as_that_person(tmp_path: Path) -> None:
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+async def test_sign_in_at_the_provider_then_approve_as_that_person(tmp_path: Path, client: str) -> None:
     port = free_port()
     inbox = f"http://127.0.0.1:{port}/"
     async with (
@@ -27,9 +37,9 @@ async def test_sign_in_at_the_provider_then_approve_as_that_person(tmp_path: Pat
             tmp_path,
             port=port,
             INTERMISSION_INBOX_OIDC_ISSUER=provider.issuer,
-            INTERMISSION_INBOX_OIDC_CLIENT_ID=CLIENT_ID,
-            INTERMISSION_INBOX_OIDC_CLIENT_SECRET=CLIENT_SECRET,
+            INTERMISSION_INBOX_OIDC_AUDIENCE=CLIENT_ID,
             INTERMISSION_INBOX_OIDC_SCOPES="openid email groups",
+            **CLIENTS[client],
         ) as url,
         chromium() as browser,
     ):
@@ -58,3 +68,6 @@ async def test_sign_in_at_the_provider_then_approve_as_that_person(tmp_path: Pat
         async with httpx.AsyncClient(base_url=url) as anonymous:
             assert (await anonymous.get(f"/api/runs/{run_id}")).status_code == 401
             assert (await anonymous.get("/")).headers["location"] == "/login?next=/"
+
+        await page.goto(f"{url}logout")
+        assert await page.evaluate("fetch('/api/pending').then(r => r.status)") == 401

@@ -3,7 +3,7 @@
 //   node provider.mjs '<json config>'
 //
 // The config names the signing key (a private JWK, so tests can also sign refused tokens with
-// it), the one client and its redirect URI, and the API audience of JWT access tokens. The
+// it), the client (confidential, and "<id>-public" with no secret) and its redirect URIs, and the API audience of JWT access tokens. The
 // provider listens on a free loopback port and prints "ready <issuer>" once it answers.
 // Its built-in dev login accepts any login name; the account's email is <login>@example.test.
 import http from 'node:http';
@@ -21,6 +21,13 @@ server.listen(0, '127.0.0.1', () => {
       grant_types: ['authorization_code', 'client_credentials'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
+    }, {
+      // The same inbox as a public client: no secret, PKCE alone proves the code is its own.
+      client_id: `${config.clientId}-public`,
+      redirect_uris: config.redirectUris,
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
     }],
     jwks: { keys: [config.signingKey] },
     cookies: { keys: ['intermission-test-cookie-key'] },
