@@ -45,6 +45,11 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def _same(given: str, expected: str) -> bool:
+    # As bytes: compare_digest raises on str with non-ASCII characters, which callers control.
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
@@ -65,7 +70,7 @@ class CookieSealer:
 
     def open(self, purpose: str, sealed: str | None) -> dict[str, Any] | None:
         body, _, mac = (sealed or "").partition(".")
-        if not body or not hmac.compare_digest(mac, self._mac(purpose, body)):
+        if not body or not _same(mac, self._mac(purpose, body)):
             return None
         try:
             payload = json.loads(_unb64(body))
@@ -170,7 +175,7 @@ class OidcLogin:
         if started is None:
             late = "<p>This sign-in was not started here or took too long.</p>"
             return _page("Sign-in failed", late + again, 400)
-        if not hmac.compare_digest(params.get("state", ""), started["state"]):
+        if not _same(params.get("state", ""), started["state"]):
             return _page("Sign-in failed", "<p>The sign-in's state does not match.</p>" + again, 400)
         if "error" in params or "code" not in params:
             problem = f"{params.get('error', 'no code')}: {params.get('error_description', '')}"
