@@ -85,6 +85,8 @@ class Issuer:
                 raise IdentityProviderUnavailableError(
                     f"{self.url}: the discovery document names issuer {found.get('issuer')!r}"
                 )
+            if not isinstance(found.get("authorization_endpoint"), str):
+                raise IdentityProviderUnavailableError(f"{self.url}: no authorization_endpoint")
             self._metadata = found
         return self._metadata
 
