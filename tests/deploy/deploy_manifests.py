@@ -97,18 +97,6 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
-# The inbox's identity and host settings, named in deploy/k8s before the settings exist here:
-# they come with the inbox's identity and web-defence work, merged beside this. Once they are
-# real settings, test_k8s_manifests says so, and this set is to be emptied.
-AWAITED_SETTINGS = frozenset(
-    {
-        "INTERMISSION_INBOX_TRUSTED_PROXIES",
-        "INTERMISSION_INBOX_OIDC_ISSUER",
-        "INTERMISSION_INBOX_OIDC_AUDIENCE",
-    }
-)
-
-
 def setting_variables() -> set[str]:
     """Every INTERMISSION_* variable Settings.load reads (INTERMISSION_<field> and the older
     names it still accepts)."""

@@ -20,7 +20,6 @@ import jsonschema
 import kubernetes_validate
 import pytest
 from deploy_manifests import (
-    AWAITED_SETTINGS,
     COMPOSE_FILE,
     DEPLOY,
     K8S,
@@ -137,18 +136,12 @@ def test_the_validators_refuse_an_unknown_field_and_a_wrong_type(
 
 
 def test_every_intermission_variable_named_in_deploy_is_a_real_setting() -> None:
-    known = setting_variables() | AWAITED_SETTINGS
+    known = setting_variables()
     for path in [*K8S.glob("*.yaml"), COMPOSE_FILE, DEPLOY / "Dockerfile", DEPLOY / "README.md"]:
         unknown = set(_VARIABLE.findall(path.read_text())) - known
         assert not unknown, f"{path.relative_to(DEPLOY)} names variables no setting reads: {unknown}"
 
 
-def test_the_awaited_inbox_settings_are_not_settings_yet() -> None:
-    arrived = AWAITED_SETTINGS & setting_variables()
-    assert not arrived, f"now real settings: take {sorted(arrived)} out of AWAITED_SETTINGS"
-
-
-@pytest.mark.parametrize("deployment", ["intermission-worker", "intermission-inbox"])
 def test_each_environment_loads_and_has_what_its_command_requires(deployment: str) -> None:
     settings = Settings.load(container_environment(deployment))
     # Both seal or check seals; the inbox reads histories from the bucket.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,16 @@ from intermission.service.runs.sealing import Sealer
 from intermission.testing import ServiceHarness
 
 TOKEN_SECRET = "test-token-secret"
+TRANSFER = {
+    "messages": [{"role": "user", "content": [{"text": "Transfer $1000"}]}],
+    "tools": ["transferMoney"],
+}
+
+
+def peer_client(app: Any, peer: str) -> httpx.AsyncClient:
+    """A client of ``app`` in-process whose TCP peer address is ``peer``."""
+    transport = httpx.ASGITransport(app=app, client=(peer, 40_000))
+    return httpx.AsyncClient(transport=transport, base_url="http://inbox")
 
 
 @contextlib.asynccontextmanager
@@ -34,10 +45,25 @@ async def inbox_client(
     )
     await inbox.view.start()
     try:
-        web = web or WebPolicy(allowed_hosts=("inbox",))  # the client's base URL below
-        transport = httpx.ASGITransport(app=build_app(inbox, own_view=False, web=web))
-        async with httpx.AsyncClient(transport=transport, base_url="http://inbox") as client:
+        web = web or WebPolicy(allowed_hosts=("inbox",))  # the client's base URL (peer_client)
+        app = build_app(inbox, own_view=False, web=web)
+        async with peer_client(app, "127.0.0.1") as client:
             client.inbox = inbox  # type: ignore[attr-defined]
+            client.asgi = app  # type: ignore[attr-defined]
             yield client
     finally:
         await inbox.view.stop()
+
+
+async def paused(
+    client: httpx.AsyncClient, run_id: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Start a run through the API and return it once its interrupt shows."""
+    reply = await client.post("/api/runs", json={**(body or TRANSFER), "runId": run_id})
+    assert reply.status_code == 202, reply.text
+    for _ in range(200):
+        got = await client.get(f"/api/runs/{run_id}")
+        if got.status_code == 200 and got.json()["status"] == "pending":
+            return got.json()
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"run {run_id} never paused")

@@ -11,36 +11,23 @@ from typing import Any
 
 import httpx
 import pytest
-from inbox_kit import TOKEN_SECRET, inbox_client
+from inbox_kit import TOKEN_SECRET, TRANSFER, inbox_client
+from inbox_kit import paused as _paused
+from intermission.inbox.identity import TrustedProxyHeader, parse_networks
 from intermission.service.demo import app as demo
 from intermission.service.wiring.settings import Settings
 from intermission.testing import ServiceHarness
 from intermission_schemas import ExpiryPolicy, GenerateRequest, Message, TextPart
 from pydantic import SecretStr
 
+# The ASGI client's peer is 127.0.0.1: the proxy.
+PROXY = TrustedProxyHeader("X-Forwarded-User", parse_networks("127.0.0.1"))
 SETTINGS = Settings(resume_token_secret=SecretStr(TOKEN_SECRET))
-TRANSFER = {
-    "messages": [{"role": "user", "content": [{"text": "Transfer $1000"}]}],
-    "tools": ["transferMoney"],
-}
 
 
 def _published(service: ServiceHarness) -> dict[str, int]:
     topics = service.settings.topics
     return {t: len(service.log.topics[t]) for t in (topics.requests, topics.resumes)}
-
-
-async def _paused(
-    client: httpx.AsyncClient, run_id: str, body: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    reply = await client.post("/api/runs", json={**(body or TRANSFER), "runId": run_id})
-    assert reply.status_code == 202, reply.text
-    for _ in range(200):
-        got = await client.get(f"/api/runs/{run_id}")
-        if got.status_code == 200 and got.json()["status"] == "pending":
-            return got.json()
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"run {run_id} never paused")
 
 
 async def test_submit_list_get_and_approve_with_replaced_input() -> None:
@@ -153,9 +140,11 @@ async def test_rejected_answer_reports_the_workers_reason() -> None:
 async def test_identity_comes_from_the_trusted_header() -> None:
     async with (
         ServiceHarness(demo.ai, settings=SETTINGS) as service,
-        inbox_client(service, identity_header="X-Forwarded-User") as client,
+        inbox_client(service, authenticator=PROXY) as client,
     ):
+        client.headers["X-Forwarded-User"] = "bob"  # starts the run and reads it
         run = await _paused(client, "hdr-1", {**TRANSFER, "approvers": ["alice"]})
+        del client.headers["X-Forwarded-User"]
         ref = run["pending"]["interrupts"][0]["ref"]
         body = {"restart": {ref: {"status": "APPROVED"}}}
         assert (await client.post("/api/runs/hdr-1/answers", json=body)).status_code == 401

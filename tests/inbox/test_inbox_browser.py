@@ -4,47 +4,21 @@ the one in the README (docs/inbox.png)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import re
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 from browser_kit import DOCS, approve_a_transfer, chromium
+from dev_kit import dev_server as run_dev
 
 
 @pytest.fixture
 async def dev_server(tmp_path: Path) -> AsyncIterator[str]:
     """`intermission dev` as a user runs it, in its own process, on a free port."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("GEMINI_API_KEY", None)
-    env.pop("GOOGLE_API_KEY", None)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "intermission.cli",
-        "dev",
-        "--port",
-        "0",
-        "--dir",
-        str(tmp_path / "dev"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        cwd=tmp_path,
-        env=env,
-    )
-    assert process.stdout is not None
-    try:
-        line = await asyncio.wait_for(process.stdout.readline(), 30)
-        found = re.search(r"http://[\d.]+:\d+/", line.decode())
-        assert found, f"intermission dev printed no URL: {line!r}"
-        yield found.group(0)
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), 20)
+    async with run_dev(tmp_path) as url:
+        yield url
 
 
 async def test_intermission_dev_in_chromium(dev_server: str, tmp_path: Path) -> None:

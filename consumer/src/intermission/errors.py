@@ -18,7 +18,9 @@ IntermissionError                 base of all errors below
 ├── ServiceError                  the worker's infrastructure, never the caller's input:
 │   ├── UnavailableError          a dependency failed; retrying later can succeed
 │   │   ├── StoreUnavailableError the object store (network, auth, missing bucket, 5xx)
-│   │   └── LogUnavailableError   the log (broker down, producer fenced or broken)
+│   │   ├── LogUnavailableError   the log (broker down, producer fenced or broken)
+│   │   └── IdentityProviderUnavailableError  the OIDC issuer (discovery, JWKS, token
+│   │                                 endpoint) did not answer: never the caller's fault
 │   ├── RecordTooLargeError       a record over the log's size limit: it must shrink
 │   └── TamperedSnapshotError     a stored object fails its seal or names another step
 │       └── UnreadableSnapshotError   its seal holds but its body cannot be read: a codec
@@ -144,6 +146,10 @@ class StoreUnavailableError(UnavailableError):
 
 class LogUnavailableError(UnavailableError):
     """The log (Kafka) could not take or give records. The cause is the adapter library's error."""
+
+
+class IdentityProviderUnavailableError(UnavailableError):
+    """The OIDC issuer's discovery document, JWKS or token endpoint could not be fetched."""
 
 
 class RecordTooLargeError(ServiceError):

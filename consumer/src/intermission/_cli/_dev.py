@@ -46,8 +46,10 @@ def inbox(
 ) -> None:
     """Serve the inbox and HTTP API over Kafka (and S3 for histories) for running workers.
 
-    Any number may run; each builds its view from the topics. The approver's identity comes
-    from INTERMISSION_INBOX_IDENTITY_HEADER (a header your authenticating proxy sets) or else
+    Any number may run; each builds its view from the topics. Callers are people signed in at
+    INTERMISSION_INBOX_OIDC_ISSUER (with a client id), bearer JWTs from that issuer, or the
+    INTERMISSION_INBOX_IDENTITY_HEADER your proxy sets (believed only from
+    INTERMISSION_INBOX_TRUSTED_PROXIES); with none of these, everyone is
     INTERMISSION_INBOX_IDENTITY.
     """
     from ..inbox.serve import serve_inbox

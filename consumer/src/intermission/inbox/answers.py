@@ -111,8 +111,10 @@ async def answer_token(
     token: str,
     body: TokenBody,
     signing_key: AnswerKey | None = None,
+    holder: str | None = None,
 ) -> ResumeRequested:
-    """Redeem a resume token: the token names the run, pause and ref; ``body`` only the answer."""
+    """Redeem a resume token: the token names the run, pause and ref; ``body`` only the answer.
+    ``holder`` is the authenticated caller, who answers; without one the token itself does."""
     if tokens is None:
         raise Refused(404, "no_tokens", "this inbox has no resume token secret configured")
     try:
@@ -147,7 +149,7 @@ async def answer_token(
         answer_body.restart = {claims.ref: None if body.resumed is msgspec.UNSET else body.resumed}
         if body.replace_input is not msgspec.UNSET:
             answer_body.replace_input = {claims.ref: body.replace_input}
-    who = f"token:{claims.ref}"
+    who = holder or f"token:{claims.ref}"
     return await answer(view, transport, topics, claims.run_id, answer_body, who, signing_key)
 
 

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .answers import AnswerBody, Refused, TokenBody, answer, answer_token, outcome
 from .context import Inbox
+from .identity import Identity, identity_of, may_answer
 from .view import RunState
 
 __all__ = ["ROUTES"]
@@ -42,18 +43,23 @@ async def _body(request: Request, kind: type[Any]) -> Any:
         raise Refused(400, "not_json", f"the body is not JSON: {exc}") from None
 
 
-def _pending_json(raised: InterruptRaised, state: RunState) -> dict[str, Any]:
+def _pending_json(raised: InterruptRaised, state: RunState, caller: Identity) -> dict[str, Any]:
     data: dict[str, Any] = msgspec.to_builtins(raised)
     data["open"] = [i.ref for i in state.open_interrupts()]
+    # A token answers with no further check by the inbox: only those who may answer see it.
+    if state.request is None or not may_answer(caller, state.request.approvers):
+        for interrupt in data["interrupts"]:
+            interrupt.pop("token", None)
     return data
 
 
-def run_json(state: RunState) -> dict[str, Any]:
+def run_json(state: RunState, caller: Identity) -> dict[str, Any]:
     status = state.status(datetime.now(UTC))
+    pending = state.raised if status == "pending" else None
     return {
         "runId": state.run_id,
         "status": status,
-        "pending": _pending_json(state.raised, state) if status == "pending" and state.raised else None,
+        "pending": _pending_json(pending, state, caller) if pending else None,
         "result": msgspec.to_builtins(state.result) if state.result is not None else None,
         "rejections": msgspec.to_builtins(state.rejections),
         "deadLetters": [
@@ -74,13 +80,9 @@ def _state(inbox: Inbox, run_id: str) -> RunState:
     return state
 
 
-def _identity(inbox: Inbox, request: Request) -> str:
-    if inbox.identity_header:
-        who = request.headers.get(inbox.identity_header, "").strip()
-        if not who:
-            raise Refused(401, "no_identity", f"the {inbox.identity_header} header names no approver")
-        return who
-    return inbox.identity
+def _token_holder(caller: Identity) -> str | None:
+    """Who a token's answer is from: the caller, once the inbox knows callers (dev: the token)."""
+    return None if caller.method == "dev" else caller.name
 
 
 def _wait_seconds(request: Request) -> float:
@@ -92,14 +94,15 @@ def _wait_seconds(request: Request) -> float:
 
 async def list_pending(request: Request) -> Response:
     inbox: Inbox = request.app.state.inbox
-    items = [_pending_json(s.raised, s) for s in inbox.view.pending() if s.raised is not None]
+    caller = identity_of(request)
+    items = [_pending_json(s.raised, s, caller) for s in inbox.view.pending() if s.raised is not None]
     return JSONResponse({"pending": items})
 
 
 async def get_run(request: Request) -> Response:
     inbox: Inbox = request.app.state.inbox
     try:
-        return JSONResponse(run_json(_state(inbox, request.path_params["run_id"])))
+        return JSONResponse(run_json(_state(inbox, request.path_params["run_id"]), identity_of(request)))
     except Refused as refused:
         return _error(refused)
 
@@ -112,7 +115,7 @@ async def get_run_pending(request: Request) -> Response:
         return _error(refused)
     if state.raised is None or state.status(datetime.now(UTC)) != "pending":
         return _error(Refused(404, "not_pending", f"run {state.run_id!r} has no open pause"))
-    return JSONResponse(_pending_json(state.raised, state))
+    return JSONResponse(_pending_json(state.raised, state, identity_of(request)))
 
 
 async def submit_run(request: Request) -> Response:
@@ -155,7 +158,7 @@ async def post_answers(request: Request) -> Response:
     inbox: Inbox = request.app.state.inbox
     try:
         body = await _body(request, AnswerBody)
-        who = _identity(inbox, request)
+        who = identity_of(request).name
         _wait_seconds(request)
         sent = await answer(
             inbox.view,
@@ -185,6 +188,7 @@ async def post_token(request: Request) -> Response:
                 request.path_params["token"],
                 body,
                 inbox.signing_key,
+                _token_holder(identity_of(request)),
             )
             state = inbox.view.get(sent.run_id)
             if state is not None:  # seen as used at once, before the log echoes it back

@@ -14,12 +14,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .api import ROUTES
 from .context import Inbox
+from .identity import RequireIdentity
 from .openapi import openapi_document
 from .pages import render_card, render_page
 from .static import SCRIPT, STYLE
@@ -97,8 +99,16 @@ def build_app(inbox: Inbox, *, own_view: bool = True, web: WebPolicy | None = No
         Route("/static/inbox.css", style),
         Route("/api/openapi.json", openapi),
         *(Route(path, endpoint, methods=methods) for path, endpoint, methods in ROUTES),
+        *(inbox.login.routes if inbox.login else ()),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=secure(web or WebPolicy()))
+    login_path = "/login" if inbox.login else None
+    # The web defences run first (outermost): a refused write or an oversized body costs no
+    # identity check; identity is then required of everything that gets through.
+    middleware = [
+        *secure(web or WebPolicy()),
+        Middleware(RequireIdentity, authenticator=inbox.authenticator, login_path=login_path),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.inbox = inbox
     app.state.closing = asyncio.Event()  # set when the server is asked to stop
     return app

@@ -10,6 +10,8 @@ from intermission_producer import AnswerKey, Transport
 from intermission_schemas import Message, Topics
 
 from ..service.runs.tokens import ResumeTokens
+from .identity import Authenticator, FixedIdentity
+from .login import OidcLogin
 from .view import PendingView, RunState
 
 __all__ = ["History", "Inbox"]
@@ -25,8 +27,9 @@ class Inbox:
     topics: Topics
     tools: Collection[str] = ()
     tokens: ResumeTokens | None = None
-    identity: str = "inbox"  # who answers when no header is configured (dev)
-    identity_header: str | None = None  # set by an authenticating proxy in front of the inbox
+    # Who calls: every route but the public ones asks it (authn.authentication builds it).
+    authenticator: Authenticator = field(default_factory=lambda: FixedIdentity("inbox"))
+    login: OidcLogin | None = None  # /login, /callback, /logout when people sign in at an issuer
     history: History | None = None
     signing_key: AnswerKey | None = None  # signs every answer the inbox sends
     token_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -22,6 +22,7 @@ from ..service.runs.sealing import Sealer
 from ..service.wiring.compose import build_worker, load_app
 from ..service.wiring.settings import Settings
 from .app import build_app
+from .authn import authentication
 from .context import Inbox
 from .history import store_history
 from .serve import serve_app
@@ -54,6 +55,7 @@ async def serve_dev(
     if settings.resume_token_secret is None:
         secret = pydantic.SecretStr(await asyncio.to_thread(_token_secret, directory))
         settings = settings.model_copy(update={"resume_token_secret": secret})
+    authenticator, login = authentication(settings, default="dev")
     app_ai = ai or load_app(settings.app)
     topics = settings.topics
     log = MemoryLog()
@@ -66,8 +68,8 @@ async def serve_dev(
         topics=topics,
         tools=app_ai.tool_names,
         tokens=settings.resume_tokens(),
-        identity=settings.inbox_identity or "dev",
-        identity_header=settings.inbox_identity_header,
+        authenticator=authenticator,
+        login=login,
         signing_key=settings.answer_signing_key(),
         history=store_history(store, Sealer(settings.seal_secret())),
     )

@@ -67,6 +67,28 @@ _WAIT = {
 }
 
 
+_SECURITY = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "from the OIDC issuer",
+    },
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "intermission_session",
+        "description": "after /login",
+    },
+    "proxy": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Forwarded-User",
+        "description": "the configured identity header, believed only from the trusted proxies",
+    },
+}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     return {
         str(code): {"description": "refused; nothing was published", **_json(_ref("Error"))} for code in codes
@@ -85,7 +107,7 @@ def openapi_document() -> dict[str, Any]:
         "200": {"description": "the worker's verdict", **_json(_ref("Outcome"))},
         "202": {"description": "published; no verdict yet", **_json(_ref("Outcome"))},
     }
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "Intermission inbox",
@@ -155,5 +177,10 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
         },
-        "components": {"schemas": components},
+        "components": {"schemas": components, "securitySchemes": _SECURITY},
+        # Whichever the inbox is configured with; {}: an inbox with a fixed identity (dev).
+        "security": [{name: []} for name in _SECURITY] + [{}],
     }
+    for operation in (op for path in document["paths"].values() for op in path.values()):
+        operation["responses"].update(_errors(401, 503))  # no identity; the issuer is down
+    return document

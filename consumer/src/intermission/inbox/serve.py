@@ -22,6 +22,7 @@ from ..service.runs.sealing import Sealer
 from ..service.wiring.compose import load_app
 from ..service.wiring.settings import Settings
 from .app import build_app
+from .authn import authentication
 from .context import Inbox
 from .history import store_history
 from .view import PendingView
@@ -59,7 +60,8 @@ async def serve_app(
     """Serve ``app`` until Ctrl-C/SIGTERM or ``stop``; ``on_ready`` gets the URL once bound.
     ``web`` gives the connection limits and timeouts (the app's own defences are its middleware)."""
     limits = web or WebPolicy()
-    # Open event streams never end by themselves: give them 2 s once asked to stop.
+    # Open event streams never end by themselves: give them 2 s once asked to stop. No proxy
+    # headers: the client address must stay the TCP peer, which trusted proxies are matched on.
     config = uvicorn.Config(
         app,
         host=host,
@@ -70,6 +72,7 @@ async def serve_app(
         http=with_header_timeout(limits.header_timeout_seconds),
         limit_concurrency=limits.max_connections,
         timeout_keep_alive=limits.keep_alive_seconds,
+        proxy_headers=False,
     )
     server = _Server(config)
     loop = asyncio.get_running_loop()
@@ -116,6 +119,7 @@ async def serve_inbox(
     (by default the S3 bucket of ``settings``, when one is set)."""
     settings.require("bootstrap_servers")
     assert settings.bootstrap_servers is not None
+    authenticator, login = authentication(settings, default="inbox")
     if store is None and settings.bucket:
         from ..service.wiring.serve import snapshot_store
 
@@ -132,8 +136,8 @@ async def serve_inbox(
             topics=topics,
             tools=load_app(settings.app).tool_names,
             tokens=settings.resume_tokens(),
-            identity=settings.inbox_identity or "inbox",
-            identity_header=settings.inbox_identity_header,
+            authenticator=authenticator,
+            login=login,
             signing_key=settings.answer_signing_key(),
             history=store_history(store, Sealer(settings.seal_secret())) if store is not None else None,
         )

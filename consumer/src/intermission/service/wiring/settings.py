@@ -96,8 +96,8 @@ class Settings(pydantic.BaseModel):
     approver_keys: str | None = None
     # The key the inbox and `intermission approvals` sign their answers with: "key_id=secret".
     signing_key: pydantic.SecretStr | None = None
-    # The inbox: who answers when no trusted header names an approver (dev), and the header an
-    # authenticating proxy sets with the approver's identity.
+    # The inbox: who everyone is when no identity provider or proxy is configured (dev), and the
+    # header an authenticating proxy sets with the approver's identity.
     inbox_identity: str | None = None
     inbox_identity_header: str | None = None
     # The inbox's web defences (inbox/web/). Host names answered, comma-separated (unset:
@@ -118,6 +118,24 @@ class Settings(pydantic.BaseModel):
     inbox_max_connections: int = pydantic.Field(default=1024, gt=0)
     inbox_keep_alive_seconds: int = pydantic.Field(default=5, gt=0)
     inbox_header_timeout_seconds: float = pydantic.Field(default=10.0, gt=0)
+    # Who may set that header: addresses and CIDRs of the proxies (the TCP peer, as with
+    # uvicorn's --forwarded-allow-ips); from any other peer the header is refused (401).
+    inbox_trusted_proxies: str | None = None
+    # OIDC: bearer JWTs (and the login, given a client id) verified against the issuer's JWKS.
+    # See intermission.inbox.authn for how these combine and what is checked at start.
+    inbox_oidc_issuer: str | None = None
+    inbox_oidc_client_id: str | None = None
+    inbox_oidc_client_secret: pydantic.SecretStr | None = None
+    inbox_oidc_audience: str | None = None  # of bearer tokens; the client id by default
+    inbox_oidc_jwks_url: str | None = None  # instead of the discovery document's jwks_uri
+    inbox_oidc_algorithms: str = "RS256,PS256,ES256,EdDSA"
+    inbox_oidc_identity_claim: str = "email"  # falls back to sub
+    inbox_oidc_groups_claim: str = "groups"
+    inbox_oidc_scopes: str = "openid email profile"
+    inbox_oidc_token_headers: str | None = None  # e.g. "Cf-Access-Jwt-Assertion"
+    inbox_public_url: str | None = None  # the inbox's external URL, for the login's redirect
+    inbox_session_secret: pydantic.SecretStr | None = None  # signs session cookies
+    inbox_session_seconds: float = pydantic.Field(default=28_800, gt=0)
     # the registry of tools and prompts, and the model to use instead of the registry's own
     model: str | None = None
     gemini_api_key: pydantic.SecretStr | None = None

@@ -1,0 +1,73 @@
+"""Signing in to the inbox at a real OIDC provider, in Debian's chromium.
+
+`intermission dev` with an issuer and a client: opening the inbox leads to the provider's
+login; once signed in (and consent given) the browser is back on the inbox, approves a
+transferMoney run, and the answer is the signed-in person's. Without the session cookie the API
+refuses the same calls.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from browser_kit import approve_a_transfer, chromium
+from dev_kit import dev_server
+from oidc_kit import CLIENT_ID, CLIENT_SECRET, free_port, oidc_provider
+from playwright.async_api import expect
+
+CLIENTS = {
+    "confidential": {
+        "INTERMISSION_INBOX_OIDC_CLIENT_ID": CLIENT_ID,
+        "INTERMISSION_INBOX_OIDC_CLIENT_SECRET": CLIENT_SECRET,
+    },
+    "public": {"INTERMISSION_INBOX_OIDC_CLIENT_ID": f"{CLIENT_ID}-public"},
+}
+
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+async def test_sign_in_at_the_provider_then_approve_as_that_person(tmp_path: Path, client: str) -> None:
+    port = free_port()
+    inbox = f"http://127.0.0.1:{port}/"
+    async with (
+        oidc_provider([f"{inbox}callback"]) as provider,
+        dev_server(
+            tmp_path,
+            port=port,
+            INTERMISSION_INBOX_OIDC_ISSUER=provider.issuer,
+            INTERMISSION_INBOX_OIDC_AUDIENCE=CLIENT_ID,
+            INTERMISSION_INBOX_OIDC_SCOPES="openid email groups",
+            **CLIENTS[client],
+        ) as url,
+        chromium() as browser,
+    ):
+        assert url == inbox
+        context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        page = await context.new_page()
+        await page.goto(url)
+        await expect(page).to_have_url(re.compile(re.escape(provider.issuer) + "/interaction/"))
+        await page.fill("input[name=login]", "carol")
+        await page.fill("input[name=password]", "any password")
+        await page.click("button[type=submit]")
+        await expect(page.locator("button[type=submit]")).to_have_text("Continue")  # consent
+        await page.click("button[type=submit]")
+        await expect(page).to_have_url(url, timeout=15_000)
+        await expect(page.locator("form#start")).to_have_count(1)
+
+        [session] = [c for c in await context.cookies(url) if c["name"] == "intermission_session"]
+        assert session["httpOnly"]
+        assert session["sameSite"] == "Strict"
+
+        run_id = await approve_a_transfer(page, url)
+        state = await page.evaluate(f"fetch('/api/runs/{run_id}').then(r => r.json())")
+        assert state["status"] == "completed"
+        assert [a["answeredBy"] for a in state["answers"]] == ["carol@example.test"]
+
+        async with httpx.AsyncClient(base_url=url) as anonymous:
+            assert (await anonymous.get(f"/api/runs/{run_id}")).status_code == 401
+            assert (await anonymous.get("/")).headers["location"] == "/login?next=/"
+
+        await page.goto(f"{url}logout")
+        assert await page.evaluate("fetch('/api/pending').then(r => r.status)") == 401
