@@ -142,6 +142,7 @@ def test_every_intermission_variable_named_in_deploy_is_a_real_setting() -> None
         assert not unknown, f"{path.relative_to(DEPLOY)} names variables no setting reads: {unknown}"
 
 
+@pytest.mark.parametrize("deployment", ["intermission-worker", "intermission-inbox"])
 def test_each_environment_loads_and_has_what_its_command_requires(deployment: str) -> None:
     settings = Settings.load(container_environment(deployment))
     # Both seal or check seals; the inbox reads histories from the bucket.
