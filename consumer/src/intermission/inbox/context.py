@@ -29,4 +29,5 @@ class Inbox:
     identity_header: str | None = None  # set by an authenticating proxy in front of the inbox
     history: History | None = None
     signing_key: AnswerKey | None = None  # signs every answer the inbox sends
+    reply_topics: tuple[str, ...] = ()  # patterns a request's replyTo must match, as the workers'
     token_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -122,6 +122,7 @@ async def serve_inbox(
             identity=settings.inbox_identity or "inbox",
             identity_header=settings.inbox_identity_header,
             signing_key=settings.answer_signing_key(),
+            reply_topics=settings.reply_topic_patterns,
             history=store_history(store, Sealer(settings.seal_secret())) if store is not None else None,
         )
         await serve_app(build_app(inbox), host=host, port=port, on_ready=on_ready, stop=stop)
