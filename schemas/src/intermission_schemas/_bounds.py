@@ -125,7 +125,7 @@ class _Walk:
         self.left -= 1
         if self.left < 0:
             raise _TooComplex(
-                f"the schema expands to more than {self.limits.max_nodes} nodes (count its $refs)"
+                f"the schema expands to more than {self.limits.max_nodes} nodes once its $refs are followed"
             )
         if depth > self.limits.max_depth:
             raise _TooComplex(f"the schema nests deeper than {self.limits.max_depth} levels")
