@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+from hostile import doubling
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from intermission.inbox.forms import render_form_fields
@@ -22,20 +23,6 @@ from intermission_schemas import (
     schema_problem,
 )
 from intermission_schemas import _bounds as bounds
-
-
-def doubling(levels: int) -> dict[str, Any]:
-    """Each definition refers to the next twice: 2**levels nodes once expanded."""
-    defs: dict[str, Any] = {
-        f"d{i}": {
-            "type": "object",
-            "properties": {"a": {"$ref": f"#/$defs/d{i + 1}"}, "b": {"$ref": f"#/$defs/d{i + 1}"}},
-        }
-        for i in range(levels)
-    }
-    defs[f"d{levels}"] = {"type": "string"}
-    return {"$ref": "#/$defs/d0", "$defs": defs}
-
 
 SELF_REFERENCES = [
     {"$ref": "#"},
