@@ -33,9 +33,10 @@ __all__ = [
 # ("__consumer_offsets", "__transaction_state": a name starting with "__").
 TOPIC_NAME_PATTERN = r"^(?!\.\.?$)(?!__)[A-Za-z0-9._-]{1,249}$"
 
-# The longest a pause may wait for its answers: a year. Far beyond any approval, well inside
-# what a timestamp can hold.
-MAX_EXPIRY_SECONDS = 366 * 86_400
+# The longest a pause may wait for its answers: ten years. Far beyond any approval and far
+# inside what a timestamp holds (1e300 seconds overflowed). Generous on purpose: the bound also
+# applies when a stored pause is read back, and one stored with a longer wait must still load.
+MAX_EXPIRY_SECONDS = 3653 * 86_400
 
 # Keywords whose schemas describe a value inside the instance (a property, an item, a key):
 # a $ref cycle that passes through one of them describes a finite value at every depth.

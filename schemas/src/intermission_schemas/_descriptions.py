@@ -48,7 +48,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "tags": "Free-form labels, copied onto this run's events.",
     },
     "ExpiryPolicy": {
-        "afterSeconds": "Seconds from the pause to its deadline: 0 to 31622400 (366 days).",
+        "afterSeconds": "Seconds from the pause to its deadline: 0 to 315619200 (ten years).",
         "onExpiry": "reject: later answers are rejected as expired and the run fails (code expired); "
         "respond: unanswered interrupts get `defaultOutput` and the run continues.",
         "defaultOutput": "With onExpiry respond: the output given to every unanswered interrupt.",
