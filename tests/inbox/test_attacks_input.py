@@ -11,12 +11,22 @@ from typing import Any
 
 import httpx
 import pytest
+from browser_kit import asking_app, chromium, served
 from hostile import doubling, nested
 from inbox_kit import TOKEN_SECRET, inbox_client
+from intermission.inbox.context import Inbox
+from intermission.inbox.view import PendingView
 from intermission.service.demo import app as demo
 from intermission.service.wiring.settings import Settings
 from intermission.testing import ServiceHarness
-from intermission_schemas import InterruptRaised, PendingInterrupt, SnapshotRef, encode
+from intermission_schemas import (
+    InterruptRaised,
+    PendingInterrupt,
+    RunCompleted,
+    SnapshotRef,
+    encode,
+)
+from playwright.async_api import expect
 from pydantic import SecretStr
 
 SETTINGS = Settings(resume_token_secret=SecretStr(TOKEN_SECRET))
@@ -191,3 +201,28 @@ async def test_schemas_on_the_topics_never_take_the_page_down() -> None:
         tree = (await client.get("/runs/tree-1/card")).text
         assert 'data-key="again"' in tree  # one level as a form, the recursion as JSON
         assert (await client.get("/runs/double-1/card")).status_code == 200
+
+
+async def test_a_form_too_big_to_show_is_answered_as_json_in_chromium() -> None:
+    """Within the request bounds but past the form's 1000 fields: the card says so, offers one
+    JSON box, and an answer typed there completes the run."""
+    async with ServiceHarness(asking_app("decide", {"case": 1})) as service:
+        topics = service.settings.topics
+        inbox = Inbox(view=PendingView(service.log, topics), transport=service.log, topics=topics)
+        async with served(inbox) as url, chromium() as browser, httpx.AsyncClient() as http:
+            decide = {"name": "decide", "description": "a big decision", "outputSchema": doubling(10)}
+            body = {"runId": "big-1", "messages": TRANSFER["messages"], "interrupts": [decide]}
+            submitted = await http.post(url.rstrip("/") + "/api/runs", json=body)
+            assert submitted.status_code == 202, submitted.text
+            assert await inbox.view.wait_for(lambda: bool(inbox.view.pending()), 15)
+            page = await browser.new_page()
+            await page.goto(url)
+            card = page.locator("article.run.pending")
+            await expect(card).to_have_count(1, timeout=15_000)
+            await expect(card.locator(".output > .form-note")).to_contain_text("This form cannot be shown")
+            await card.locator(".output > .field > textarea").fill('{"a": {"b": {}}}')
+            await card.locator("button[data-action=respond]").click()
+            await expect(page.locator("article.run.completed")).to_have_count(1, timeout=15_000)
+        result = await service.result("big-1")
+        assert isinstance(result, RunCompleted)
+        assert "{'a': {'b': {}}}" in result.text

@@ -10,6 +10,7 @@ from typing import Any
 
 from harness import Harness
 from hostile import doubling, nested
+from intermission.service.wiring.settings import Settings
 from intermission_schemas import RunCompleted
 
 
@@ -59,3 +60,9 @@ async def test_out_of_bounds_requests_are_typed_dead_letters_and_the_next_run_co
         assert letter.value == value
         assert detail in letter.detail, letter.detail
     assert not [r for r in harness.results if getattr(r, "code", None) == "poison"]
+
+
+def test_the_allow_list_is_read_from_the_environment() -> None:
+    settings = Settings.load({"INTERMISSION_REPLY_TOPICS": "team-*.results, billing ,"})
+    assert settings.reply_topic_patterns == ("team-*.results", "billing")
+    assert Settings().reply_topic_patterns == ()
