@@ -18,9 +18,11 @@ that point.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from html import escape
 from typing import Any
 
+import msgspec
 from intermission_schemas import schema_problem
 from intermission_schemas._bounds import resolve_ref
 
@@ -36,11 +38,23 @@ class _Unrenderable(Exception):
     pass
 
 
+_decode_schema = msgspec.json.Decoder(dict[str, Any])
+
+
+@lru_cache(maxsize=256)
+def _problem(encoded: bytes) -> str | None:
+    # Every page render shows every pending card: the same few schemas, walked once each.
+    return schema_problem(_decode_schema.decode(encoded))
+
+
 def render_form_fields(schema: dict[str, Any] | None, value: Any = None) -> str:
     """The fields of a value of ``schema``, pre-filled with ``value`` when given."""
     if schema is None:
         return _json_field({}, value, None)
-    problem = schema_problem(schema) if isinstance(schema, dict) else "the schema is not an object"
+    if not isinstance(schema, dict):
+        problem: str | None = "the schema is not an object"
+    else:
+        problem = _problem(msgspec.json.encode(schema))
     if problem is None:
         try:
             return _Form(schema).field(schema, value, key=None, required=True)
