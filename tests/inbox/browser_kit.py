@@ -7,12 +7,20 @@ install, never a skip.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from intermission import Intermission, ScriptedModel
+from intermission._scripted import reply, tool_call
+from intermission.inbox.app import build_app
+from intermission.inbox.context import Inbox
+from intermission.inbox.serve import serve_app
+from intermission_schemas import Message, ToolResponsePart
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 CHROMIUM = "/usr/bin/chromium"
@@ -26,6 +34,35 @@ FLAGS = [
     "--disable-sync",
 ]
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def asking_app(tool: str, tool_input: Any) -> Intermission:
+    """An app whose model calls ``tool`` with ``tool_input``, then says what the answer was:
+    ``decided: <output>``. Define ``tool`` on it, or send it as an inline interrupt."""
+
+    def turn(request: Any) -> Message:
+        last = request.messages[-1]
+        if last.role == "tool":
+            [part] = [p for p in last.content if isinstance(p, ToolResponsePart)]
+            return reply(f"decided: {part.tool_response.output}")
+        return reply(tool_call(tool, tool_input))
+
+    return Intermission(model=ScriptedModel(turn))
+
+
+@contextlib.asynccontextmanager
+async def served(inbox: Inbox) -> AsyncIterator[str]:
+    """``inbox`` served by uvicorn on a free loopback port; yields its URL."""
+    stop = asyncio.Event()
+    ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    serving = asyncio.create_task(
+        serve_app(build_app(inbox), host="127.0.0.1", port=0, on_ready=ready.set_result, stop=stop)
+    )
+    try:
+        yield await asyncio.wait_for(ready, 30)
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, 15)
 
 
 @contextlib.asynccontextmanager

@@ -8,15 +8,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from browser_kit import chromium
-from intermission import Intermission, ScriptedModel
-from intermission._scripted import reply, tool_call
+from browser_kit import asking_app, chromium
+from intermission import Intermission
 from intermission.inbox.app import build_app
 from intermission.inbox.context import Inbox
 from intermission.inbox.serve import serve_app
 from intermission.inbox.view import PendingView
 from intermission.testing import ServiceHarness
-from intermission_schemas import Message, RunCompleted, ToolResponsePart
+from intermission_schemas import RunCompleted
 from playwright.async_api import expect
 from pydantic import BaseModel, Field
 
@@ -41,14 +40,7 @@ class Decision(BaseModel):
 
 
 def _app() -> Intermission:
-    def turn(request: Any) -> Message:
-        last = request.messages[-1]
-        if last.role == "tool":
-            [part] = [p for p in last.content if isinstance(p, ToolResponsePart)]
-            return reply(f"decided: {part.tool_response.output}")
-        return reply(tool_call("reviewOrder", {"order": 17}))
-
-    ai = Intermission(model=ScriptedModel(turn))
+    ai = asking_app("reviewOrder", {"order": 17})
     ai.define_interrupt(
         name="reviewOrder", description="a person decides an order", input_schema=dict, output_schema=Decision
     )

@@ -190,7 +190,12 @@ class Harness:
         )
 
     async def start_worker(
-        self, *, max_record_bytes: int = 64 * 1024, shutdown_grace: float = 10.0, **runs_options: Any
+        self,
+        *,
+        max_record_bytes: int = 64 * 1024,
+        shutdown_grace: float = 10.0,
+        reply_topics: tuple[str, ...] = (),
+        **runs_options: Any,
     ) -> RunningWorker:
         t = self.backend.topics
         subscription = await self.backend.subscribe([t.requests, t.resumes], self.group)
@@ -200,6 +205,7 @@ class Harness:
             max_backoff=0.5,
             max_record_bytes=max_record_bytes,
             shutdown_grace=shutdown_grace,
+            reply_topics=reply_topics,
         )
         return RunningWorker(worker, subscription, asyncio.create_task(worker.run(subscription)))
 

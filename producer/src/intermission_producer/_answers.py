@@ -28,6 +28,7 @@ from intermission_schemas import (
 )
 
 from ._errors import AnswerError, ClientUsageError
+from ._requests import check_resume
 from ._validation import schema_problem
 
 __all__ = ["AnswerKey", "build_resume"]
@@ -127,6 +128,7 @@ def build_resume(
         # pause whose content differs.
         pause_digest=raised.snapshot.sha256,
     )
+    check_resume(event)
     if signing_key is None:
         return event
     by_ref = {interrupt.ref: interrupt for interrupt in raised.interrupts}

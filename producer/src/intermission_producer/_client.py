@@ -25,7 +25,7 @@ from intermission_schemas import (
 from ._answers import AnswerKey, build_resume
 from ._errors import ClientUsageError, ResultTimeout
 from ._reading import decoded, merge_by_time
-from ._requests import check_request
+from ._requests import check_request, check_resume
 from ._security import KafkaSecurity
 from ._tracing import sending
 from ._transport import Start, Transport, TransportRecord
@@ -302,6 +302,7 @@ class IntermissionClient:
             elif isinstance(event, ResumeRequested):
                 if not event.run_id or not event.resume_id:
                     raise ClientUsageError("a replayed ResumeRequested needs a run_id and a resume_id")
+                check_resume(event)
                 routed.append((self.topics.resumes, event))
             else:
                 raise ClientUsageError(f"cannot replay {type(event).__name__}: only requests and resumes")

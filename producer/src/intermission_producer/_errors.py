@@ -2,7 +2,9 @@
 
 ProducerError                 base of all errors below
 ├── ClientUsageError          the calling code is wrong: an empty run id or idempotency key, a
-│                             client used outside ``async with``, an empty resume, ...
+│                             client used outside ``async with``, an empty resume, an event the
+│                             worker would dead-letter (``.reason`` then names the dead letter's
+│                             reason: invalid_fields, schema_too_complex), ...
 ├── AnswerError               a resume does not fit the InterruptRaised it answers; found
 │                             locally, before anything is sent. ``.reason`` uses the names of
 │                             ResumeRejected.reason: unknown_ref, duplicate, invalid_output,
@@ -30,7 +32,12 @@ class ProducerError(Exception):
 
 
 class ClientUsageError(ProducerError):
-    """The calling code is wrong; the message says how."""
+    """The calling code is wrong; the message says how. ``reason`` is set when the worker would
+    refuse the event: the reason of the dead letter it would get."""
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class AnswerError(ProducerError):

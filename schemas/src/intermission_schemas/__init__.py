@@ -2,6 +2,14 @@
 
 from ._answers import AnswerProblem, ValueCheck, check_answers
 from ._asyncapi import asyncapi_document
+from ._bounds import (
+    MAX_EXPIRY_SECONDS,
+    TOPIC_NAME_PATTERN,
+    SchemaLimits,
+    reply_topic_problem,
+    request_schema_problem,
+    schema_problem,
+)
 from ._codec import (
     DecodeError,
     decode_chat_state,
@@ -77,7 +85,9 @@ from ._trace_context import TRACEPARENT_HEADER, TRACESTATE_HEADER, TraceContext
 __all__ = [
     "EVENT_VERSION",
     "ID_PATTERN",
+    "MAX_EXPIRY_SECONDS",
     "SCHEMA_VERSION",
+    "TOPIC_NAME_PATTERN",
     "TRACEPARENT_HEADER",
     "TRACESTATE_HEADER",
     "AnswerProblem",
@@ -118,6 +128,7 @@ __all__ = [
     "RunCompleted",
     "RunFailed",
     "RunResult",
+    "SchemaLimits",
     "Snapshot",
     "SnapshotRef",
     "SnapshotStatus",
@@ -149,6 +160,9 @@ __all__ = [
     "encode_snapshot",
     "hmac_signature",
     "json_schema",
+    "reply_topic_problem",
+    "request_schema_problem",
+    "schema_problem",
     "signing_payload",
     "with_metadata",
 ]

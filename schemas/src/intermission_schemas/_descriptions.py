@@ -38,13 +38,17 @@ FIELDS: dict[str, dict[str, str]] = {
         "config": "Model configuration (temperature, ...), passed to the model as given.",
         "context": "Caller context handed to tools as `ctx.context` (the worker adds `run_id`).",
         "maxTurns": "Most model/tool round trips before the run fails with code max_turns.",
-        "replyTo": "Results topic for this run's RunCompleted/RunFailed; the worker's default when absent.",
+        "replyTo": (
+            "Results topic for this run's RunCompleted/RunFailed; the worker's default when absent."
+            " A Kafka topic name that is not internal (no '__' prefix, not '.' or '..'), and one"
+            " the workers' INTERMISSION_REPLY_TOPICS patterns allow when they set any."
+        ),
         "expiry": "What happens when a pause of this run is not answered in time; none: pauses never expire.",
         "approvers": "Who may answer (matched against ResumeRequested.answeredBy); empty means anyone.",
         "tags": "Free-form labels, copied onto this run's events.",
     },
     "ExpiryPolicy": {
-        "afterSeconds": "Seconds from the pause to its deadline.",
+        "afterSeconds": "Seconds from the pause to its deadline: 0 to 315619200 (ten years).",
         "onExpiry": "reject: later answers are rejected as expired and the run fails (code expired); "
         "respond: unanswered interrupts get `defaultOutput` and the run continues.",
         "defaultOutput": "With onExpiry respond: the output given to every unanswered interrupt.",

@@ -8,6 +8,7 @@ from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 import msgspec
 
+from ._bounds import request_schema_problem
 from ._codec import DecodeError
 from ._events import (
     EVENT_VERSION,
@@ -20,7 +21,9 @@ from ._events import (
 )
 
 T = TypeVar("T")
-FailureReason: TypeAlias = Literal["undecodable", "unknown_event", "invalid_fields", "unsupported_version"]
+FailureReason: TypeAlias = Literal[
+    "undecodable", "unknown_event", "invalid_fields", "unsupported_version", "schema_too_complex"
+]
 
 _TAG_PATH = re.compile(r"at `\$\.type`$")
 
@@ -122,7 +125,14 @@ class _DocumentDecoder(Generic[T]):
             raise DecodeError(f"not {self._what}: {exc}") from exc
 
 
-decode_request: Callable[[bytes], GenerateRequest] = _TopicDecoder(GenerateRequest)
+def _bounded_schemas(event: GenerateRequest) -> str | None:
+    problem = request_schema_problem(event.interrupts)
+    if problem is not None:
+        raise EventDecodeError("schema_too_complex", problem)
+    return None
+
+
+decode_request: Callable[[bytes], GenerateRequest] = _TopicDecoder(GenerateRequest, _bounded_schemas)
 decode_approval: Callable[[bytes], InterruptRaised] = _TopicDecoder(InterruptRaised)
 decode_resume: Callable[[bytes], ResumeRequested] = _TopicDecoder(ResumeRequested, _answers_something)
 decode_result: Callable[[bytes], ResultEvent] = _TopicDecoder(ResultEvent)

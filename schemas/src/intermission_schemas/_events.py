@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 import msgspec
 
+from ._bounds import MAX_EXPIRY_SECONDS, TOPIC_NAME_PATTERN
 from ._documents import PausedGeneration
 from ._messages import Message, ToolDefinition, publish
 from ._trace_context import TraceContext
@@ -38,9 +39,9 @@ Ref: TypeAlias = Annotated[
         pattern=r"^[^\x00-\x1f\x7f]{1,256}$", description="1 to 256 characters, no control characters"
     ),
 ]
-# Kafka's own topic-name grammar.
+# Kafka's own topic-name grammar, internal topics ("__...") and "." / ".." excluded.
 TopicName: TypeAlias = Annotated[
-    str, msgspec.Meta(pattern=r"^[A-Za-z0-9._-]{1,249}$", description="a Kafka topic name")
+    str, msgspec.Meta(pattern=TOPIC_NAME_PATTERN, description="a Kafka topic name, not an internal one")
 ]
 Version: TypeAlias = Annotated[int, msgspec.Meta(ge=1)]
 
@@ -60,7 +61,7 @@ class ExpiryPolicy(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     ``respond``: unanswered interrupts get ``default_output`` and the run continues.
     """
 
-    after_seconds: float
+    after_seconds: Annotated[float, msgspec.Meta(ge=0, le=MAX_EXPIRY_SECONDS)]
     on_expiry: Literal["reject", "respond"] = "reject"
     default_output: Any = None
 
@@ -235,6 +236,7 @@ DeadLetterReason: TypeAlias = Literal[
     "oversized",
     "tampered",
     "poison",
+    "schema_too_complex",  # an inline interrupt's JSON Schema beyond intermission_schemas.SchemaLimits
 ]
 
 

@@ -97,6 +97,8 @@ async def answer(
         status = 409 if exc.reason == "duplicate" else 422
         raise Refused(status, exc.reason, exc.detail, ref=exc.ref, field=exc.field) from None
     except ClientUsageError as exc:
+        if exc.reason is not None:  # the worker would dead-letter it: a field out of bounds
+            raise Refused(422, "invalid_body", str(exc)) from None
         raise Refused(400, "bad_request", str(exc)) from None
     # The answer joins the run's trace (the context its InterruptRaised carries).
     await transport.publish(topics.resumes, run_id, encode(event), answer_headers(state.raised))

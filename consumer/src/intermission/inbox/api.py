@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from intermission_producer import ClientUsageError
 from intermission_producer._requests import check_request
-from intermission_schemas import GenerateRequest, InterruptRaised, encode
+from intermission_schemas import GenerateRequest, InterruptRaised, encode, reply_topic_problem
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -41,6 +41,10 @@ async def _body(request: Request, kind: type[Any]) -> Any:
         raise Refused(422, "invalid_body", str(exc)) from None
     except msgspec.DecodeError as exc:
         raise Refused(400, "not_json", f"the body is not JSON: {exc}") from None
+
+
+def _refusal(exc: ClientUsageError) -> str:
+    return "schema_too_complex" if exc.reason == "schema_too_complex" else "invalid_body"
 
 
 def _pending_json(raised: InterruptRaised, state: RunState, caller: Identity) -> dict[str, Any]:
@@ -130,9 +134,13 @@ async def submit_run(request: Request) -> Response:
         except msgspec.ValidationError as exc:
             raise Refused(422, "invalid_body", str(exc)) from None
         try:
-            check_request(event)
+            check_request(event)  # the worker's own decoder: what it would dead-letter stops here
         except ClientUsageError as exc:
-            raise Refused(422, "invalid_body", str(exc)) from None
+            raise Refused(422, _refusal(exc), str(exc)) from None
+        if event.reply_to is not None and (
+            problem := reply_topic_problem(event.reply_to, inbox.topics, inbox.reply_topics)
+        ):
+            raise Refused(422, "invalid_body", problem)
         if unknown := [t for t in event.tools if t not in inbox.tools]:
             raise Refused(422, "unknown_tool", f"no tool(s) {unknown} (known: {sorted(inbox.tools)})")
         if event.run_id in inbox.view.runs:

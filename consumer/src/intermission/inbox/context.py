@@ -32,4 +32,5 @@ class Inbox:
     login: OidcLogin | None = None  # /login, /callback, /logout when people sign in at an issuer
     history: History | None = None
     signing_key: AnswerKey | None = None  # signs every answer the inbox sends
+    reply_topics: tuple[str, ...] = ()  # patterns a request's replyTo must match, as the workers'
     token_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -71,6 +71,7 @@ async def serve_dev(
         authenticator=authenticator,
         login=login,
         signing_key=settings.answer_signing_key(),
+        reply_topics=settings.reply_topic_patterns,
         history=store_history(store, Sealer(settings.seal_secret())),
     )
     serving = asyncio.create_task(worker.run(subscription), name="intermission-dev-worker")

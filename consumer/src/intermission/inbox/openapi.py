@@ -25,7 +25,10 @@ _ERROR = {
     "type": "object",
     "required": ["reason", "detail"],
     "properties": {
-        "reason": {"type": "string", "description": "machine-readable: invalid_output, stale, expired, ..."},
+        "reason": {
+            "type": "string",
+            "description": "machine-readable: invalid_body, schema_too_complex, invalid_output, stale, ...",
+        },
         "detail": {"type": "string", "description": "what is wrong, for a person"},
         "ref": {"type": ["string", "null"], "description": "the interrupt the problem is about"},
         "field": {"type": ["string", "null"], "description": "dotted path of the offending field"},

@@ -139,6 +139,7 @@ async def serve_inbox(
             authenticator=authenticator,
             login=login,
             signing_key=settings.answer_signing_key(),
+            reply_topics=settings.reply_topic_patterns,
             history=store_history(store, Sealer(settings.seal_secret())) if store is not None else None,
         )
         web = WebPolicy.from_settings(settings, host=host)

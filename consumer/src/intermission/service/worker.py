@@ -43,6 +43,7 @@ from intermission_schemas import (
     decode_request,
     decode_resume,
     encode,
+    reply_topic_problem,
 )
 
 from ..errors import RecordTooLargeError, TamperedSnapshotError, UnavailableError
@@ -73,6 +74,7 @@ class Worker:
         shutdown_grace: float = 25.0,
         health: Health | None = None,
         observer: Observer = NO_OBSERVER,
+        reply_topics: tuple[str, ...] = (),
     ) -> None:
         self.runs = runs
         self.topics: Topics = runs.topics
@@ -89,6 +91,7 @@ class Worker:
         self._max_backoff = max_backoff
         self._sweep_interval = sweep_interval
         self._shutdown_grace = shutdown_grace
+        self._reply_topics = reply_topics  # patterns a request's replyTo must match (none: any)
         self._stopping = asyncio.Event()
         # Records waiting out an outage. New records are held only while one is: it is the
         # probe whose success says the dependency is back. With none (the outage was seen by
@@ -386,7 +389,12 @@ class Worker:
 
     def _decode(self, record: Record) -> GenerateRequest | ResumeRequested:
         if record.topic == self.topics.requests:
-            return decode_request(record.value)
+            request = decode_request(record.value)
+            if request.reply_to is not None:
+                problem = reply_topic_problem(request.reply_to, self.topics, self._reply_topics)
+                if problem is not None:
+                    raise EventDecodeError("invalid_fields", problem)
+            return request
         if record.topic == self.topics.resumes:
             return decode_resume(record.value)
         raise EventDecodeError("unknown_event", f"the worker does not consume {record.topic!r}")

@@ -83,4 +83,5 @@ def build_worker(
         sweep_interval=settings.expiry_sweep_seconds,
         shutdown_grace=settings.shutdown_grace_seconds,
         observer=observer,
+        reply_topics=settings.reply_topic_patterns,
     )

@@ -53,6 +53,9 @@ class Settings(pydantic.BaseModel):
     topic_resumes: str | None = None
     topic_results: str | None = None
     topic_dead_letter: str | None = None
+    # Where a request's replyTo may send results: comma-separated shell patterns
+    # ("team-*.results,billing.results"). Unset: any legal topic name but the service's own.
+    reply_topics: str | None = None
     max_record_bytes: int = pydantic.Field(default=1_048_576, gt=0)
     max_in_flight: int = pydantic.Field(default=64, gt=0)
     expiry_sweep_seconds: float = pydantic.Field(default=30.0, gt=0)
@@ -169,6 +172,10 @@ class Settings(pydantic.BaseModel):
         for name in names:
             if getattr(self, name) in (None, ""):
                 raise SettingsError(f"INTERMISSION_{name.upper()}", "is required and not set")
+
+    @property
+    def reply_topic_patterns(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in (self.reply_topics or "").split(",") if p.strip())
 
     @property
     def topics(self) -> Topics:
