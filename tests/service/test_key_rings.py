@@ -15,7 +15,9 @@ import pytest
 import test_stored_formats as stored
 from intermission.errors import SettingsError, TamperedSnapshotError
 from intermission.service import Sealer, audit_run, snapshot_key
+from intermission.service.adapters.local import LocalSnapshotStore
 from intermission.service.runs.keyring import KeyRing, new_key_line, parse_key_ring
+from intermission.service.runs.reseal import reseal
 from intermission.service.runs.snapshots import Snapshots
 from intermission.service.runs.tokens import InvalidToken, ResumeTokens
 from intermission.service.wiring.checks import check_keys
@@ -89,7 +91,10 @@ def test_settings_build_rings_and_name_the_variable_when_malformed() -> None:
     settings = Settings.load({"INTERMISSION_SEAL_KEYS": "k2=two,k1=one", "INTERMISSION_SEAL_KEY": "zero"})
     ring = settings.seal_secret()
     assert ring is not None
-    assert (ring.current_id, list(ring.keys), ring.legacy) == ("k2", ["k2", "k1"], b"zero")
+    assert (ring.current_id, list(ring.keys), ring.legacy) == ("k2", ["k2", "k1", "legacy"], b"zero")
+    first_step = Settings.load({"INTERMISSION_SEAL_KEYS": "legacy=zero,k2=two"}).seal_secret()
+    assert first_step is not None
+    assert (first_step.current_id, first_step.secret("k2")) == (None, b"two")
     only_legacy = Settings.load({"INTERMISSION_SEAL_KEY": "zero"}).seal_secret()
     assert only_legacy is not None
     assert only_legacy.current_id is None
@@ -101,8 +106,9 @@ def test_settings_build_rings_and_name_the_variable_when_malformed() -> None:
         ("INTERMISSION_SEAL_KEYS", "k 2=x"),
         ("INTERMISSION_SEAL_KEYS", "k2=x,k2=y"),
         ("INTERMISSION_RESUME_TOKEN_SECRETS", "a.b=x"),
+        ("INTERMISSION_SEAL_KEYS", "legacy=x"),  # and INTERMISSION_SEAL_KEY another secret
     ]:
-        bad = Settings.load({variable: value})
+        bad = Settings.load({variable: value, "INTERMISSION_SEAL_KEY": "zero"})
         build_ring = bad.seal_secret if "SEAL" in variable else bad.resume_tokens
         with pytest.raises(SettingsError) as caught:
             build_ring()
@@ -136,7 +142,32 @@ async def test_the_previous_release_store_resumes_under_a_rotated_ring(tmp_path:
         assert rewritten.data.startswith(b"intermission-seal/2 hmac-sha256/k2=")
         ring = settings.seal_secret()
         assert (await audit_run(service.store, Sealer(ring), "seal2-pending")).intact
-        # The finished run was never rewritten: without the legacy key it no longer opens.
-        retired = Snapshots(service.store, Sealer(KeyRing({"k2": b"rotated-seal"})))
+        # The finished run was never rewritten: without the legacy key it no longer opens...
+        retired = Sealer(KeyRing({"k2": b"rotated-seal"}))
         with pytest.raises(TamperedSnapshotError, match="legacy key"):
-            await retired.load("seal2-done", 1)
+            await Snapshots(service.store, retired).load("seal2-done", 1)
+        # ... until the bucket is resealed; then the legacy key can go.
+        report = await reseal(service.store, Sealer(ring))
+        assert report.refused == []
+        assert report.resealed >= 3
+        done = await Snapshots(service.store, retired).load("seal2-done", 1)
+        assert done is not None
+        assert (await audit_run(service.store, retired, "seal2-done")).intact
+
+
+async def test_reseal_never_launders_a_tampered_object(tmp_path: Path) -> None:
+    store = LocalSnapshotStore(tmp_path)
+    old = Sealer(b"one")
+    await store.create("runs/a/snapshots/00000001", old.seal("runs/a/snapshots/00000001", b'{"a":1}'))
+    forged = old.seal("runs/b/snapshots/00000001", b'{"b":1}').replace(b'{"b":1}', b'{"b":2}')
+    await store.create("runs/b/snapshots/00000001", forged)
+    await store.create("index/pending/x", b"")
+    ring = Sealer(KeyRing({"s2": b"two"}, legacy=b"one"))
+    report = await reseal(store, ring)
+    assert (report.resealed, report.unsealed, report.refused) == (1, 1, ["runs/b/snapshots/00000001"])
+    kept = await store.get("runs/b/snapshots/00000001")
+    assert kept is not None
+    assert kept.data == forged
+    resealed = await store.get("runs/a/snapshots/00000001")
+    assert resealed is not None
+    assert Sealer(KeyRing({"s2": b"two"})).open("runs/a/snapshots/00000001", resealed.data) == b'{"a":1}'

@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 from harness import Harness
+from intermission.service import Sealer
 from intermission.service.runs.keyring import KeyRing
+from intermission.service.runs.reseal import reseal
 from intermission.service.runs.signatures import AnswerKeys
 from intermission.service.runs.tokens import InvalidToken, ResumeTokens
 from intermission_producer import AnswerKey, build_resume
@@ -79,7 +81,7 @@ async def _resume(harness: Harness, event: Any) -> None:
 async def test_every_key_rotates_while_runs_are_paused(harness: Harness) -> None:
     topics = harness.backend.topics
     worker = await harness.start_worker(**STAGES["before"])
-    old = {name: await _pause(harness, name) for name in ("old-key", "new-key", "token", "idle")}
+    old = {name: await _pause(harness, name) for name in ("old-key", "new-key", "token", "idle", "resealed")}
     assert all(r.interrupts[0].token and r.interrupts[0].token.count(".") == 1 for r in old.values())
     await worker.stop()
 
@@ -96,6 +98,14 @@ async def test_every_key_rotates_while_runs_are_paused(harness: Harness) -> None
     new_token = new["new"].interrupts[0].token
     assert new_token is not None
     assert new_token.split(".")[1] == "t2"
+    # Before the old seal key goes, `keys reseal` rewrites the bucket with the new one while
+    # workers run; here one run's objects only, so that "idle" shows what skipping it costs.
+    resealing = Sealer(STAGES["rotated"]["seal_key"])
+    report = await reseal(harness.backend.store, resealing, f"runs/{old['resealed'].run_id}/")
+    assert report.resealed
+    assert not report.refused
+    again = await reseal(harness.backend.store, resealing, f"runs/{old['resealed'].run_id}/")
+    assert (again.resealed, again.current) == (0, report.resealed)
     await worker.stop()
 
     worker = await harness.start_worker(**STAGES["retired"])
@@ -120,6 +130,9 @@ async def test_every_key_rotates_while_runs_are_paused(harness: Harness) -> None
     assert rejected.reason == "bad_signature", rejected.detail
     await _resume(harness, _approve(late, A2))
     await harness.result(late.run_id, RunCompleted)
+    # Resealed before the old seal key was retired: resumes.
+    await _resume(harness, _approve(old["resealed"], A2))
+    await harness.result(old["resealed"].run_id, RunCompleted)
     # A retired token secret: the inbox refuses the token.
     with pytest.raises(InvalidToken):
         retired.open(old["idle"].interrupts[0].token or "")

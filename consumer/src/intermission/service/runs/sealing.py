@@ -100,6 +100,14 @@ class Sealer:
             raise TamperedSnapshotError(key, f"is sealed with {named}, not in this ring ({held})")
         return _hmac_seal(key_id, secret, message)
 
+    def sealed_by_current(self, data: bytes) -> bool:
+        """Whether ``data``'s seal line is of this sealer's current kind and key (seal 2 or 3):
+        what a rotation leaves alone."""
+        header = data.partition(b"\n")[0]
+        if not header.startswith((_MAGIC, _CODEC_MAGIC)):
+            return False
+        return header.rpartition(b" ")[2].startswith(self._digest(b"").partition(b"=")[0] + b"=")
+
     def seal(self, key: str, body: bytes) -> bytes:
         """``body`` sealed for ``key``: it opens only at that key."""
         codec, payload = compress(self.compression, body)

@@ -210,14 +210,15 @@ class Settings(pydantic.BaseModel):
 def _ring(
     variable: str, named: pydantic.SecretStr | None, legacy: pydantic.SecretStr | None
 ) -> KeyRing | None:
-    """A ring of the ``named`` keys (current first) and the ``legacy`` one, which verifies what
-    was written with no key id (and writes, when no named key is given)."""
+    """A ring of the ``named`` keys (current first) and the ``legacy`` one (the single-key
+    setting), which verifies what was written with no key id: last, unless ``named`` places it
+    (``legacy=old,k2=new`` keeps it current), and current when no named key is given."""
     from ..runs.keyring import KeyRing, parse_key_ring
 
     if named is None and legacy is None:
         return None
     try:
         keys = parse_key_ring(named.get_secret_value()) if named is not None else {}
+        return KeyRing(keys, legacy=legacy.get_secret_value().encode() if legacy is not None else None)
     except ValueError as exc:
         raise SettingsError(variable, str(exc)) from None
-    return KeyRing(keys, legacy=legacy.get_secret_value().encode() if legacy is not None else None)
