@@ -78,3 +78,24 @@ async def test_a_token_whose_answer_was_rejected_answers_again() -> None:
             used = await signing.post(f"/api/answer/{token}", json=approve)
             assert used.status_code in (409, 410), used.text
         assert "COMPLETED" in (await service.result("reject-1")).text
+
+
+async def test_tokens_across_a_rotation_of_the_token_secret() -> None:
+    # Minted under the single secret of earlier releases; redeemed at inboxes whose ring added a
+    # new current secret (accepted), then retired the old one (403, the pause stays open).
+    settings = Settings(resume_token_secret=SecretStr(TOKEN_SECRET))
+    approve = {"resumed": {"status": "APPROVED"}}
+    async with ServiceHarness(demo.ai, settings=settings) as service:
+        async with inbox_client(service) as old:
+            kept, dropped = await _token(old, "rot-kept"), await _token(old, "rot-dropped")
+        service.settings = Settings(resume_token_secrets=SecretStr(f"t2=new-secret,legacy={TOKEN_SECRET}"))
+        async with inbox_client(service) as rotated:
+            reply = await rotated.post(f"/api/answer/{kept}?wait=5", json=approve)
+            assert reply.status_code == 200, reply.text
+            assert reply.json()["outcome"] == "accepted"
+        service.settings = Settings(resume_token_secrets=SecretStr("t2=new-secret"))
+        async with inbox_client(service) as retired:
+            refused = await retired.post(f"/api/answer/{dropped}", json=approve)
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["reason"] == "invalid_token"
+            assert (await retired.get("/api/runs/rot-dropped")).json()["status"] == "pending"
