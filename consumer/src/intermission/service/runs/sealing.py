@@ -76,10 +76,6 @@ class Sealer:
         self._ring = KeyRing.single(secret) if isinstance(secret, bytes) else secret
         self.compression: Compression = compression
 
-    @property
-    def ring(self) -> KeyRing | None:
-        return self._ring
-
     def _digest(self, message: bytes) -> bytes:
         """The seal a new object gets: by the ring's current key."""
         if self._ring is None:
