@@ -19,6 +19,9 @@ from intermission.service import Publisher, Sealer, SnapshotStore, Subscription,
 from intermission.service.adapters.local import LocalSnapshotStore, MemoryLog
 from intermission.service.runs import Runs
 from intermission.service.runs.compression import Compression
+from intermission.service.runs.keyring import KeyRing
+from intermission.service.runs.signatures import AnswerKeys
+from intermission.service.runs.tokens import ResumeTokens
 from intermission_schemas import (
     DeadLetter,
     GenerateRequest,
@@ -171,7 +174,9 @@ class Harness:
         ai: Intermission | None = None,
         store: SnapshotStore | None = None,
         publisher: Publisher | None = None,
-        seal_key: bytes | None = b"test-key",
+        seal_key: bytes | KeyRing | None = b"test-key",
+        tokens: ResumeTokens | None = None,
+        answer_keys: AnswerKeys | None = None,
         compression: Compression = "none",
         owner: str | None = None,
         lease: timedelta = timedelta(seconds=30),
@@ -184,6 +189,8 @@ class Harness:
             publisher=publisher or self.backend.publisher,
             topics=self.backend.topics,
             sealer=Sealer(seal_key, compression=compression),
+            tokens=tokens,
+            answer_keys=answer_keys,
             owner=owner,
             lease=lease,
             **options,

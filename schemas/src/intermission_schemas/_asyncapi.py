@@ -14,6 +14,7 @@ from ._events import (
     RunFailed,
 )
 from ._jsonschema import schema_components
+from ._signing_spec import SIGNED_ANSWERS_SPEC
 from ._topics import Topics
 
 _CHANNEL_EVENTS: dict[str, tuple[str, list[Any]]] = {
@@ -53,6 +54,12 @@ def asyncapi_document(topics: Topics | None = None) -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{channel}"},
         }
     del schemas
+    # The signed bytes in full, where an integrator reading only this document looks for them.
+    signature = components["AnswerSignature"]
+    components["AnswerSignature"] = {
+        **signature,
+        "description": f"{signature.get('description', '')}\n\n{SIGNED_ANSWERS_SPEC}".strip(),
+    }
     return {
         "asyncapi": "3.0.0",
         "info": {

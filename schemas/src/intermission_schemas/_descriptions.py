@@ -120,7 +120,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "expiresAt": "When the signature stops being accepted (rejected as signature_expired).",
         "calls": "Per answered ref: sha256 of canonical JSON [tool, input] of the call the approver saw; "
         "a mismatch with the stored call is rejected as input_mismatch.",
-        "value": "Hex HMAC-SHA256, or hex Ed25519 signature, of intermission_schemas.signing_payload(...).",
+        "value": "Lowercase hex HMAC-SHA256, or hex Ed25519 signature, of the canonical payload (this "
+        "object's description; README: Signed answers; vectors: schemas/testvectors/signed_answers.json).",
     },
     "RunCompleted": {
         "text": "The final model text.",

@@ -9,6 +9,7 @@ from ._bucket import bucket_app
 from ._demo import demo
 from ._dev import dev, inbox
 from ._dlq import dlq_app
+from ._keys import keys_app
 from ._local_services import services_app
 from ._replay import replay
 from ._runs import runs_app
@@ -37,6 +38,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(bucket_app, name="bucket")
 app.add_typer(services_app, name="services")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

@@ -126,7 +126,7 @@ async def answer_token(
     if claims.expired(datetime.now(UTC)):
         raise Refused(410, "expired", "the token expired with its pause")
     state = view.get(claims.run_id)
-    if state is not None and any(r.resume_id == claims.resume_id for r in state.resumes):
+    if state is not None and _in_use(state, claims.resume_id):
         raise Refused(409, "used", "this token was used already")
     has_output = body.output is not msgspec.UNSET
     has_restart = body.resumed is not msgspec.UNSET or body.replace_input is not msgspec.UNSET
@@ -152,13 +152,36 @@ async def answer_token(
         if body.replace_input is not msgspec.UNSET:
             answer_body.replace_input = {claims.ref: body.replace_input}
     who = holder or f"token:{claims.ref}"
-    return await answer(view, transport, topics, claims.run_id, answer_body, who, signing_key)
+    tried = _attempts(state, claims.resume_id)
+    sent = await answer(view, transport, topics, claims.run_id, answer_body, who, signing_key)
+    # Until the log echoes this answer back, the view holds only earlier (rejected) tries of
+    # the token, and ``outcome`` would report their verdict as this one's.
+    await view.wait_for(lambda: _attempts(state, claims.resume_id) > tried, 5)
+    return sent
+
+
+def _attempts(state: RunState, resume_id: str) -> int:
+    return sum(r.resume_id == resume_id for r in state.resumes)
+
+
+def _rejected(state: RunState, resume_id: str) -> int:
+    return sum(r.resume_id == resume_id for r in state.rejections)
+
+
+def _in_use(state: RunState, resume_id: str) -> bool:
+    """A token's answer applied, or sent with no verdict yet. One the worker rejected left the
+    pause open, and the worker never records a rejected resume id as applied: the token may
+    answer again."""
+    return _attempts(state, resume_id) > _rejected(state, resume_id)
 
 
 def outcome(state: RunState, event: ResumeRequested) -> dict[str, Any] | None:
     """What became of a resume, as the topics tell: None while the worker has not acted."""
-    rejected = state.rejection_of(event.resume_id)
-    if rejected is not None:
+    # One resume id can be sent again after a rejection (a resume token's): only a rejection
+    # for each try seen so far is this try's.
+    verdicts = [r for r in state.rejections if r.resume_id == event.resume_id]
+    if verdicts and not _in_use(state, event.resume_id):
+        rejected = verdicts[-1]
         return {
             "outcome": "rejected",
             "reason": rejected.reason,

@@ -16,7 +16,15 @@ from ..adapters.kafka import describe_topics
 from ..ports import RECORD_FRAMING_BYTES, PreconditionFailed, SnapshotStore
 from .settings import Settings
 
-__all__ = ["Check", "check_log", "check_store", "raise_first_failure", "run_checks", "topic_limit"]
+__all__ = [
+    "Check",
+    "check_keys",
+    "check_log",
+    "check_store",
+    "raise_first_failure",
+    "run_checks",
+    "topic_limit",
+]
 
 
 def topic_limit(settings: Settings) -> int:
@@ -129,8 +137,28 @@ def check_settings(settings: Settings) -> list[Check]:
     return problems or [Check(name="settings", ok=True, detail="consistent")]
 
 
+def check_keys(settings: Settings) -> list[Check]:
+    """Which key ids seal, mint tokens and verify answers (never the secrets), so an operator
+    sees a rotation's progress on every worker; a malformed ring fails, naming its variable."""
+    try:
+        seal, tokens, answers = settings.seal_secret(), settings.resume_tokens(), settings.answer_key_set()
+    except SettingsError as exc:
+        return [Check(name="keys", ok=False, detail=str(exc), setting=exc.variable)]
+    answer_ids = [*answers.keys, *(f"{a} (ed25519)" for a in answers.approver_keys)] if answers else []
+    return [
+        Check(name="seal keys", ok=True, detail=seal.describe() if seal else "none: sha256 only"),
+        Check(name="token keys", ok=True, detail=tokens.ring.describe() if tokens else "none: no tokens"),
+        Check(name="answer keys", ok=True, detail=", ".join(answer_ids) or "none"),
+    ]
+
+
 async def run_checks(settings: Settings, store: SnapshotStore) -> list[Check]:
-    return [*check_settings(settings), *await check_store(settings, store), *await check_log(settings)]
+    return [
+        *check_settings(settings),
+        *check_keys(settings),
+        *await check_store(settings, store),
+        *await check_log(settings),
+    ]
 
 
 def raise_first_failure(checks: list[Check]) -> None:

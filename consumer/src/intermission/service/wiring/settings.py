@@ -20,6 +20,7 @@ from ...errors import SettingsError
 if TYPE_CHECKING:
     from intermission_producer import AnswerKey, KafkaSecurity
 
+    from ..runs.keyring import KeyRing
     from ..runs.signatures import AnswerKeys
     from ..runs.tokens import ResumeTokens
 
@@ -84,6 +85,9 @@ class Settings(pydantic.BaseModel):
     # at a fifth of the CPU per cycle, see the README) or boto3 (on a thread pool).
     s3_client: Literal["boto3", "obstore"] = "obstore"
     seal_key: pydantic.SecretStr | None = None  # HMAC secret that seals stored snapshots
+    # A ring of seal keys, "k2=secret2,k1=secret1": the first seals, all open (by the key id in
+    # each seal line); seal_key, when also set, opens objects sealed with no key id.
+    seal_keys: pydantic.SecretStr | None = None
     # How new stored objects are written: as is, or zstd-compressed (objects of 512 bytes and
     # up). Every object names its codec, so workers read both whatever this says. Turn zstd on
     # only once every worker and tool reading the bucket runs a release that reads it.
@@ -91,6 +95,8 @@ class Settings(pydantic.BaseModel):
     # HMAC secret for resume tokens (InterruptRaised carries one per pending ref; the inbox's
     # POST /api/answer/{token} redeems it). Unset: no tokens. Workers and inboxes share it.
     resume_token_secret: pydantic.SecretStr | None = None
+    # A ring of token secrets, "t2=secret2,t1=secret1", as seal_keys: the first mints.
+    resume_token_secrets: pydantic.SecretStr | None = None
     # Signed answers: "key_id=secret" pairs, one per approval system; with them, signed answers
     # are verified, and with require_signed_answers unsigned ones are rejected.
     answer_keys: pydantic.SecretStr | None = None
@@ -187,8 +193,8 @@ class Settings(pydantic.BaseModel):
         }
         return msgspec.structs.replace(named, **overrides)
 
-    def seal_secret(self) -> bytes | None:
-        return self.seal_key.get_secret_value().encode() if self.seal_key else None
+    def seal_secret(self) -> KeyRing | None:
+        return _ring("INTERMISSION_SEAL_KEYS", self.seal_keys, self.seal_key)
 
     def answer_key_set(self) -> AnswerKeys | None:
         from ..runs.signatures import AnswerKeys, parse_answer_keys
@@ -224,11 +230,12 @@ class Settings(pydantic.BaseModel):
         return AnswerKey(key_id, secret)
 
     def resume_tokens(self) -> ResumeTokens | None:
-        if self.resume_token_secret is None:
+        ring = _ring("INTERMISSION_RESUME_TOKEN_SECRETS", self.resume_token_secrets, self.resume_token_secret)
+        if ring is None:
             return None
         from ..runs.tokens import ResumeTokens
 
-        return ResumeTokens(self.resume_token_secret.get_secret_value().encode())
+        return ResumeTokens(ring)
 
     def kafka_security(self) -> KafkaSecurity:
         # Imported here: commands that never touch Kafka should not load its client.
@@ -241,3 +248,20 @@ class Settings(pydantic.BaseModel):
             sasl_password=self.sasl_password.get_secret_value() if self.sasl_password else None,
             ssl_cafile=self.ssl_cafile,
         )
+
+
+def _ring(
+    variable: str, named: pydantic.SecretStr | None, legacy: pydantic.SecretStr | None
+) -> KeyRing | None:
+    """A ring of the ``named`` keys (current first) and the ``legacy`` one (the single-key
+    setting), which verifies what was written with no key id: last, unless ``named`` places it
+    (``legacy=old,k2=new`` keeps it current), and current when no named key is given."""
+    from ..runs.keyring import KeyRing, parse_key_ring
+
+    if named is None and legacy is None:
+        return None
+    try:
+        keys = parse_key_ring(named.get_secret_value()) if named is not None else {}
+        return KeyRing(keys, legacy=legacy.get_secret_value().encode() if legacy is not None else None)
+    except ValueError as exc:
+        raise SettingsError(variable, str(exc)) from None
