@@ -15,6 +15,7 @@ from browser_kit import asking_app, chromium, served
 from hostile import doubling, nested
 from inbox_kit import TOKEN_SECRET, inbox_client
 from intermission.inbox.context import Inbox
+from intermission.inbox.identity import TrustedProxyHeader, parse_networks
 from intermission.inbox.view import PendingView
 from intermission.service.demo import app as demo
 from intermission.service.wiring.settings import Settings
@@ -133,8 +134,11 @@ async def test_answers_the_worker_would_dead_letter_are_refused(body: dict[str, 
 async def test_an_identity_over_256_characters_is_refused() -> None:
     async with (
         ServiceHarness(demo.ai, settings=SETTINGS) as service,
-        inbox_client(service, identity_header="X-Forwarded-User") as client,
+        inbox_client(
+            service, authenticator=TrustedProxyHeader("X-Forwarded-User", parse_networks("127.0.0.1"))
+        ) as client,
     ):
+        client.headers["X-Forwarded-User"] = "requester"
         ref = await _paused(client, "who-1")
         before = _published(service)
         reply = await client.post(
@@ -142,8 +146,9 @@ async def test_an_identity_over_256_characters_is_refused() -> None:
             json={"restart": {ref: {"status": "APPROVED"}}},
             headers={"X-Forwarded-User": "a" * 300},
         )
-        assert reply.status_code == 422, reply.text
-        assert "answeredBy" in reply.json()["detail"]
+        # The proxy's header is refused by the authenticator itself: no such approver.
+        assert reply.status_code == 401, reply.text
+        assert reply.json()["reason"] == "no_identity"
         assert _published(service) == before
 
 
