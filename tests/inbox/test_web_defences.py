@@ -5,6 +5,7 @@ and the policy read from settings."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 from typing import Any
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from inbox_kit import inbox_client
 from intermission.inbox.app import build_app
+from intermission.inbox.identity import TrustedProxyHeader, parse_networks
 from intermission.inbox.web import WebPolicy
 from intermission.inbox.web.bodies import BodyLimit
 from intermission.inbox.web.streams import StreamLimits
@@ -110,6 +112,30 @@ async def test_event_streams_are_capped_per_process() -> None:
                             break
                         await again.aclose()
                         await asyncio.sleep(0.05)
+            finally:
+                for stream in opened:
+                    await stream.aclose()
+
+
+async def test_behind_a_proxy_event_streams_count_per_identity_not_per_address() -> None:
+    """Every approver behind an authenticating proxy shares its address: counted per address,
+    the ninth approver to open the page would be refused."""
+    web = WebPolicy(max_streams=10, max_streams_per_client=1)
+    proxy = TrustedProxyHeader("X-Forwarded-User", parse_networks("127.0.0.1"))
+    async with ServiceHarness(demo.ai) as service:
+        inbox = dataclasses.replace(harness_inbox(service), authenticator=proxy)
+        async with (
+            served(build_app(inbox, web=web), web=web) as url,
+            httpx.AsyncClient(base_url=url, timeout=10) as client,
+        ):
+            opened: list[httpx.Response] = []
+            try:
+                for who in ("alice", "bob", "carol"):
+                    request = client.build_request("GET", "/api/events", headers={"X-Forwarded-User": who})
+                    opened.append(await client.send(request, stream=True))
+                    assert opened[-1].status_code == 200, who
+                again = await client.get("/api/events", headers={"X-Forwarded-User": "alice"})
+                assert again.status_code == 429  # alice's one stream is open
             finally:
                 for stream in opened:
                     await stream.aclose()

@@ -26,7 +26,7 @@ from .openapi import openapi_document
 from .pages import render_card, render_page
 from .static import SCRIPT, STYLE
 from .view import RunState
-from .web import WebPolicy, secure
+from .web import WebPolicy, secure, stream_limits
 from .web.csrf import csrf_token
 
 __all__ = ["build_app"]
@@ -104,9 +104,11 @@ def build_app(inbox: Inbox, *, own_view: bool = True, web: WebPolicy | None = No
     login_path = "/login" if inbox.login else None
     # The web defences run first (outermost): a refused write or an oversized body costs no
     # identity check; identity is then required of everything that gets through.
+    policy = web or WebPolicy()
     middleware = [
-        *secure(web or WebPolicy()),
+        *secure(policy),
         Middleware(RequireIdentity, authenticator=inbox.authenticator, login_path=login_path),
+        stream_limits(policy),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.inbox = inbox

@@ -5,6 +5,6 @@ bodies, capped and time-limited event streams, and security headers on every res
 from __future__ import annotations
 
 from .policy import WebPolicy
-from .stack import secure
+from .stack import secure, stream_limits
 
-__all__ = ["WebPolicy", "secure"]
+__all__ = ["WebPolicy", "secure", "stream_limits"]

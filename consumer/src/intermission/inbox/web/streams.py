@@ -1,4 +1,5 @@
-"""Event streams (SSE) capped per process and per client address, and never held forever.
+"""Event streams (SSE) capped per process and per client (its identity, else its address), and
+never held forever.
 
 A stream is a connection its client keeps open; without caps one client can take every slot of
 the process. Each stream also ends after ``max_seconds`` (EventSource reconnects by itself), and
@@ -61,7 +62,7 @@ class StreamLimits:
         if scope["type"] != "http" or scope["path"] not in self.paths:
             await self.app(scope, receive, send)
             return
-        client = (scope.get("client") or ("unknown", 0))[0]
+        client = _client(scope)
         retry = {"retry-after": "30"}
         if self.open >= self.max_streams:
             detail = f"this inbox serves at most {self.max_streams} event streams"
@@ -108,3 +109,12 @@ class StreamLimits:
             end: Message = {"type": "http.response.body", "body": b"", "more_body": False}
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(send(end), self.write_timeout)
+
+
+def _client(scope: Scope) -> str:
+    """Whom a stream counts against: the caller's identity when one was established (every
+    person behind an authenticating proxy shares its address), else the client address."""
+    identity = scope.get("state", {}).get("identity")
+    if identity is not None and getattr(identity, "method", "dev") != "dev":
+        return f"identity:{identity.name}"
+    return f"address:{(scope.get('client') or ('unknown', 0))[0]}"
