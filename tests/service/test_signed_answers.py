@@ -4,25 +4,20 @@ stays open for a good answer."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
+from answer_kit import paused, rejection, send
 from intermission.service.demo import app as demo
 from intermission.service.wiring.settings import Settings
 from intermission.testing import ServiceHarness
 from intermission_producer import AnswerKey, build_resume
 from intermission_schemas import (
-    GenerateRequest,
     InterruptRaised,
-    Message,
-    ResumeRejected,
     ResumeRequested,
     RunCompleted,
-    TextPart,
     decode_result,
-    encode,
 )
 from pydantic import SecretStr
 
@@ -31,42 +26,16 @@ SETTINGS = Settings(answer_keys=SecretStr("ops=ops-secret,slack=slack-secret"), 
 APPROVE = {"status": "APPROVED"}
 
 
-async def _paused(service: ServiceHarness, run_id: str) -> InterruptRaised:
-    await service.client.submit(
-        GenerateRequest(
-            run_id=run_id,
-            idempotency_key=run_id,
-            messages=[Message(role="user", content=[TextPart(text="Transfer $1000")])],
-            tools=["transferMoney"],
-        )
-    )
-    return await service.interrupt(run_id)
-
-
-async def _send(service: ServiceHarness, event: ResumeRequested) -> None:
-    await service.log.publish(service.settings.topics.resumes, event.run_id, encode(event))
-
-
-async def _rejection(service: ServiceHarness, resume_id: str) -> ResumeRejected:
-    for _ in range(250):
-        for record in service.log.topics[service.settings.topics.results]:
-            event = decode_result(record.value)
-            if isinstance(event, ResumeRejected) and event.resume_id == resume_id:
-                return event
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"no ResumeRejected for {resume_id}")
-
-
 async def _still_open(service: ServiceHarness, raised: InterruptRaised) -> None:
     """A good signed answer still resumes the pause: the rejection left it open."""
     ref = raised.interrupts[0].ref
-    await _send(service, build_resume(raised, restart={ref: APPROVE}, answered_by="alice", signing_key=KEY))
+    await send(service, build_resume(raised, restart={ref: APPROVE}, answered_by="alice", signing_key=KEY))
     assert isinstance(await service.result(raised.run_id), RunCompleted)
 
 
 async def test_signed_answer_is_accepted() -> None:
     async with ServiceHarness(demo.ai, settings=SETTINGS) as service:
-        raised = await _paused(service, "sig-ok")
+        raised = await paused(service, "sig-ok")
         await _still_open(service, raised)
 
 
@@ -79,7 +48,7 @@ def _restart(raised: InterruptRaised, **options: object) -> ResumeRequested:
 )
 async def test_bad_answers_are_rejected_with_their_reason_and_the_pause_stays_open(case: str) -> None:
     async with ServiceHarness(demo.ai, settings=SETTINGS) as service:
-        raised = await _paused(service, f"sig-{case}")
+        raised = await paused(service, f"sig-{case}")
         if case == "unsigned":
             event, reason = _restart(raised), "unsigned"
         elif case == "forged":
@@ -106,20 +75,20 @@ async def test_bad_answers_are_rejected_with_their_reason_and_the_pause_stays_op
             )
             seen = msgspec.structs.replace(raised, interrupts=[shown])
             event, reason = _restart(seen, signing_key=KEY), "input_mismatch"
-        await _send(service, event)
-        rejected = await _rejection(service, event.resume_id)
+        await send(service, event)
+        rejected = await rejection(service, event.resume_id)
         assert rejected.reason == reason, rejected.detail
         await _still_open(service, raised)
 
 
 async def test_replayed_signed_answer_is_rejected() -> None:
     async with ServiceHarness(demo.ai, settings=SETTINGS) as service:
-        raised = await _paused(service, "sig-replay")
+        raised = await paused(service, "sig-replay")
         event = _restart(raised, signing_key=KEY)
-        await _send(service, event)
+        await send(service, event)
         assert isinstance(await service.result("sig-replay"), RunCompleted)
-        await _send(service, event)
-        assert (await _rejection(service, event.resume_id)).reason == "replayed"
+        await send(service, event)
+        assert (await rejection(service, event.resume_id)).reason == "replayed"
         completed = [
             r
             for r in service.log.topics[service.settings.topics.results]
@@ -130,8 +99,8 @@ async def test_replayed_signed_answer_is_rejected() -> None:
 
 async def test_without_keys_unsigned_answers_still_work() -> None:
     async with ServiceHarness(demo.ai) as service:
-        raised = await _paused(service, "sig-none")
-        await _send(service, _restart(raised))
+        raised = await paused(service, "sig-none")
+        await send(service, _restart(raised))
         assert isinstance(await service.result("sig-none"), RunCompleted)
 
 
@@ -155,7 +124,7 @@ async def test_ed25519_keys_per_approver() -> None:
     settings = Settings(approver_keys=f"alice={alice_public}", require_signed_answers=True)
     alice = AnswerKey("alice", alice_seed, algorithm="ed25519")
     async with ServiceHarness(demo.ai, settings=settings) as service:
-        raised = await _paused(service, "ed-1")
+        raised = await paused(service, "ed-1")
         ref = raised.interrupts[0].ref
         cases = [
             # alice's name, someone else's key
@@ -176,10 +145,10 @@ async def test_ed25519_keys_per_approver() -> None:
             (build_resume(raised, restart={ref: APPROVE}, answered_by="alice"), "unsigned"),
         ]
         for event, reason in cases:
-            await _send(service, event)
-            assert (await _rejection(service, event.resume_id)).reason == reason
+            await send(service, event)
+            assert (await rejection(service, event.resume_id)).reason == reason
         signed = build_resume(raised, restart={ref: APPROVE}, answered_by="alice", signing_key=alice)
         assert signed.signature is not None
         assert signed.signature.algorithm == "ed25519"
-        await _send(service, signed)
+        await send(service, signed)
         assert isinstance(await service.result("ed-1"), RunCompleted)

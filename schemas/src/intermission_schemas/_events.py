@@ -209,6 +209,9 @@ RejectReason: TypeAlias = Literal[
     "signature_expired",
     "replayed",
     "input_mismatch",
+    # forged or broken answers: refused, and the pause stays open for a good one
+    "digest_mismatch",
+    "malformed",
 ]
 
 

@@ -83,8 +83,11 @@ class Announcer:
         await self.publisher.publish(self.topics.results, event.run_id, encode(message))
 
     async def result(self, event: RunCompleted | RunFailed, request: GenerateRequest) -> None:
-        topic = request.reply_to or self.topics.results
-        await self.publisher.publish(topic, request.run_id, encode(event))
+        await self.outcome(event, request.reply_to)
+
+    async def outcome(self, event: RunCompleted | RunFailed, reply_to: str | None) -> None:
+        """A run's end, where its caller asked (``reply_to``) or on the results topic."""
+        await self.publisher.publish(reply_to or self.topics.results, event.run_id, encode(event))
         if isinstance(event, RunCompleted):
             log.debug("run %s completed (%s)", event.run_id, event.finish_reason)
         else:

@@ -12,7 +12,9 @@ at most once; a redelivered answer that was applied is never rejected.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
 
 import msgspec
@@ -80,7 +82,7 @@ class Claims:
         steps = self.steps
         # Everything a resume may need, side by side in one round trip: the pause, the step that
         # continued it (if any), and the journal of the step it would start.
-        (loaded, following), journal = await asyncio.gather(
+        (loaded, following, ended), journal = await asyncio.gather(
             steps.snapshots.around(event.run_id, event.snapshot_version),
             steps.journal(event.run_id, event.snapshot_version),
         )
@@ -91,7 +93,12 @@ class Claims:
         snapshot = loaded.snapshot
         key = snapshot_key(snapshot.run_id, snapshot.snapshot_version)
         if event.pause_digest is not None and event.pause_digest != pause_digest(snapshot):
-            raise TamperedSnapshotError(key, "is not the pause the approver was shown")
+            # The answer's word against the sealed store: the answer loses. Anyone who can write
+            # to the resumes topic can send any digest, so this never fails the run.
+            raise AnswerProblem(
+                "digest_mismatch",
+                f"the answer names pause digest {event.pause_digest[:16]!r}, not this pause's",
+            )
         if (
             event.signature is not None
             and event.resume_id in snapshot.applied_resumes
@@ -111,9 +118,13 @@ class Claims:
         if following is not None:
             # A pending pause whose next step is stored: an older copy put back in place.
             raise TamperedSnapshotError(key, "is pending, but its next step is stored (rolled back)")
+        if ended is not None:
+            # The run ended while this pause stayed open (failed as tampered): it is closed.
+            raise AnswerProblem("stale", f"run {event.run_id!r} has ended ({type(ended.completed).__name__})")
         if self.answer_keys is not None:
             shown = [pending_interrupt(part, None) for part in snapshot.paused.interrupts]
-            self.answer_keys.verify(event, shown, steps.clock())
+            with _malformed_is_rejected():
+                self.answer_keys.verify(event, shown, steps.clock())
         request = snapshot.request
         if request.approvers and event.answered_by not in request.approvers:
             raise AnswerProblem("unauthorized", f"{event.answered_by!r} may not answer this run")
@@ -121,7 +132,8 @@ class Claims:
             await self.expiry.expire(loaded)
             raise AnswerProblem("expired", f"the pause expired at {snapshot.expires_at.isoformat()}")
         spec = await steps.specs.of(request)
-        answers = _collect(snapshot, event, spec)
+        with _malformed_is_rejected():
+            answers = _collect(snapshot, event, spec)
         complete = all(part.tool_request.ref in answers for part in snapshot.paused.interrupts)
         updated = msgspec.structs.replace(
             snapshot,
@@ -193,6 +205,19 @@ class Claims:
         else:
             await steps.announce.result(following.completed, snapshot.request)
         await steps.mark_resolved(claimed)
+
+
+@contextlib.contextmanager
+def _malformed_is_rejected() -> Iterator[None]:
+    """Junk in an answer that the checks did not foresee is the answer's fault: a rejection,
+    never a retried (then dead-lettered) record. These checks do no I/O, so an outage cannot
+    surface here."""
+    try:
+        yield
+    except (ValueError, TypeError, UnicodeError, OverflowError) as exc:
+        raise AnswerProblem(
+            "malformed", f"the answer cannot be checked: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _wait_interval(remaining: timedelta, lease: timedelta) -> float:

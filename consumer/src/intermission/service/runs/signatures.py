@@ -12,6 +12,7 @@ and reject, each with its own reason, leaving the pause open:
                        one of the stored pending call
     replayed           (in claims.py) a signed answer that was applied already, arriving again
                        after its pause was settled
+    digest_mismatch    (in claims.py) the pause digest the answer names is not the stored pause's
 
 What is covered is defined once, in ``intermission_schemas.signing_payload``.
 """
@@ -81,7 +82,9 @@ class AnswerKeys:
             if secret is None:
                 raise AnswerProblem("bad_signature", f"no answer key {signature.key_id!r} is configured")
             expected = hmac.new(secret, payload, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(expected, signature.value):
+            # Bytes, not str: compare_digest refuses non-ASCII text with a TypeError, and a
+            # forged value must be a rejection, never a failure of the record.
+            if not hmac.compare_digest(expected.encode(), signature.value.encode()):
                 raise AnswerProblem("bad_signature", "the signature does not match the answer")
         if now >= signature.expires_at:
             raise AnswerProblem(

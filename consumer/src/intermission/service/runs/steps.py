@@ -33,6 +33,7 @@ from ...errors import (
     ModelError,
     ResumeError,
     SchemaError,
+    TamperedSnapshotError,
     ToolError,
     UnknownToolError,
 )
@@ -173,6 +174,24 @@ class Steps:
         )
         mark_failed(f"run failed: {failure.code}")
         await self._finish(request, RunResult(run_id=request.run_id, completed=failure), version, started_at)
+
+    async def tampered(self, run_id: str, reply_to: str | None, detail: str) -> RunCompleted | RunFailed:
+        """End a run whose stored state was tampered with: the RunFailed goes into the result
+        object first (If-None-Match), which closes the run, so no later answer completes it. A
+        run that already ended keeps its end, published again: one terminal event per run."""
+        failure = RunFailed(run_id=run_id, code="tampered", message=detail)
+        mark_failed("run failed: tampered")
+        try:
+            stored = await self.snapshots.create_result(
+                RunResult(run_id=run_id, completed=failure),
+                alongside=lambda stored: self.announce.outcome(stored.completed, reply_to),
+            )
+        except TamperedSnapshotError:
+            # The result object itself is forged: its key is taken, so no step can store an end
+            # there either; the run is closed all the same.
+            await self.announce.outcome(failure, reply_to)
+            return failure
+        return stored.completed
 
     async def _settle(
         self,
