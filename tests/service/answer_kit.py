@@ -51,3 +51,18 @@ def terminal(service: ServiceHarness, run_id: str) -> list[RunCompleted | RunFai
     """Every RunCompleted and RunFailed of ``run_id`` published so far."""
     events = [decode_result(r.value) for r in service.log.topics[service.settings.topics.results]]
     return [e for e in events if isinstance(e, RunCompleted | RunFailed) and e.run_id == run_id]
+
+
+def ed25519_pair() -> tuple[bytes, str]:
+    """An approver's key: the private seed, and the public key in hex (for the settings)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
+
+    private = Ed25519PrivateKey.generate()
+    seed = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    return seed, private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()

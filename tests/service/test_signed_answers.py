@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
-from answer_kit import paused, rejection, send
+from answer_kit import ed25519_pair, paused, rejection, send
 from intermission.service.demo import app as demo
 from intermission.service.wiring.settings import Settings
 from intermission.testing import ServiceHarness
@@ -104,23 +104,9 @@ async def test_without_keys_unsigned_answers_still_work() -> None:
         assert isinstance(await service.result("sig-none"), RunCompleted)
 
 
-def _ed25519_pair() -> tuple[bytes, str]:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import (
-        Encoding,
-        NoEncryption,
-        PrivateFormat,
-        PublicFormat,
-    )
-
-    private = Ed25519PrivateKey.generate()
-    seed = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    return seed, private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-
-
 async def test_ed25519_keys_per_approver() -> None:
-    alice_seed, alice_public = _ed25519_pair()
-    mallory_seed, _ = _ed25519_pair()
+    alice_seed, alice_public = ed25519_pair()
+    mallory_seed, _ = ed25519_pair()
     settings = Settings(approver_keys=f"alice={alice_public}", require_signed_answers=True)
     alice = AnswerKey("alice", alice_seed, algorithm="ed25519")
     async with ServiceHarness(demo.ai, settings=settings) as service:
@@ -152,3 +138,19 @@ async def test_ed25519_keys_per_approver() -> None:
         assert signed.signature.algorithm == "ed25519"
         await send(service, signed)
         assert isinstance(await service.result("ed-1"), RunCompleted)
+
+
+async def test_an_approval_system_key_cannot_speak_for_an_approver_with_her_own_key() -> None:
+    seed, public = ed25519_pair()
+    settings = Settings(answer_keys=SecretStr("ops=ops-secret"), approver_keys=f"alice={public}")
+    async with ServiceHarness(demo.ai, settings=settings) as service:
+        raised = await paused(service, "own-key", approvers=["alice"])
+        for event, reason in [
+            (_restart(raised, signing_key=KEY), "key_not_bound"),
+            (_restart(raised), "unsigned"),
+        ]:
+            await send(service, event)
+            assert (await rejection(service, event.resume_id)).reason == reason
+        alice = AnswerKey("alice", seed, algorithm="ed25519")
+        await send(service, _restart(raised, signing_key=alice))
+        assert isinstance(await service.result("own-key"), RunCompleted)

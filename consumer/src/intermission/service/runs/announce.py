@@ -15,6 +15,7 @@ from intermission_schemas import (
     ResumeRequested,
     RunCompleted,
     RunFailed,
+    Snapshot,
     SnapshotRef,
     ToolRequestPart,
     Topics,
@@ -23,6 +24,7 @@ from intermission_schemas import (
 
 from ..._tools import Tool
 from ..ports import Publisher
+from .authority import required_approvals
 from .keys import snapshot_key
 from .sealing import pause_digest
 from .snapshots import Loaded
@@ -104,7 +106,7 @@ def interrupt_raised(loaded: Loaded, spec: RunSpec) -> InterruptRaised:
             sha256=pause_digest(snapshot),
         ),
         interrupts=[
-            pending_interrupt(part, spec.tools.get(part.tool_request.name))
+            _with_approvals(pending_interrupt(part, spec.tools.get(part.tool_request.name)), snapshot)
             for part in snapshot.paused.interrupts
         ],
         created_at=snapshot.created_at,
@@ -113,6 +115,15 @@ def interrupt_raised(loaded: Loaded, spec: RunSpec) -> InterruptRaised:
         tags=snapshot.request.tags,
         trace_context=snapshot.trace_context,
     )
+
+
+def _with_approvals(pending: PendingInterrupt, snapshot: Snapshot) -> PendingInterrupt:
+    """How many approvals the call needs, and who gave one so far (approval UIs show both)."""
+    required = required_approvals(snapshot.request, pending.tool)
+    if required == 1:
+        return pending
+    approved = [a.answered_by for a in snapshot.approvals.get(pending.ref, [])]
+    return msgspec.structs.replace(pending, approvals_required=required, approved_by=approved)
 
 
 def pending_interrupt(part: ToolRequestPart, tool: Tool | None) -> PendingInterrupt:

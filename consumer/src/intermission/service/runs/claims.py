@@ -32,6 +32,7 @@ from ...errors import ResumeError, TamperedSnapshotError
 from ..observe.events import AnswerCollected, AnswerRejected
 from ..ports import PreconditionFailed
 from .announce import pending_interrupt
+from .authority import Answerer, authorize, required_approvals, same_approval
 from .expiry import Expiry
 from .journal import Journal
 from .keys import snapshot_key
@@ -121,23 +122,28 @@ class Claims:
         if ended is not None:
             # The run ended while this pause stayed open (failed as tampered): it is closed.
             raise AnswerProblem("stale", f"run {event.run_id!r} has ended ({type(ended.completed).__name__})")
+        groups: frozenset[str] = frozenset()  # trusted only once a signature vouches for them
         if self.answer_keys is not None:
             shown = [pending_interrupt(part, None) for part in snapshot.paused.interrupts]
             with _malformed_is_rejected():
-                self.answer_keys.verify(event, shown, steps.clock())
+                groups = self.answer_keys.verify(event, shown, steps.clock())
         request = snapshot.request
-        if request.approvers and event.answered_by not in request.approvers:
-            raise AnswerProblem("unauthorized", f"{event.answered_by!r} may not answer this run")
+        answerer = Answerer(event.answered_by, groups)
+        tools = {part.tool_request.ref: part.tool_request.name for part in snapshot.paused.interrupts}
+        for ref in [a.ref for a in event.respond] + [a.ref for a in event.restart]:
+            if ref in tools:  # an unknown ref is rejected as such below
+                authorize(request, tools[ref], ref, answerer)
         if snapshot.expires_at is not None and steps.clock() >= snapshot.expires_at:
             await self.expiry.expire(loaded)
             raise AnswerProblem("expired", f"the pause expired at {snapshot.expires_at.isoformat()}")
         spec = await steps.specs.of(request)
         with _malformed_is_rejected():
-            answers = _collect(snapshot, event, spec)
+            answers, approvals = _collect(snapshot, event, spec)
         complete = all(part.tool_request.ref in answers for part in snapshot.paused.interrupts)
         updated = msgspec.structs.replace(
             snapshot,
             answers=answers,
+            approvals=approvals,
             applied_resumes=[*snapshot.applied_resumes, event.resume_id],
             status="resuming" if complete else "pending",
             resumed_by=event.resume_id if complete else None,
@@ -224,8 +230,12 @@ def _wait_interval(remaining: timedelta, lease: timedelta) -> float:
     return max(0.05, min(remaining.total_seconds(), lease.total_seconds() / 4, 2.0))
 
 
-def _collect(snapshot: Snapshot, event: ResumeRequested, spec: RunSpec) -> dict[str, CollectedAnswer]:
-    """The snapshot's answers plus this event's, each checked against the stored pause."""
+def _collect(
+    snapshot: Snapshot, event: ResumeRequested, spec: RunSpec
+) -> tuple[dict[str, CollectedAnswer], dict[str, list[CollectedAnswer]]]:
+    """The snapshot's answers plus this event's, each checked against the stored pause, and the
+    approvals of calls that need several: a restart of such a call joins its approvals, and
+    becomes its answer once enough distinct approvers agree."""
     pending = [
         pending_interrupt(part, spec.tool(part.tool_request.name)) for part in snapshot.paused.interrupts
     ]
@@ -238,15 +248,35 @@ def _collect(snapshot: Snapshot, event: ResumeRequested, spec: RunSpec) -> dict[
         input_problem=lambda interrupt, value: _problem(spec, interrupt, value, "input"),
     )
     answers = dict(snapshot.answers)
+    approvals = dict(snapshot.approvals)
     for respond in event.respond:
         answers[respond.ref] = CollectedAnswer(
             resume_id=event.resume_id, answered_by=event.answered_by, respond=respond
         )
+        approvals.pop(respond.ref, None)  # one respond (a denial) settles the call
+    tools = {part.tool_request.ref: part.tool_request.name for part in snapshot.paused.interrupts}
     for restart in event.restart:
-        answers[restart.ref] = CollectedAnswer(
-            resume_id=event.resume_id, answered_by=event.answered_by, restart=restart
-        )
-    return answers
+        answer = CollectedAnswer(resume_id=event.resume_id, answered_by=event.answered_by, restart=restart)
+        required = required_approvals(snapshot.request, tools[restart.ref])
+        if required == 1:
+            answers[restart.ref] = answer
+            continue
+        so_far = approvals.get(restart.ref, [])
+        if event.answered_by in {a.answered_by for a in so_far}:
+            raise AnswerProblem(
+                "already_approved", f"{event.answered_by!r} approved {restart.ref!r} already", [restart.ref]
+            )
+        if so_far and so_far[0].restart is not None and not same_approval(so_far[0].restart, restart):
+            raise AnswerProblem(
+                "approval_mismatch",
+                f"{restart.ref!r} was approved to run differently; approvals must agree",
+                [restart.ref],
+            )
+        approvals[restart.ref] = [*so_far, answer]
+        if len(approvals[restart.ref]) >= required:
+            answers[restart.ref] = so_far[0] if so_far else answer
+            # The approvals stay recorded: who approved the call that ran.
+    return answers, approvals
 
 
 def _problem(spec: RunSpec, interrupt: PendingInterrupt, value: object, kind: str) -> tuple[str, str] | None:
