@@ -14,11 +14,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-import msgspec
-from intermission_schemas import Claim
-
 from ...errors import UnavailableError
 from ..ports import PreconditionFailed
+from .lifecycle import Lost, Pause, Renewal, Write, decide, new_claim
 from .snapshots import Loaded, Snapshots
 
 __all__ = ["ClaimLost", "Lease", "new_claim", "snapshot_lease"]
@@ -76,20 +74,22 @@ class Lease:
 
 
 def snapshot_lease(
-    snapshots: Snapshots, claimed: Loaded, *, duration: timedelta, clock: Callable[[], datetime]
+    snapshots: Snapshots, claimed: Loaded, *, owner: str, duration: timedelta, clock: Callable[[], datetime]
 ) -> tuple[Lease, Callable[[], Loaded]]:
     """A lease on a claimed pause, and a way to read the pause as last written (its etag)."""
     current = [claimed]
 
     async def renew() -> None:
-        snapshot = current[0].snapshot
-        if snapshot.claim is None:
-            return
-        claim = msgspec.structs.replace(snapshot.claim, lease_until=clock() + duration)
-        current[0] = await snapshots.replace(current[0], msgspec.structs.replace(snapshot, claim=claim))
+        loaded = current[0]
+        decision = decide(
+            Pause(snapshot=loaded.snapshot), Renewal(), now=clock(), owner=owner, lease=duration
+        )
+        match decision:
+            case Write(snapshot=renewed):
+                current[0] = await snapshots.replace(loaded, renewed)
+            case Lost():
+                raise PreconditionFailed(f"{loaded.snapshot.run_id}: the claim is not {owner!r}'s")
+            case _:
+                raise AssertionError(f"a renewal decided {decision!r}")
 
     return Lease(renew, duration=duration), lambda: current[0]
-
-
-def new_claim(owner: str, now: datetime, duration: timedelta, takeovers: int = 0) -> Claim:
-    return Claim(owner=owner, lease_until=now + duration, takeovers=takeovers)
