@@ -5,7 +5,9 @@ that needs N approvals runs once N distinct approvers agree, and one denial sett
 
 from __future__ import annotations
 
+import pytest
 from answer_kit import paused, rejection, send, terminal
+from intermission.errors import SettingsError
 from intermission.service.demo import app as demo
 from intermission.service.wiring.settings import Settings
 from intermission.testing import ServiceHarness
@@ -89,3 +91,18 @@ async def test_one_denial_settles_a_call_that_needs_several_approvals() -> None:
         denial = {"status": "REJECTED", "message": "not approved"}
         await send(service, build_resume(raised, respond={ref: denial}, answered_by="alice"))
         assert isinstance(await service.result("denied"), RunCompleted)
+
+
+@pytest.mark.parametrize("bindings", ["ops", "ops:", "ops:@", "nobody:alice"])
+def test_key_bindings_are_checked_at_start(bindings: str) -> None:
+    settings = Settings(answer_keys=SecretStr("ops=ops-secret"), answer_key_bindings=bindings)
+    with pytest.raises(SettingsError, match="INTERMISSION_ANSWER_KEY_BINDINGS"):
+        settings.answer_key_set()
+
+
+def test_key_bindings_parse_names_and_groups() -> None:
+    keys = Settings(
+        answer_keys=SecretStr("ops=a,slack=b"), answer_key_bindings=" ops: alice, @finance ; slack:@support"
+    ).answer_key_set()
+    assert keys is not None
+    assert keys.bindings == {"ops": frozenset({"alice", "@finance"}), "slack": frozenset({"@support"})}
