@@ -5,14 +5,19 @@ fixed number of tries; and an applied answer is never told "stale". Injected clo
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Coroutine
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fakeclock import Clock
 from harness import Harness, approve
+from intermission import Intermission, ScriptedModel, ToolContext, reply, tool_call
 from intermission.service import snapshot_key
 from intermission.service.ports import SnapshotStore, StoredObject
-from intermission_schemas import ResumeRejected, RunCompleted
+from intermission.service.runs.keys import journal_claim_key
+from intermission_schemas import GenerateRequest, Message, ResumeRejected, RunCompleted, TextPart
 from storecount import CountingStore
 from test_fault_tolerance import GatedApp, _paused
 
@@ -40,6 +45,17 @@ class WatchedStore(CountingStore):
             await self.read.wait_for(lambda: self.requests.count(("get", self.key)) >= at_least)
 
 
+async def _dies_in_its_tool(work: Coroutine[Any, Any, None], app: GatedApp | SlowLookup) -> None:
+    """Run ``work`` until its tool is entered, then kill it: the owner dies holding its claim,
+    and never renews it again."""
+    app.gate.clear()
+    dying = asyncio.create_task(work)
+    await asyncio.wait_for(app.entered.wait(), 10)
+    dying.cancel()
+    await asyncio.gather(dying, return_exceptions=True)
+    app.gate.set()
+
+
 async def _completed_unrejected(harness: Harness, run_id: str) -> RunCompleted:
     """The run's RunCompleted, with no answer rejected on the way (an applied one never is)."""
     done: RunCompleted = await harness.result(run_id, RunCompleted)
@@ -58,12 +74,7 @@ async def test_an_abandoned_claim_is_taken_over_after_a_lease_seen_here(
     theirs, ours = Clock(), Clock()
     theirs.now = ours.now + owner_clock_ahead
     doomed = harness.runs(ai=app.ai, owner="doomed", lease=LEASE, clock=theirs)
-    app.gate.clear()
-    dying = asyncio.create_task(doomed.on_resume(event))
-    await asyncio.wait_for(app.entered.wait(), 10)
-    dying.cancel()  # the owner dies holding the claim: it never renews again
-    await asyncio.gather(dying, return_exceptions=True)
-    app.gate.set()
+    await _dies_in_its_tool(doomed.on_resume(event), app)
 
     store = WatchedStore(harness.backend.store, snapshot_key(run_id, 1))
     successor = harness.runs(ai=app.ai, owner="successor", lease=LEASE, clock=ours, store=store)
@@ -104,3 +115,58 @@ async def test_a_renewing_owner_is_never_taken_over(harness: Harness) -> None:
     await asyncio.wait_for(asyncio.gather(working, waiting), 20)
     await _completed_unrejected(harness, run_id)
     assert len(app.calls) == 1
+
+
+@pytest.mark.parametrize("backend", ["memory"], indirect=True)
+async def test_a_first_step_abandoned_by_an_owner_with_a_fast_clock_is_taken_over_after_a_lease(
+    harness: Harness,
+) -> None:
+    """A first step is claimed in its journal; its owner's clock is an hour ahead, then it dies.
+    The successor takes over after one lease on its own clock, not an hour."""
+    app = SlowLookup()
+    request = app.request(f"first-{uuid.uuid4().hex[:8]}")
+    theirs, ours = Clock(), Clock()
+    theirs.now = ours.now + timedelta(hours=1)
+    doomed = harness.runs(ai=app.ai, owner="doomed", lease=LEASE, clock=theirs)
+    await _dies_in_its_tool(doomed.on_request(request), app)
+
+    store = WatchedStore(harness.backend.store, journal_claim_key(request.run_id, 0))
+    successor = harness.runs(ai=app.ai, owner="successor", lease=LEASE, clock=ours, store=store)
+    taking_over = asyncio.create_task(successor.on_request(request))
+    await store.reads(at_least=6)
+    assert not taking_over.done()
+    ours.now += LEASE
+    await asyncio.wait_for(taking_over, 20)
+    done = await harness.result(request.run_id, RunCompleted)
+    assert done.text == "looked it up"
+    assert app.calls == [f"{request.run_id}:0:lookup-1"] * 2  # cut off mid-call: once more, same key
+
+
+class SlowLookup:
+    """A first step whose tool waits at a gate."""
+
+    def __init__(self) -> None:
+        self.gate, self.entered = asyncio.Event(), asyncio.Event()
+        self.calls: list[str | None] = []
+
+        def model(request: Any) -> Any:
+            if request.messages[-1].role == "tool":
+                return reply("looked it up")
+            return reply(tool_call("lookup", {"query": "balance"}, ref="lookup-1"))
+
+        self.ai = Intermission(model=ScriptedModel(model))
+
+        @self.ai.define_tool(name="lookup", description="Looks something up, slowly.")
+        async def lookup(input: dict[str, Any], ctx: ToolContext) -> dict[str, object]:
+            self.calls.append(ctx.idempotency_key)
+            self.entered.set()
+            await self.gate.wait()
+            return {"balance": 42}
+
+    def request(self, run_id: str) -> GenerateRequest:
+        return GenerateRequest(
+            run_id=run_id,
+            idempotency_key=run_id,
+            messages=[Message(role="user", content=[TextPart("what is my balance?")])],
+            tools=["lookup"],
+        )

@@ -17,12 +17,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from typing import Literal, TypeAlias, assert_never
 
 from intermission_schemas import (
     AnswerProblem,
-    Claim,
     CollectedAnswer,
     PendingInterrupt,
     ResumeRequested,
@@ -39,6 +37,7 @@ from .authority import Answerer, authorize, required_approvals, same_approval
 from .expiry import Expiry
 from .journal import Journal
 from .keys import snapshot_key
+from .lease import ClaimWatch, wait_interval
 from .lifecycle import (
     Answer,
     Check,
@@ -74,9 +73,7 @@ class Claims:
         self.steps = steps
         self.expiry = expiry
         self.answer_keys = answer_keys
-        # When this worker first saw each claim it waits on: a lease is measured here, by this
-        # worker's clock, never by comparing another machine's lease_until with ours.
-        self._seen: dict[tuple[str, int], tuple[Claim, datetime]] = {}
+        self._watch = ClaimWatch(steps.clock)
 
     async def handle(self, event: ResumeRequested) -> None:
         conflicts = 0
@@ -88,7 +85,7 @@ class Claims:
                 return
             match outcome:
                 case "done":
-                    self._seen.pop((event.run_id, event.snapshot_version), None)
+                    self._watch.forget((event.run_id, event.snapshot_version))
                     return
                 case "retry":
                     continue  # an applied answer waits or retries as long as it takes
@@ -102,7 +99,7 @@ class Claims:
                     assert_never(never)
 
     async def _reject(self, event: ResumeRequested, problem: AnswerProblem) -> None:
-        self._seen.pop((event.run_id, event.snapshot_version), None)
+        self._watch.forget((event.run_id, event.snapshot_version))
         await self.steps.announce.rejection(event, problem)
         self.steps.observer.observe(
             AnswerRejected(
@@ -113,19 +110,6 @@ class Claims:
                 detail=problem.detail,
             )
         )
-
-    def _seen_for(self, snapshot: Snapshot, now: datetime) -> timedelta:
-        """How long this worker has seen the pause's current claim unchanged."""
-        key = (snapshot.run_id, snapshot.snapshot_version)
-        claim = snapshot.claim
-        if claim is None:
-            self._seen.pop(key, None)
-            return timedelta(0)
-        seen = self._seen.get(key)
-        if seen is None or seen[0] != claim:
-            self._seen[key] = (claim, now)
-            return timedelta(0)
-        return now - seen[1]
 
     async def _try(self, event: ResumeRequested) -> Outcome:
         steps = self.steps
@@ -146,7 +130,7 @@ class Claims:
             resume_id=event.resume_id,
             signed=event.signature is not None,
             digest_matches=event.pause_digest is None or event.pause_digest == pause_digest(snapshot),
-            seen_for=self._seen_for(snapshot, now),
+            seen_for=self._watch.seen_for((snapshot.run_id, snapshot.snapshot_version), snapshot.claim),
         )
         decision = decide(pause, answer, now=now, owner=steps.owner, lease=steps.lease)
         match decision:
@@ -159,7 +143,7 @@ class Claims:
             case Nothing():
                 return "done"
             case Wait(remaining=remaining):
-                await asyncio.sleep(_wait_interval(remaining, steps.lease))
+                await asyncio.sleep(wait_interval(remaining, steps.lease))
                 return "retry"
             case Write(snapshot=taken):
                 try:
@@ -252,10 +236,6 @@ def _malformed_is_rejected() -> Iterator[None]:
         raise AnswerProblem(
             "malformed", f"the answer cannot be checked: {type(exc).__name__}: {exc}"
         ) from exc
-
-
-def _wait_interval(remaining: timedelta, lease: timedelta) -> float:
-    return max(0.05, min(remaining.total_seconds(), lease.total_seconds() / 4, 2.0))
 
 
 def _collect(

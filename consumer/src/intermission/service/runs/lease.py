@@ -14,16 +14,49 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from intermission_schemas import Claim
+
 from ...errors import UnavailableError
 from ..ports import PreconditionFailed
 from .lifecycle import Lost, Pause, Renewal, Write, decide, new_claim
 from .snapshots import Loaded, Snapshots
 
-__all__ = ["ClaimLost", "Lease", "new_claim", "snapshot_lease"]
+__all__ = ["ClaimLost", "ClaimWatch", "Lease", "new_claim", "snapshot_lease", "wait_interval"]
 
 log = logging.getLogger("intermission.worker")
 
 T = TypeVar("T")
+
+
+class ClaimWatch:
+    """How long this worker has seen each claim it waits on unchanged, by its own clock.
+
+    A lease is measured here, never by comparing another machine's ``lease_until`` with this
+    one's clock: a live owner renews, which changes the claim and starts the count again; a dead
+    one does not, and once a whole lease has passed here the claim may be taken over."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self._seen: dict[object, tuple[Claim, datetime]] = {}
+
+    def seen_for(self, where: object, claim: Claim | None) -> timedelta:
+        now = self._clock()
+        if claim is None:
+            self._seen.pop(where, None)
+            return timedelta(0)
+        seen = self._seen.get(where)
+        if seen is None or seen[0] != claim:
+            self._seen[where] = (claim, now)
+            return timedelta(0)
+        return now - seen[1]
+
+    def forget(self, where: object) -> None:
+        self._seen.pop(where, None)
+
+
+def wait_interval(remaining: timedelta, lease: timedelta) -> float:
+    """Seconds until a waiting worker looks at a claim again: often enough to see renewals."""
+    return max(0.05, min(remaining.total_seconds(), lease.total_seconds() / 4, 2.0))
 
 
 class ClaimLost(Exception):
