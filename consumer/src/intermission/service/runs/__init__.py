@@ -4,6 +4,9 @@
     spec.py        what a run's generations need, built once from its request
     requests.py    a GenerateRequest: first run, de-duplication
     claims.py      a ResumeRequested: answers checked and collected, the pause claimed
+    lifecycle.py   every status change of a pause, decided by one pure function
+    authority.py   who may answer which call, and how many must approve it
+    signatures.py  signed answers, and whom each key may speak for
     lease.py       a claim's lease, renewed while its owner works
     journal.py     a step's finished model replies and tool outputs
     expiry.py      pauses nobody answered: the sweep and the policies
