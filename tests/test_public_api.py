@@ -56,6 +56,7 @@ SCHEMAS_ALL = [
     "AnswerProblem",
     "AnswerSignature",
     "ApprovalEvent",
+    "ApprovalRule",
     "ChatState",
     "Claim",
     "CollectedAnswer",

@@ -44,6 +44,7 @@ from intermission_schemas import (
 )
 from realservices.kafka import LOCAL_MIN_SESSION_TIMEOUT_MS, KafkaService, fast_consumer_kwargs
 from realservices.plugin import S3Bucket
+from terminal_check import assert_one_end
 
 FAULTS_DIR = Path(__file__).resolve().parent
 TESTS_DIR = FAULTS_DIR.parent
@@ -281,6 +282,9 @@ class Client:
         for consumer in self._consumers:
             await consumer.stop()
         await self._producer.stop()
+        if exc[0] is None:  # a failing test keeps its own error
+            # The workers are other processes: their ends are checked here, as read from Kafka.
+            assert_one_end(self.results)
 
     async def _collect(
         self, consumer: AIOKafkaConsumer, decode: Callable[[bytes], Any], sink: list[Any]

@@ -4,25 +4,20 @@ stays open for a good answer."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
+from answer_kit import ed25519_pair, paused, rejection, send
 from intermission.service.demo import app as demo
 from intermission.service.wiring.settings import Settings
 from intermission.testing import ServiceHarness
 from intermission_producer import AnswerKey, build_resume
 from intermission_schemas import (
-    GenerateRequest,
     InterruptRaised,
-    Message,
-    ResumeRejected,
     ResumeRequested,
     RunCompleted,
-    TextPart,
     decode_result,
-    encode,
 )
 from pydantic import SecretStr
 
@@ -31,42 +26,16 @@ SETTINGS = Settings(answer_keys=SecretStr("ops=ops-secret,slack=slack-secret"), 
 APPROVE = {"status": "APPROVED"}
 
 
-async def _paused(service: ServiceHarness, run_id: str) -> InterruptRaised:
-    await service.client.submit(
-        GenerateRequest(
-            run_id=run_id,
-            idempotency_key=run_id,
-            messages=[Message(role="user", content=[TextPart(text="Transfer $1000")])],
-            tools=["transferMoney"],
-        )
-    )
-    return await service.interrupt(run_id)
-
-
-async def _send(service: ServiceHarness, event: ResumeRequested) -> None:
-    await service.log.publish(service.settings.topics.resumes, event.run_id, encode(event))
-
-
-async def _rejection(service: ServiceHarness, resume_id: str) -> ResumeRejected:
-    for _ in range(250):
-        for record in service.log.topics[service.settings.topics.results]:
-            event = decode_result(record.value)
-            if isinstance(event, ResumeRejected) and event.resume_id == resume_id:
-                return event
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"no ResumeRejected for {resume_id}")
-
-
 async def _still_open(service: ServiceHarness, raised: InterruptRaised) -> None:
     """A good signed answer still resumes the pause: the rejection left it open."""
     ref = raised.interrupts[0].ref
-    await _send(service, build_resume(raised, restart={ref: APPROVE}, answered_by="alice", signing_key=KEY))
+    await send(service, build_resume(raised, restart={ref: APPROVE}, answered_by="alice", signing_key=KEY))
     assert isinstance(await service.result(raised.run_id), RunCompleted)
 
 
 async def test_signed_answer_is_accepted() -> None:
     async with ServiceHarness(demo.ai, settings=SETTINGS) as service:
-        raised = await _paused(service, "sig-ok")
+        raised = await paused(service, "sig-ok")
         await _still_open(service, raised)
 
 
@@ -79,7 +48,7 @@ def _restart(raised: InterruptRaised, **options: object) -> ResumeRequested:
 )
 async def test_bad_answers_are_rejected_with_their_reason_and_the_pause_stays_open(case: str) -> None:
     async with ServiceHarness(demo.ai, settings=SETTINGS) as service:
-        raised = await _paused(service, f"sig-{case}")
+        raised = await paused(service, f"sig-{case}")
         if case == "unsigned":
             event, reason = _restart(raised), "unsigned"
         elif case == "forged":
@@ -106,20 +75,20 @@ async def test_bad_answers_are_rejected_with_their_reason_and_the_pause_stays_op
             )
             seen = msgspec.structs.replace(raised, interrupts=[shown])
             event, reason = _restart(seen, signing_key=KEY), "input_mismatch"
-        await _send(service, event)
-        rejected = await _rejection(service, event.resume_id)
+        await send(service, event)
+        rejected = await rejection(service, event.resume_id)
         assert rejected.reason == reason, rejected.detail
         await _still_open(service, raised)
 
 
 async def test_replayed_signed_answer_is_rejected() -> None:
     async with ServiceHarness(demo.ai, settings=SETTINGS) as service:
-        raised = await _paused(service, "sig-replay")
+        raised = await paused(service, "sig-replay")
         event = _restart(raised, signing_key=KEY)
-        await _send(service, event)
+        await send(service, event)
         assert isinstance(await service.result("sig-replay"), RunCompleted)
-        await _send(service, event)
-        assert (await _rejection(service, event.resume_id)).reason == "replayed"
+        await send(service, event)
+        assert (await rejection(service, event.resume_id)).reason == "replayed"
         completed = [
             r
             for r in service.log.topics[service.settings.topics.results]
@@ -130,32 +99,18 @@ async def test_replayed_signed_answer_is_rejected() -> None:
 
 async def test_without_keys_unsigned_answers_still_work() -> None:
     async with ServiceHarness(demo.ai) as service:
-        raised = await _paused(service, "sig-none")
-        await _send(service, _restart(raised))
+        raised = await paused(service, "sig-none")
+        await send(service, _restart(raised))
         assert isinstance(await service.result("sig-none"), RunCompleted)
 
 
-def _ed25519_pair() -> tuple[bytes, str]:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import (
-        Encoding,
-        NoEncryption,
-        PrivateFormat,
-        PublicFormat,
-    )
-
-    private = Ed25519PrivateKey.generate()
-    seed = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    return seed, private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-
-
 async def test_ed25519_keys_per_approver() -> None:
-    alice_seed, alice_public = _ed25519_pair()
-    mallory_seed, _ = _ed25519_pair()
+    alice_seed, alice_public = ed25519_pair()
+    mallory_seed, _ = ed25519_pair()
     settings = Settings(approver_keys=f"alice={alice_public}", require_signed_answers=True)
     alice = AnswerKey("alice", alice_seed, algorithm="ed25519")
     async with ServiceHarness(demo.ai, settings=settings) as service:
-        raised = await _paused(service, "ed-1")
+        raised = await paused(service, "ed-1")
         ref = raised.interrupts[0].ref
         cases = [
             # alice's name, someone else's key
@@ -176,10 +131,26 @@ async def test_ed25519_keys_per_approver() -> None:
             (build_resume(raised, restart={ref: APPROVE}, answered_by="alice"), "unsigned"),
         ]
         for event, reason in cases:
-            await _send(service, event)
-            assert (await _rejection(service, event.resume_id)).reason == reason
+            await send(service, event)
+            assert (await rejection(service, event.resume_id)).reason == reason
         signed = build_resume(raised, restart={ref: APPROVE}, answered_by="alice", signing_key=alice)
         assert signed.signature is not None
         assert signed.signature.algorithm == "ed25519"
-        await _send(service, signed)
+        await send(service, signed)
         assert isinstance(await service.result("ed-1"), RunCompleted)
+
+
+async def test_an_approval_system_key_cannot_speak_for_an_approver_with_her_own_key() -> None:
+    seed, public = ed25519_pair()
+    settings = Settings(answer_keys=SecretStr("ops=ops-secret"), approver_keys=f"alice={public}")
+    async with ServiceHarness(demo.ai, settings=settings) as service:
+        raised = await paused(service, "own-key", approvers=["alice"])
+        for event, reason in [
+            (_restart(raised, signing_key=KEY), "key_not_bound"),
+            (_restart(raised), "unsigned"),
+        ]:
+            await send(service, event)
+            assert (await rejection(service, event.resume_id)).reason == reason
+        alice = AnswerKey("alice", seed, algorithm="ed25519")
+        await send(service, _restart(raised, signing_key=alice))
+        assert isinstance(await service.result("own-key"), RunCompleted)

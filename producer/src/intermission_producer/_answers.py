@@ -8,7 +8,7 @@ ResumeRejected into an exception at the call site, naming the field.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -63,6 +63,7 @@ def build_resume(
     signing_key: AnswerKey | None = None,
     valid_for: float = 600.0,
     now: datetime | None = None,
+    groups: Sequence[str] = (),
 ) -> ResumeRequested:
     """The ResumeRequested for these answers, or AnswerError/ClientUsageError before any is sent.
 
@@ -73,7 +74,9 @@ def build_resume(
 
     With ``signing_key`` the answer is signed (``ResumeRequested.signature``): it binds the run,
     the pause, the resume id, ``answered_by``, the answers and each answered call's tool and input
-    as ``raised`` showed them, and holds for ``valid_for`` seconds from ``now``.
+    as ``raised`` showed them, and holds for ``valid_for`` seconds from ``now``. ``groups``: the
+    answerer's groups, as the approval system vouches for them (signed with the answer; a worker
+    trusts them only from an HMAC key bound to those groups).
 
     Publishing the event yourself? Send ``answer_headers(raised)`` as its record headers, so
     the answer joins the run's trace (`IntermissionClient.resume` does that for you).
@@ -127,6 +130,7 @@ def build_resume(
         # Binds the answer to the pause the approver was shown: the worker refuses a stored
         # pause whose content differs.
         pause_digest=raised.snapshot.sha256,
+        answered_groups=list(groups),
     )
     check_resume(event)
     if signing_key is None:

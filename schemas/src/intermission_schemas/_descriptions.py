@@ -44,8 +44,19 @@ FIELDS: dict[str, dict[str, str]] = {
             " the workers' INTERMISSION_REPLY_TOPICS patterns allow when they set any."
         ),
         "expiry": "What happens when a pause of this run is not answered in time; none: pauses never expire.",
-        "approvers": "Who may answer (matched against ResumeRequested.answeredBy); empty means anyone.",
+        "approvers": "Who may answer: names (matched against ResumeRequested.answeredBy) and @groups "
+        "(matched against the signed answeredGroups); empty means anyone.",
         "tags": "Free-form labels, copied onto this run's events.",
+        "approvalRules": "Per tool: who may answer its calls and how many distinct approvals a call "
+        "needs before it runs (the first rule naming the tool, else the one for '*').",
+        "requestedBy": "Who asked for the run, recorded at submit: that person may not answer its "
+        "interrupts (rejected as self_approval).",
+    },
+    "ApprovalRule": {
+        "tool": "The tool (or interrupt) name the rule is for; '*' for every tool without its own rule.",
+        "approvers": "Names and @groups who may answer these calls; empty: the request's approvers.",
+        "required": "Distinct approvers who must approve (restart) the same call before it runs; one "
+        "respond answer (a denial) settles it at once.",
     },
     "ExpiryPolicy": {
         "afterSeconds": "Seconds from the pause to its deadline: 0 to 315619200 (ten years).",
@@ -86,6 +97,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "optionally a replaced input) as well as answered; false for an interrupt: respond only.",
         "token": "Opaque resume token for this ref (when the service has a token secret): POST an answer "
         "to the inbox's /api/answer/{token}. Single-use; expires with the pause.",
+        "approvalsRequired": "Distinct approvals (restarts) the call needs before it runs.",
+        "approvedBy": "Who approved the call so far, while it needs more approvals.",
     },
     "ResumeRequested": {
         "resumeId": "De-duplication: a resume id is applied at most once.",
@@ -96,6 +109,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "pauseDigest": "The answered InterruptRaised's snapshot.sha256: the worker refuses a stored pause "
         "whose content is not the one the approver saw.",
         "signature": "Proof of who answered and what they saw (workers with answer keys verify it).",
+        "answeredGroups": "The answerer's groups as the signing approval system vouches for them; "
+        "covered by the signature, and trusted only from an HMAC key bound to those groups.",
     },
     "RespondAnswer": {
         "ref": "The paused call answered.",
@@ -186,6 +201,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "the pause continues this trace. Absent in pauses stored before tracing.",
         "runStartedAt": "When the run's first step began (the same in every pause of the run); "
         "absent in pauses stored before it was recorded.",
+        "approvals": "Approvals of calls that need more than one, by ref, until enough agree.",
     },
     "StoredSnapshot": {
         "snapshot": "The Snapshot, without its request's messages when they are counted below.",

@@ -66,6 +66,16 @@ class ExpiryPolicy(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     default_output: Any = None
 
 
+class ApprovalRule(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Who may answer the calls of one tool (or of every tool: ``"*"``), and how many distinct
+    approvers must approve (restart) the same call before it runs. One respond answer (a denial,
+    or an output given instead of running the tool) settles the call at once."""
+
+    tool: str = "*"
+    approvers: list[str] = []  # names and @groups; empty: the request's approvers
+    required: Annotated[int, msgspec.Meta(ge=1, le=16)] = 1
+
+
 class GenerateRequest(_Event, frozen=True, kw_only=True):
     idempotency_key: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
     prompt: str | None = None  # a prompt registered on the worker, rendered with ``input``
@@ -79,8 +89,10 @@ class GenerateRequest(_Event, frozen=True, kw_only=True):
     max_turns: int = 5
     reply_to: TopicName | None = None  # results topic for this run; the worker's default otherwise
     expiry: ExpiryPolicy | None = None
-    approvers: list[str] = []  # who may answer; empty means anyone
+    approvers: list[str] = []  # who may answer (names, @groups); empty means anyone
     tags: dict[str, str] = {}
+    approval_rules: list[ApprovalRule] = []  # per tool: who, and how many distinct approvals
+    requested_by: str | None = None  # who asked for the run: never its approver
 
     def __post_init__(self) -> None:
         publish(self.messages)
@@ -113,6 +125,9 @@ class PendingInterrupt(msgspec.Struct, frozen=True, kw_only=True, rename="camel"
     # to the inbox's /api/answer/{token} with no other credentials. Single-use; expires with
     # the pause.
     token: str | None = None
+    # Distinct approvals (restarts) this call needs before it runs, and who approved so far.
+    approvals_required: int = 1
+    approved_by: list[str] = []
 
 
 class InterruptRaised(_Event, frozen=True, kw_only=True):
@@ -172,6 +187,9 @@ class ResumeRequested(_Event, frozen=True, kw_only=True):
     # Present when the approval system signs its answers; workers configured with answer keys
     # verify it (and, when they require signatures, reject answers without one).
     signature: AnswerSignature | None = None
+    # The answerer's groups, as the signing approval system vouches for them: trusted only in
+    # a verified signature by a key bound to those groups, never on their own.
+    answered_groups: list[str] = []
 
 
 ResumeEvent: TypeAlias = ResumeRequested
@@ -210,6 +228,14 @@ RejectReason: TypeAlias = Literal[
     "signature_expired",
     "replayed",
     "input_mismatch",
+    # forged or broken answers: refused, and the pause stays open for a good one
+    "digest_mismatch",
+    "malformed",
+    # who may answer what
+    "key_not_bound",
+    "self_approval",
+    "already_approved",
+    "approval_mismatch",
 ]
 
 
@@ -307,6 +333,9 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag=Tr
     # When the run's first step began, carried from pause to pause, so the step that ends the
     # run knows how long it took across every wait. Absent in pauses stored before it.
     run_started_at: datetime | None = None
+    # Approvals (restarts) of calls that need more than one, by ref, until enough agree: then
+    # the call's answer moves into ``answers``.
+    approvals: dict[str, list[CollectedAnswer]] = {}
 
 
 class RunResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag=True):

@@ -47,6 +47,9 @@ def signing_payload(
         "respond": msgspec.to_builtins(event.respond),
         "restart": msgspec.to_builtins(event.restart),
     }
+    if event.answered_groups:
+        # Only when present, so the bytes of an answer without groups are what they always were.
+        body["answeredGroups"] = event.answered_groups
     return _CONTEXT + _canonical.encode(body)
 
 

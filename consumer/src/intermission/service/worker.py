@@ -401,12 +401,14 @@ class Worker:
 
     async def _tampered(self, record: Record, detail: str) -> None:
         event = self._decode(record)
-        failure = RunFailed(run_id=event.run_id, code="tampered", message=detail[:_DETAIL_LIMIT])
-        topic = event.reply_to if isinstance(event, GenerateRequest) and event.reply_to else None
-        await self.publisher.publish(topic or self.topics.results, event.run_id, encode(failure))
-        self.observer.observe(
-            RunFailure(run_id=event.run_id, snapshot_version=None, code="tampered", message=failure.message)
-        )
+        reply_to = event.reply_to if isinstance(event, GenerateRequest) else None
+        # Through the runs, not published from here: the failure must close the run (its result
+        # object) before it is announced, or a later answer could still complete it.
+        ended = await self.runs.on_tampered(event.run_id, reply_to, detail[:_DETAIL_LIMIT])
+        if isinstance(ended, RunFailed) and ended.code == "tampered":
+            self.observer.observe(
+                RunFailure(run_id=event.run_id, snapshot_version=None, code="tampered", message=ended.message)
+            )
         await self._dead_letter(record, "tampered", detail)
 
     async def _dead_letter(self, record: Record, reason: DeadLetterReason, detail: str) -> None:

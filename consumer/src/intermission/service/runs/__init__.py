@@ -4,6 +4,9 @@
     spec.py        what a run's generations need, built once from its request
     requests.py    a GenerateRequest: first run, de-duplication
     claims.py      a ResumeRequested: answers checked and collected, the pause claimed
+    lifecycle.py   every status change of a pause, decided by one pure function
+    authority.py   who may answer which call, and how many must approve it
+    signatures.py  signed answers, and whom each key may speak for
     lease.py       a claim's lease, renewed while its owner works
     journal.py     a step's finished model replies and tool outputs
     expiry.py      pauses nobody answered: the sweep and the policies
@@ -24,7 +27,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from intermission_schemas import GenerateRequest, ResumeRequested, Topics
+from intermission_schemas import GenerateRequest, ResumeRequested, RunCompleted, RunFailed, Topics
 
 from ..._app import Intermission
 from ..observe.observer import NO_OBSERVER, Observer
@@ -75,6 +78,7 @@ class Runs:
             lease=lease,
             observer=observer,
         )
+        self._steps = steps
         self._requests = Requests(steps)
         self._expiry = Expiry(steps)
         self._claims = Claims(steps, self._expiry, answer_keys)
@@ -84,6 +88,10 @@ class Runs:
 
     async def on_resume(self, event: ResumeRequested) -> None:
         await self._claims.handle(event)
+
+    async def on_tampered(self, run_id: str, reply_to: str | None, detail: str) -> RunCompleted | RunFailed:
+        """Fail a run whose stored state fails its checks; the run's end as stored."""
+        return await self._steps.tampered(run_id, reply_to, detail)
 
     async def sweep_expired(self) -> int:
         return await self._expiry.sweep()

@@ -15,6 +15,7 @@ from intermission_schemas import (
     ResumeRequested,
     RunCompleted,
     RunFailed,
+    Snapshot,
     SnapshotRef,
     ToolRequestPart,
     Topics,
@@ -23,6 +24,7 @@ from intermission_schemas import (
 
 from ..._tools import Tool
 from ..ports import Publisher
+from .authority import required_approvals
 from .keys import snapshot_key
 from .sealing import pause_digest
 from .snapshots import Loaded
@@ -83,8 +85,11 @@ class Announcer:
         await self.publisher.publish(self.topics.results, event.run_id, encode(message))
 
     async def result(self, event: RunCompleted | RunFailed, request: GenerateRequest) -> None:
-        topic = request.reply_to or self.topics.results
-        await self.publisher.publish(topic, request.run_id, encode(event))
+        await self.outcome(event, request.reply_to)
+
+    async def outcome(self, event: RunCompleted | RunFailed, reply_to: str | None) -> None:
+        """A run's end, where its caller asked (``reply_to``) or on the results topic."""
+        await self.publisher.publish(reply_to or self.topics.results, event.run_id, encode(event))
         if isinstance(event, RunCompleted):
             log.debug("run %s completed (%s)", event.run_id, event.finish_reason)
         else:
@@ -101,7 +106,7 @@ def interrupt_raised(loaded: Loaded, spec: RunSpec) -> InterruptRaised:
             sha256=pause_digest(snapshot),
         ),
         interrupts=[
-            pending_interrupt(part, spec.tools.get(part.tool_request.name))
+            _with_approvals(pending_interrupt(part, spec.tools.get(part.tool_request.name)), snapshot)
             for part in snapshot.paused.interrupts
         ],
         created_at=snapshot.created_at,
@@ -110,6 +115,15 @@ def interrupt_raised(loaded: Loaded, spec: RunSpec) -> InterruptRaised:
         tags=snapshot.request.tags,
         trace_context=snapshot.trace_context,
     )
+
+
+def _with_approvals(pending: PendingInterrupt, snapshot: Snapshot) -> PendingInterrupt:
+    """How many approvals the call needs, and who gave one so far (approval UIs show both)."""
+    required = required_approvals(snapshot.request, pending.tool)
+    if required == 1:
+        return pending
+    approved = [a.answered_by for a in snapshot.approvals.get(pending.ref, [])]
+    return msgspec.structs.replace(pending, approvals_required=required, approved_by=approved)
 
 
 def pending_interrupt(part: ToolRequestPart, tool: Tool | None) -> PendingInterrupt:

@@ -1,21 +1,24 @@
 """A ResumeRequested: check its answers against the stored pause, collect them, and claim the
 pause when every interrupt is answered.
 
-A pause's status moves pending -> resuming -> resolved, each move a conditional replace on the
-etag read, so of several workers holding the same pause exactly one claims it. The claim names
-its owner and carries a lease the owner renews; a redelivered record finds the pause resuming
-and waits while the lease is live, takes it over once it lapses, and finishes the step from the
+What may happen to the pause is decided by lifecycle.py (pure); this module reads, checks the
+answer (signature, who may answer, values), then writes and publishes what was decided. Each
+write is a conditional replace on the etag read, so of several workers holding the same pause
+exactly one claims it. The claim names its owner and carries a lease the owner renews; a
+redelivered record finds the pause resuming and waits while the claim keeps changing (renewed),
+takes it over once a whole lease passed here without a renewal, and finishes the step from the
 journal. Answers from several approvers collect in the pending snapshot, each resume id applied
-at most once; a redelivered answer that was applied is never rejected.
+at most once; a redelivered answer that was applied is never rejected, however long it waits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from datetime import timedelta
+from collections.abc import Iterator
+from typing import Literal, TypeAlias, assert_never
 
-import msgspec
 from intermission_schemas import (
     AnswerProblem,
     CollectedAnswer,
@@ -30,9 +33,25 @@ from ...errors import ResumeError, TamperedSnapshotError
 from ..observe.events import AnswerCollected, AnswerRejected
 from ..ports import PreconditionFailed
 from .announce import pending_interrupt
+from .authority import Answerer, authorize, required_approvals, same_approval
 from .expiry import Expiry
 from .journal import Journal
 from .keys import snapshot_key
+from .lease import ClaimWatch, wait_interval
+from .lifecycle import (
+    Answer,
+    Check,
+    Collected,
+    Lost,
+    Nothing,
+    Pause,
+    Reject,
+    Republish,
+    Tampered,
+    Wait,
+    Write,
+    decide,
+)
 from .observed import resumed
 from .sealing import pause_digest
 from .signatures import AnswerKeys
@@ -44,7 +63,9 @@ __all__ = ["Claims"]
 
 log = logging.getLogger("intermission.worker")
 
-_CLAIM_RETRIES = 8
+_CONFLICTS = 8  # lost writes in a row of a new answer (other answers landing) before "stale"
+
+Outcome: TypeAlias = Literal["done", "retry", "conflict"]
 
 
 class Claims:
@@ -52,18 +73,33 @@ class Claims:
         self.steps = steps
         self.expiry = expiry
         self.answer_keys = answer_keys
+        self._watch = ClaimWatch(steps.clock)
 
     async def handle(self, event: ResumeRequested) -> None:
-        for _ in range(_CLAIM_RETRIES):
+        conflicts = 0
+        while True:
             try:
-                if await self._try(event):
-                    return
+                outcome = await self._try(event)
             except AnswerProblem as problem:
                 await self._reject(event, problem)
                 return
-        await self._reject(event, AnswerProblem("stale", "the pause kept changing; send the resume again"))
+            match outcome:
+                case "done":
+                    self._watch.forget((event.run_id, event.snapshot_version))
+                    return
+                case "retry":
+                    continue  # an applied answer waits or retries as long as it takes
+                case "conflict":
+                    conflicts += 1
+                    if conflicts >= _CONFLICTS:
+                        changing = AnswerProblem("stale", "the pause kept changing; send the resume again")
+                        await self._reject(event, changing)
+                        return
+                case never:
+                    assert_never(never)
 
     async def _reject(self, event: ResumeRequested, problem: AnswerProblem) -> None:
+        self._watch.forget((event.run_id, event.snapshot_version))
         await self.steps.announce.rejection(event, problem)
         self.steps.observer.observe(
             AnswerRejected(
@@ -75,12 +111,11 @@ class Claims:
             )
         )
 
-    async def _try(self, event: ResumeRequested) -> bool:
-        """True when done; False when a conditional write lost and the caller should retry."""
+    async def _try(self, event: ResumeRequested) -> Outcome:
         steps = self.steps
         # Everything a resume may need, side by side in one round trip: the pause, the step that
-        # continued it (if any), and the journal of the step it would start.
-        (loaded, following), journal = await asyncio.gather(
+        # continued it (if any), the run's end, and the journal of the step it would start.
+        (loaded, following, ended), journal = await asyncio.gather(
             steps.snapshots.around(event.run_id, event.snapshot_version),
             steps.journal(event.run_id, event.snapshot_version),
         )
@@ -89,96 +124,91 @@ class Claims:
                 raise AnswerProblem("unknown_run", f"no run {event.run_id!r}")
             raise AnswerProblem("stale", f"no pause version {event.snapshot_version}")
         snapshot = loaded.snapshot
-        key = snapshot_key(snapshot.run_id, snapshot.snapshot_version)
-        if event.pause_digest is not None and event.pause_digest != pause_digest(snapshot):
-            raise TamperedSnapshotError(key, "is not the pause the approver was shown")
-        if (
-            event.signature is not None
-            and event.resume_id in snapshot.applied_resumes
-            and snapshot.status in ("resolved", "expired")
-        ):
-            # Applied once; a signed answer arriving again after its pause was settled is a
-            # replay: say so (nothing runs again either way).
-            raise AnswerProblem("replayed", f"resume {event.resume_id!r} was applied already")
-        if event.resume_id in snapshot.applied_resumes or (
-            snapshot.status == "resuming" and snapshot.resumed_by == event.resume_id
-        ):
-            # This answer was applied before: the record is a redelivery. Finish what it
-            # started; never reject an answer that was applied.
-            return await self._redelivered(loaded, following, journal)
-        if snapshot.status != "pending":
-            raise AnswerProblem("stale", f"pause {snapshot.snapshot_version} is already {snapshot.status}")
-        if following is not None:
-            # A pending pause whose next step is stored: an older copy put back in place.
-            raise TamperedSnapshotError(key, "is pending, but its next step is stored (rolled back)")
+        now = steps.clock()
+        pause = Pause(snapshot=snapshot, continued=following is not None, ended=ended is not None)
+        answer = Answer(
+            resume_id=event.resume_id,
+            signed=event.signature is not None,
+            digest_matches=event.pause_digest is None or event.pause_digest == pause_digest(snapshot),
+            seen_for=self._watch.seen_for((snapshot.run_id, snapshot.snapshot_version), snapshot.claim),
+        )
+        decision = decide(pause, answer, now=now, owner=steps.owner, lease=steps.lease)
+        match decision:
+            case Check():
+                return await self._apply(event, loaded, journal)
+            case Republish():
+                # A partial answer: its InterruptRaised may not have gone out before the crash.
+                await steps.announce.interrupts(loaded, await steps.specs.of(snapshot.request))
+                return "done"
+            case Nothing():
+                return "done"
+            case Wait(remaining=remaining):
+                await asyncio.sleep(wait_interval(remaining, steps.lease))
+                return "retry"
+            case Write(snapshot=taken):
+                try:
+                    claimed = await steps.snapshots.replace(loaded, taken)
+                except PreconditionFailed:
+                    return "retry"
+                log.info("taking over pause %s/%s (lease lapsed)", snapshot.run_id, snapshot.snapshot_version)
+                await self._recover(claimed, following, journal)
+                return "done"
+            case Reject(reason=reason, detail=detail, expire_first=expire_first):
+                if expire_first:
+                    await self.expiry.expire(loaded)
+                raise AnswerProblem(reason, detail)
+            case Tampered(detail=detail):
+                raise TamperedSnapshotError(snapshot_key(snapshot.run_id, snapshot.snapshot_version), detail)
+            case Lost():
+                raise AssertionError("an answer never decides Lost")
+            case never:
+                assert_never(never)
+
+    async def _apply(self, event: ResumeRequested, loaded: Loaded, journal: Journal) -> Outcome:
+        """Check a new answer against the pause and its rules, then merge it in."""
+        steps = self.steps
+        snapshot = loaded.snapshot
+        groups: frozenset[str] = frozenset()  # trusted only once a signature vouches for them
         if self.answer_keys is not None:
             shown = [pending_interrupt(part, None) for part in snapshot.paused.interrupts]
-            self.answer_keys.verify(event, shown, steps.clock())
+            with _malformed_is_rejected():
+                groups = self.answer_keys.verify(event, shown, steps.clock())
         request = snapshot.request
-        if request.approvers and event.answered_by not in request.approvers:
-            raise AnswerProblem("unauthorized", f"{event.answered_by!r} may not answer this run")
-        if snapshot.expires_at is not None and steps.clock() >= snapshot.expires_at:
-            await self.expiry.expire(loaded)
-            raise AnswerProblem("expired", f"the pause expired at {snapshot.expires_at.isoformat()}")
+        answerer = Answerer(event.answered_by, groups)
+        tools = {part.tool_request.ref: part.tool_request.name for part in snapshot.paused.interrupts}
+        for ref in [a.ref for a in event.respond] + [a.ref for a in event.restart]:
+            if ref in tools:  # an unknown ref is rejected as such below
+                authorize(request, tools[ref], ref, answerer)
         spec = await steps.specs.of(request)
-        answers = _collect(snapshot, event, spec)
-        complete = all(part.tool_request.ref in answers for part in snapshot.paused.interrupts)
-        updated = msgspec.structs.replace(
-            snapshot,
-            answers=answers,
-            applied_resumes=[*snapshot.applied_resumes, event.resume_id],
-            status="resuming" if complete else "pending",
-            resumed_by=event.resume_id if complete else None,
-            claim=steps.claim() if complete else None,
+        with _malformed_is_rejected():
+            answers, approvals = _collect(snapshot, event, spec)
+        collected = Collected(resume_id=event.resume_id, answers=answers, approvals=approvals)
+        decision = decide(
+            Pause(snapshot=snapshot), collected, now=steps.clock(), owner=steps.owner, lease=steps.lease
         )
+        if isinstance(decision, Reject):
+            raise AnswerProblem(decision.reason, decision.detail)
+        assert isinstance(decision, Write), decision
+        updated = decision.snapshot
         try:
             claimed = await steps.snapshots.replace(loaded, updated)
         except PreconditionFailed:
-            return False
-        if complete:
+            return "conflict"
+        if decision.then == "resume":
             for observation in resumed(updated, event.resume_id):
                 steps.observer.observe(observation)
             await steps.resume_claimed(claimed, journal)
         else:
             await steps.announce.interrupts(claimed, spec)  # approval UIs see which refs are open
-            outstanding = len(snapshot.paused.interrupts) - len(answers)
             steps.observer.observe(
                 AnswerCollected(
                     run_id=event.run_id,
                     snapshot_version=event.snapshot_version,
                     resume_id=event.resume_id,
-                    outstanding=outstanding,
+                    outstanding=len(snapshot.paused.interrupts) - len(answers),
                 )
             )
-        return True
-
-    async def _redelivered(
-        self, loaded: Loaded, following: Loaded | RunResult | None, journal: Journal
-    ) -> bool:
-        steps = self.steps
-        snapshot = loaded.snapshot
-        if snapshot.status == "pending":
-            # A partial answer: its InterruptRaised may not have gone out before the crash.
-            await steps.announce.interrupts(loaded, await steps.specs.of(snapshot.request))
-            return True
-        if snapshot.status != "resuming":
-            return True  # resolved or expired: its outcome was published before the status moved
-        claim = snapshot.claim
-        now = steps.clock()
-        if claim is not None and claim.owner != steps.owner and claim.lease_until > now:
-            # The owner may still be working (a rebalance handed this record over while it ran
-            # the tools): wait for it to finish or for its lease to lapse, then look again.
-            await asyncio.sleep(_wait_interval(claim.lease_until - now, steps.lease))
-            return False
-        takeovers = claim.takeovers + 1 if claim is not None else 1
-        taken = msgspec.structs.replace(snapshot, claim=steps.claim(takeovers))
-        try:
-            claimed = await steps.snapshots.replace(loaded, taken)
-        except PreconditionFailed:
-            return False
-        log.info("taking over pause %s/%s (lease lapsed)", snapshot.run_id, snapshot.snapshot_version)
-        await self._recover(claimed, following, journal)
-        return True
+        return "done"
 
     async def _recover(self, claimed: Loaded, following: Loaded | RunResult | None, journal: Journal) -> None:
         """Finish a claim whose worker stopped. If the next step is already durable, repeat its
@@ -195,12 +225,25 @@ class Claims:
         await steps.mark_resolved(claimed)
 
 
-def _wait_interval(remaining: timedelta, lease: timedelta) -> float:
-    return max(0.05, min(remaining.total_seconds(), lease.total_seconds() / 4, 2.0))
+@contextlib.contextmanager
+def _malformed_is_rejected() -> Iterator[None]:
+    """Junk in an answer that the checks did not foresee is the answer's fault: a rejection,
+    never a retried (then dead-lettered) record. These checks do no I/O, so an outage cannot
+    surface here."""
+    try:
+        yield
+    except (ValueError, TypeError, UnicodeError, OverflowError) as exc:
+        raise AnswerProblem(
+            "malformed", f"the answer cannot be checked: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
-def _collect(snapshot: Snapshot, event: ResumeRequested, spec: RunSpec) -> dict[str, CollectedAnswer]:
-    """The snapshot's answers plus this event's, each checked against the stored pause."""
+def _collect(
+    snapshot: Snapshot, event: ResumeRequested, spec: RunSpec
+) -> tuple[dict[str, CollectedAnswer], dict[str, list[CollectedAnswer]]]:
+    """The snapshot's answers plus this event's, each checked against the stored pause, and the
+    approvals of calls that need several: a restart of such a call joins its approvals, and
+    becomes its answer once enough distinct approvers agree."""
     pending = [
         pending_interrupt(part, spec.tool(part.tool_request.name)) for part in snapshot.paused.interrupts
     ]
@@ -213,15 +256,35 @@ def _collect(snapshot: Snapshot, event: ResumeRequested, spec: RunSpec) -> dict[
         input_problem=lambda interrupt, value: _problem(spec, interrupt, value, "input"),
     )
     answers = dict(snapshot.answers)
+    approvals = dict(snapshot.approvals)
     for respond in event.respond:
         answers[respond.ref] = CollectedAnswer(
             resume_id=event.resume_id, answered_by=event.answered_by, respond=respond
         )
+        approvals.pop(respond.ref, None)  # one respond (a denial) settles the call
+    tools = {part.tool_request.ref: part.tool_request.name for part in snapshot.paused.interrupts}
     for restart in event.restart:
-        answers[restart.ref] = CollectedAnswer(
-            resume_id=event.resume_id, answered_by=event.answered_by, restart=restart
-        )
-    return answers
+        answer = CollectedAnswer(resume_id=event.resume_id, answered_by=event.answered_by, restart=restart)
+        required = required_approvals(snapshot.request, tools[restart.ref])
+        if required == 1:
+            answers[restart.ref] = answer
+            continue
+        so_far = approvals.get(restart.ref, [])
+        if event.answered_by in {a.answered_by for a in so_far}:
+            raise AnswerProblem(
+                "already_approved", f"{event.answered_by!r} approved {restart.ref!r} already", [restart.ref]
+            )
+        if so_far and so_far[0].restart is not None and not same_approval(so_far[0].restart, restart):
+            raise AnswerProblem(
+                "approval_mismatch",
+                f"{restart.ref!r} was approved to run differently; approvals must agree",
+                [restart.ref],
+            )
+        approvals[restart.ref] = [*so_far, answer]
+        if len(approvals[restart.ref]) >= required:
+            answers[restart.ref] = so_far[0] if so_far else answer
+            # The approvals stay recorded: who approved the call that ran.
+    return answers, approvals
 
 
 def _problem(spec: RunSpec, interrupt: PendingInterrupt, value: object, kind: str) -> tuple[str, str] | None:

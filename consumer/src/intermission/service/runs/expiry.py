@@ -7,11 +7,11 @@ open interrupts with the policy's default output and the run continues.
 
 from __future__ import annotations
 
-import msgspec
-from intermission_schemas import CollectedAnswer, RespondAnswer, RunFailed
+from intermission_schemas import RunFailed
 
 from ..observe.events import InterruptResolved
 from ..ports import PreconditionFailed
+from .lifecycle import Due, Pause, Write, decide
 from .observed import EXPIRY_RESUME_ID, ended, resumed
 from .snapshots import Loaded
 from .steps import Steps
@@ -44,39 +44,20 @@ class Expiry:
     async def expire(self, loaded: Loaded) -> None:
         steps = self.steps
         snapshot = loaded.snapshot
-        policy = snapshot.request.expiry
-        if policy is not None and policy.on_expiry == "respond":
-            answers = dict(snapshot.answers)
-            for part in snapshot.paused.interrupts:
-                ref = part.tool_request.ref or ""
-                if ref not in answers:
-                    answers[ref] = CollectedAnswer(
-                        resume_id=EXPIRY_RESUME_ID,
-                        answered_by="expiry-policy",
-                        respond=RespondAnswer(
-                            ref=ref, output=policy.default_output, metadata={"expired": True}
-                        ),
-                    )
-            claimed = msgspec.structs.replace(
-                snapshot,
-                answers=answers,
-                status="resuming",
-                resumed_by=EXPIRY_RESUME_ID,
-                claim=steps.claim(),
-            )
-            try:
-                replaced = await steps.snapshots.replace(loaded, claimed)
-            except PreconditionFailed:
-                return
-            for observation in resumed(claimed, EXPIRY_RESUME_ID):
+        pause = Pause(snapshot=snapshot)
+        decision = decide(pause, Due(), now=steps.clock(), owner=steps.owner, lease=steps.lease)
+        if not isinstance(decision, Write):
+            return  # answered, claimed or settled meanwhile
+        try:
+            replaced = await steps.snapshots.replace(loaded, decision.snapshot)
+        except PreconditionFailed:
+            return
+        if decision.then == "resume":
+            for observation in resumed(decision.snapshot, EXPIRY_RESUME_ID):
                 steps.observer.observe(observation)
             await steps.resume_claimed(replaced)
             return
-        expired = msgspec.structs.replace(snapshot, status="expired")
-        try:
-            await steps.snapshots.replace(loaded, expired)
-        except PreconditionFailed:
-            return
+        expired = decision.snapshot
         await steps.snapshots.drop_deadline(expired)
         failure = RunFailed(
             run_id=snapshot.run_id,

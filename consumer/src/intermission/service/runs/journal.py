@@ -124,12 +124,20 @@ class Journal:
 
     # -- the step's own claim ------------------------------------------------------------------
 
-    async def claim(self, owner: str, clock: Callable[[], datetime], duration: timedelta) -> Lease | Claim:
+    async def claim(
+        self,
+        owner: str,
+        clock: Callable[[], datetime],
+        duration: timedelta,
+        seen_for: Callable[[Claim], timedelta] | None = None,
+    ) -> Lease | Claim:
         """Claim the step for ``owner``: a Lease to hold while working, or the live Claim of
         another worker that is (or may still be) running it.
 
         Used for a run's first step, which has no pause to carry a claim; later steps are
-        claimed on their pause. A lapsed claim is taken over.
+        claimed on their pause. A lapsed claim is taken over: one this worker has seen unchanged
+        for a whole lease (``seen_for``, by its own clock), or without ``seen_for``, one whose
+        ``lease_until`` has passed.
         """
         key = journal_claim_key(self.run_id, self.step)
         now = clock()
@@ -151,7 +159,8 @@ class Journal:
                     continue
                 break
             held = _claim.decode(self.sealer.open(key, stored.data))
-            if held.owner != owner and held.lease_until > now:
+            live = seen_for(held) < duration if seen_for is not None else held.lease_until > now
+            if held.owner != owner and live:
                 return held
             mine = new_claim(owner, now, duration, held.takeovers + (held.owner != owner))
             try:

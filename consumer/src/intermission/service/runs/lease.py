@@ -14,18 +14,49 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-import msgspec
 from intermission_schemas import Claim
 
 from ...errors import UnavailableError
 from ..ports import PreconditionFailed
+from .lifecycle import Lost, Pause, Renewal, Write, decide, new_claim
 from .snapshots import Loaded, Snapshots
 
-__all__ = ["ClaimLost", "Lease", "new_claim", "snapshot_lease"]
+__all__ = ["ClaimLost", "ClaimWatch", "Lease", "new_claim", "snapshot_lease", "wait_interval"]
 
 log = logging.getLogger("intermission.worker")
 
 T = TypeVar("T")
+
+
+class ClaimWatch:
+    """How long this worker has seen each claim it waits on unchanged, by its own clock.
+
+    A lease is measured here, never by comparing another machine's ``lease_until`` with this
+    one's clock: a live owner renews, which changes the claim and starts the count again; a dead
+    one does not, and once a whole lease has passed here the claim may be taken over."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self._seen: dict[object, tuple[Claim, datetime]] = {}
+
+    def seen_for(self, where: object, claim: Claim | None) -> timedelta:
+        now = self._clock()
+        if claim is None:
+            self._seen.pop(where, None)
+            return timedelta(0)
+        seen = self._seen.get(where)
+        if seen is None or seen[0] != claim:
+            self._seen[where] = (claim, now)
+            return timedelta(0)
+        return now - seen[1]
+
+    def forget(self, where: object) -> None:
+        self._seen.pop(where, None)
+
+
+def wait_interval(remaining: timedelta, lease: timedelta) -> float:
+    """Seconds until a waiting worker looks at a claim again: often enough to see renewals."""
+    return max(0.05, min(remaining.total_seconds(), lease.total_seconds() / 4, 2.0))
 
 
 class ClaimLost(Exception):
@@ -76,20 +107,22 @@ class Lease:
 
 
 def snapshot_lease(
-    snapshots: Snapshots, claimed: Loaded, *, duration: timedelta, clock: Callable[[], datetime]
+    snapshots: Snapshots, claimed: Loaded, *, owner: str, duration: timedelta, clock: Callable[[], datetime]
 ) -> tuple[Lease, Callable[[], Loaded]]:
     """A lease on a claimed pause, and a way to read the pause as last written (its etag)."""
     current = [claimed]
 
     async def renew() -> None:
-        snapshot = current[0].snapshot
-        if snapshot.claim is None:
-            return
-        claim = msgspec.structs.replace(snapshot.claim, lease_until=clock() + duration)
-        current[0] = await snapshots.replace(current[0], msgspec.structs.replace(snapshot, claim=claim))
+        loaded = current[0]
+        decision = decide(
+            Pause(snapshot=loaded.snapshot), Renewal(), now=clock(), owner=owner, lease=duration
+        )
+        match decision:
+            case Write(snapshot=renewed):
+                current[0] = await snapshots.replace(loaded, renewed)
+            case Lost():
+                raise PreconditionFailed(f"{loaded.snapshot.run_id}: the claim is not {owner!r}'s")
+            case _:
+                raise AssertionError(f"a renewal decided {decision!r}")
 
     return Lease(renew, duration=duration), lambda: current[0]
-
-
-def new_claim(owner: str, now: datetime, duration: timedelta, takeovers: int = 0) -> Claim:
-    return Claim(owner=owner, lease_until=now + duration, takeovers=takeovers)

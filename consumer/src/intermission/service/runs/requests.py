@@ -9,7 +9,7 @@ from intermission_schemas import GenerateRequest, RunFailed, RunResult
 from ...errors import IntermissionError
 from ..observe.events import RunStarted
 from .journal import Journal
-from .lease import ClaimLost, Lease
+from .lease import ClaimLost, ClaimWatch, Lease
 from .observed import ended
 from .snapshots import Loaded
 from .steps import Steps
@@ -20,6 +20,7 @@ __all__ = ["Requests"]
 class Requests:
     def __init__(self, steps: Steps) -> None:
         self.steps = steps
+        self._watch = ClaimWatch(steps.clock)
 
     async def handle(self, request: GenerateRequest) -> None:
         steps = self.steps
@@ -33,13 +34,18 @@ class Requests:
             )
             if await self._repeat_if_done(request, result, first):
                 return
-            claimed = await journal.claim(steps.owner, steps.clock, steps.lease)
+            claimed = await journal.claim(
+                steps.owner, steps.clock, steps.lease, lambda held: self._watch.seen_for(request.run_id, held)
+            )
             if isinstance(claimed, Lease):
+                self._watch.forget(request.run_id)
                 break
             # Another worker holds the first step (a rebalance handed this record over while
-            # it ran): wait for its outcome, or for its lease to lapse.
-            remaining = (claimed.lease_until - steps.clock()).total_seconds()
-            await asyncio.sleep(max(0.05, min(remaining, steps.lease.total_seconds() / 4, 2.0)))
+            # it ran): wait for its outcome, or for a whole lease to pass here unrenewed.
+            remaining = steps.lease - self._watch.seen_for(request.run_id, claimed)
+            await asyncio.sleep(
+                max(0.05, min(remaining.total_seconds(), steps.lease.total_seconds() / 4, 2.0))
+            )
         try:
             await claimed.hold(self._first_step(request, journal))
         except ClaimLost:

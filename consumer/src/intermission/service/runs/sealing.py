@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
-from intermission_schemas import Snapshot, encode
+import msgspec
+from intermission_schemas import GenerateRequest, Snapshot, encode
 
 from ...errors import TamperedSnapshotError, UnreadableSnapshotError
 from .compression import Compression, UnreadableBody, compress, decompress
@@ -57,7 +59,7 @@ def pause_digest(snapshot: Snapshot) -> str:
             (
                 snapshot.run_id,
                 snapshot.snapshot_version,
-                snapshot.request,
+                _digested_request(snapshot.request),
                 snapshot.paused,
                 snapshot.created_at,
                 snapshot.expires_at,
@@ -65,6 +67,25 @@ def pause_digest(snapshot: Snapshot) -> str:
             )
         )
     )
+
+
+# Request fields added after pause digests were first published, with their defaults: left
+# out of the digest while at the default, so a pause stored before them keeps the digest its
+# InterruptRaised announced (and approvers signed).
+_LATER_REQUEST_FIELDS: tuple[tuple[str, object], ...] = (("approvalRules", []), ("requestedBy", None))
+
+
+def _digested_request(request: GenerateRequest) -> GenerateRequest | dict[str, Any]:
+    if all(getattr(request, _snake(name)) == default for name, default in _LATER_REQUEST_FIELDS):
+        fields: dict[str, Any] = msgspec.to_builtins(request)
+        for name, _ in _LATER_REQUEST_FIELDS:
+            fields.pop(name, None)
+        return fields
+    return request
+
+
+def _snake(camel: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
 
 
 class Sealer:

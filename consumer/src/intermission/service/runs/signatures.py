@@ -10,10 +10,20 @@ and reject, each with its own reason, leaving the pause open:
     signature_expired  now is past the signature's expiry
     input_mismatch     a signed call digest (tool name + exact input the approver saw) is not the
                        one of the stored pending call
+    key_not_bound      an HMAC key speaking for someone it is not bound to: an approver who
+                       has an Ed25519 key of her own (only that key speaks for her), a name or
+                       group outside the key's binding, or groups in an Ed25519-signed answer
+                       (an approver cannot vouch for her own groups)
     replayed           (in claims.py) a signed answer that was applied already, arriving again
                        after its pause was settled
+    digest_mismatch    (in claims.py) the pause digest the answer names is not the stored pause's
 
 What is covered is defined once, in ``intermission_schemas.signing_payload``.
+
+Bindings (``INTERMISSION_ANSWER_KEY_BINDINGS``, ``key_id:alice,bob,@finance;slack:@support``) say
+whom each approval system's key may speak for: the names, and anyone it says is in one of the
+groups. A key without a binding speaks for any name and group (as before bindings existed),
+never for an approver with a key of her own.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ from intermission_schemas import (
     signing_payload,
 )
 
-__all__ = ["AnswerKeys", "parse_answer_keys"]
+__all__ = ["AnswerKeys", "parse_answer_keys", "parse_key_bindings"]
 
 
 def parse_answer_keys(text: str) -> dict[str, bytes]:
@@ -45,6 +55,19 @@ def parse_answer_keys(text: str) -> dict[str, bytes]:
     return keys
 
 
+def parse_key_bindings(text: str) -> dict[str, frozenset[str]]:
+    """``"ops:alice,@finance;slack:@support"`` -> {key id: names and @groups}; ValueError on a
+    malformed entry."""
+    bindings: dict[str, frozenset[str]] = {}
+    for entry in filter(None, (e.strip() for e in text.split(";"))):
+        key_id, colon, names = entry.partition(":")
+        members = frozenset(filter(None, (n.strip() for n in names.split(","))))
+        if not colon or not key_id.strip() or not members or "@" in members:
+            raise ValueError("key bindings are key_id:name,@group entries separated by semicolons")
+        bindings[key_id.strip()] = members
+    return bindings
+
+
 class AnswerKeys:
     """HMAC secrets by approval system (``keys``) and Ed25519 public keys by approver
     (``approver_keys``, raw 32 bytes)."""
@@ -55,18 +78,26 @@ class AnswerKeys:
         *,
         required: bool = False,
         approver_keys: Mapping[str, bytes] | None = None,
+        bindings: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self.keys = dict(keys)
         self.approver_keys = dict(approver_keys or {})
         self.required = required
+        self.bindings = dict(bindings or {})
 
-    def verify(self, event: ResumeRequested, pending: Sequence[PendingInterrupt], now: datetime) -> None:
-        """Raise AnswerProblem unless ``event`` is acceptable as to its signature."""
+    def verify(
+        self, event: ResumeRequested, pending: Sequence[PendingInterrupt], now: datetime
+    ) -> frozenset[str]:
+        """The answerer's groups this signature vouches for (none when unsigned); AnswerProblem
+        unless ``event`` is acceptable as to its signature."""
         signature = event.signature
         if signature is None:
+            if self.approver_keys.get(event.answered_by) is not None:
+                # Her own key is the only proof of her answer: unsigned, anyone could claim it.
+                raise AnswerProblem("unsigned", f"{event.answered_by!r} answers with her own key only")
             if self.required:
                 raise AnswerProblem("unsigned", "this service accepts signed answers only")
-            return
+            return frozenset()
         payload = signing_payload(
             event,
             key_id=signature.key_id,
@@ -81,8 +112,11 @@ class AnswerKeys:
             if secret is None:
                 raise AnswerProblem("bad_signature", f"no answer key {signature.key_id!r} is configured")
             expected = hmac.new(secret, payload, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(expected, signature.value):
+            # Bytes, not str: compare_digest refuses non-ASCII text with a TypeError, and a
+            # forged value must be a rejection, never a failure of the record.
+            if not hmac.compare_digest(expected.encode(), signature.value.encode()):
                 raise AnswerProblem("bad_signature", "the signature does not match the answer")
+            self._check_binding(event, signature.key_id)
         if now >= signature.expires_at:
             raise AnswerProblem(
                 "signature_expired", f"the signature expired at {signature.expires_at.isoformat()}"
@@ -101,6 +135,23 @@ class AnswerKeys:
                     f"ref {ref!r} was approved for another call than the pending {interrupt.tool!r}",
                     [ref],
                 )
+        return frozenset(event.answered_groups)
+
+    def _check_binding(self, event: ResumeRequested, key_id: str) -> None:
+        """An approval system's key speaks only for whom it is bound to."""
+        name = event.answered_by
+        if name in self.approver_keys:
+            raise AnswerProblem(
+                "key_not_bound", f"{name!r} has a key of her own; answer key {key_id!r} cannot speak for her"
+            )
+        binding = self.bindings.get(key_id)
+        if binding is None:
+            return
+        groups = {member[1:] for member in binding if member.startswith("@")}
+        if stray := sorted(set(event.answered_groups) - groups):
+            raise AnswerProblem("key_not_bound", f"answer key {key_id!r} cannot vouch for group(s) {stray}")
+        if name not in binding and not event.answered_groups:
+            raise AnswerProblem("key_not_bound", f"answer key {key_id!r} cannot speak for {name!r}")
 
     def _check_ed25519(self, event: ResumeRequested, payload: bytes) -> None:
         from cryptography.exceptions import InvalidSignature
@@ -115,6 +166,10 @@ class AnswerKeys:
             # A per-approver key proves who answered: the answer must name that approver.
             raise AnswerProblem(
                 "bad_signature", f"signed by {signature.key_id!r} but answered by {event.answered_by!r}"
+            )
+        if event.answered_groups:
+            raise AnswerProblem(
+                "key_not_bound", "an approver's own key cannot vouch for her groups; an approval system's can"
             )
         try:
             Ed25519PublicKey.from_public_bytes(public).verify(bytes.fromhex(signature.value), payload)

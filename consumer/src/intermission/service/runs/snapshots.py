@@ -144,15 +144,17 @@ class Snapshots:
     async def known(self, run_id: str) -> bool:
         return bool(await self.store.list(run_prefix(run_id)))
 
-    async def around(self, run_id: str, version: int) -> tuple[Loaded | None, Loaded | RunResult | None]:
-        """Pause ``version`` and the step that continued it (None if none is stored), read side
-        by side: one round trip."""
+    async def around(
+        self, run_id: str, version: int
+    ) -> tuple[Loaded | None, Loaded | RunResult | None, RunResult | None]:
+        """Pause ``version``, the step that continued it (None if none is stored) and the run's
+        end if it has one, read side by side: one round trip."""
         loaded, following, result = await asyncio.gather(
             self.load(run_id, version), self.load(run_id, version + 1), self.load_result(run_id)
         )
         if loaded is None:
-            return None, None
-        return loaded, _continuation(loaded.snapshot, following, result)
+            return None, None, result
+        return loaded, _continuation(loaded.snapshot, following, result), result
 
     async def following(self, snapshot: Snapshot) -> Loaded | RunResult | None:
         """The step that continued this pause, if one is stored: the next snapshot or the run's

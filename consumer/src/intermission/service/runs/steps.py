@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import msgspec
 from intermission_schemas import (
     Claim,
     GenerateRequest,
@@ -33,6 +32,7 @@ from ...errors import (
     ModelError,
     ResumeError,
     SchemaError,
+    TamperedSnapshotError,
     ToolError,
     UnknownToolError,
 )
@@ -43,7 +43,8 @@ from ..tracing import current_trace_context, mark_failed, resuming
 from .announce import Announcer
 from .journal import Journal
 from .keys import result_key
-from .lease import ClaimLost, new_claim, snapshot_lease
+from .lease import ClaimLost, snapshot_lease
+from .lifecycle import Finished, Pause, Write, decide, new_claim
 from .observed import ended
 from .sealing import pause_digest
 from .snapshots import Loaded, Snapshots
@@ -52,8 +53,6 @@ from .spec import RunSpec, RunSpecs
 __all__ = ["Steps"]
 
 log = logging.getLogger("intermission.worker")
-
-_NO_CLAIM = Claim(owner="", lease_until=datetime.min)
 
 
 class Steps:
@@ -114,7 +113,9 @@ class Steps:
         """Run a pause this worker claimed (status ``resuming``, every ref answered) to its next
         step under a renewed lease, then mark it resolved. Returns quietly if another worker
         takes the pause over meanwhile: it finishes the step."""
-        lease, current = snapshot_lease(self.snapshots, claimed, duration=self.lease, clock=self.clock)
+        lease, current = snapshot_lease(
+            self.snapshots, claimed, owner=self.owner, duration=self.lease, clock=self.clock
+        )
         try:
             await lease.hold(self._continue(claimed, journal))
         except ClaimLost:
@@ -147,17 +148,25 @@ class Steps:
     async def mark_resolved(self, claimed: Loaded) -> None:
         """resuming -> resolved, unless another worker moved the pause on first."""
         current: Loaded | None = claimed
-        while current is not None and current.snapshot.status == "resuming":
-            resolved = msgspec.structs.replace(current.snapshot, status="resolved", claim=None)
+        while current is not None:
+            decision = decide(
+                Pause(snapshot=current.snapshot),
+                Finished(),
+                now=self.clock(),
+                owner=self.owner,
+                lease=self.lease,
+            )
+            if not isinstance(decision, Write):
+                return  # settled already, or taken over: the new owner resolves it
             try:
-                await self.snapshots.replace(current, resolved)
+                await self.snapshots.replace(current, decision.snapshot)
             except PreconditionFailed:
                 # A lease renewal in flight when the work ended, or another worker: look again.
-                current = await self.snapshots.load(resolved.run_id, resolved.snapshot_version)
-                if current is not None and (current.snapshot.claim or _NO_CLAIM).owner != self.owner:
-                    return  # taken over: the new owner resolves it
+                current = await self.snapshots.load(
+                    current.snapshot.run_id, current.snapshot.snapshot_version
+                )
                 continue
-            await self.snapshots.drop_deadline(resolved)
+            await self.snapshots.drop_deadline(decision.snapshot)
             return
 
     async def fail(
@@ -173,6 +182,24 @@ class Steps:
         )
         mark_failed(f"run failed: {failure.code}")
         await self._finish(request, RunResult(run_id=request.run_id, completed=failure), version, started_at)
+
+    async def tampered(self, run_id: str, reply_to: str | None, detail: str) -> RunCompleted | RunFailed:
+        """End a run whose stored state was tampered with: the RunFailed goes into the result
+        object first (If-None-Match), which closes the run, so no later answer completes it. A
+        run that already ended keeps its end, published again: one terminal event per run."""
+        failure = RunFailed(run_id=run_id, code="tampered", message=detail)
+        mark_failed("run failed: tampered")
+        try:
+            stored = await self.snapshots.create_result(
+                RunResult(run_id=run_id, completed=failure),
+                alongside=lambda stored: self.announce.outcome(stored.completed, reply_to),
+            )
+        except TamperedSnapshotError:
+            # The result object itself is forged: its key is taken, so no step can store an end
+            # there either; the run is closed all the same.
+            await self.announce.outcome(failure, reply_to)
+            return failure
+        return stored.completed
 
     async def _settle(
         self,

@@ -103,6 +103,9 @@ class Settings(pydantic.BaseModel):
     require_signed_answers: bool = False
     # Ed25519 public keys per approver: "alice=<hex of the 32-byte public key>,bob=...".
     approver_keys: str | None = None
+    # Whom each answer key may speak for: "ops:alice,bob,@finance;slack:@support". A key with no
+    # binding speaks for anyone without a key of her own.
+    answer_key_bindings: str | None = None
     # The key the inbox and `intermission approvals` sign their answers with: "key_id=secret".
     signing_key: pydantic.SecretStr | None = None
     # The inbox: who everyone is when no identity provider or proxy is configured (dev), and the
@@ -197,7 +200,7 @@ class Settings(pydantic.BaseModel):
         return _ring("INTERMISSION_SEAL_KEYS", self.seal_keys, self.seal_key)
 
     def answer_key_set(self) -> AnswerKeys | None:
-        from ..runs.signatures import AnswerKeys, parse_answer_keys
+        from ..runs.signatures import AnswerKeys, parse_answer_keys, parse_key_bindings
 
         if self.answer_keys is None and self.approver_keys is None:
             if self.require_signed_answers:
@@ -214,7 +217,15 @@ class Settings(pydantic.BaseModel):
             }
         except ValueError as exc:
             raise SettingsError("INTERMISSION_APPROVER_KEYS", f"name=<hex public key> pairs: {exc}") from None
-        return AnswerKeys(keys, required=self.require_signed_answers, approver_keys=approvers)
+        try:
+            bindings = parse_key_bindings(self.answer_key_bindings or "")
+        except ValueError as exc:
+            raise SettingsError("INTERMISSION_ANSWER_KEY_BINDINGS", str(exc)) from None
+        if unknown := sorted(set(bindings) - set(keys)):
+            raise SettingsError("INTERMISSION_ANSWER_KEY_BINDINGS", f"binds unknown answer key(s) {unknown}")
+        return AnswerKeys(
+            keys, required=self.require_signed_answers, approver_keys=approvers, bindings=bindings
+        )
 
     def answer_signing_key(self) -> AnswerKey | None:
         if self.signing_key is None:

@@ -1,0 +1,172 @@
+"""Taking over a claim whose owner died (issue 20 defect 1, issue 21 skew): the successor waits
+as long as the lease says, measured by its own clock since it first saw the claim, never a
+fixed number of tries; and an applied answer is never told "stale". Injected clocks only."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fakeclock import Clock
+from harness import Harness, approve
+from intermission import Intermission, ScriptedModel, ToolContext, reply, tool_call
+from intermission.service import snapshot_key
+from intermission.service.ports import SnapshotStore, StoredObject
+from intermission.service.runs.keys import journal_claim_key
+from intermission_schemas import GenerateRequest, Message, ResumeRejected, RunCompleted, TextPart
+from storecount import CountingStore
+from test_fault_tolerance import GatedApp, _paused
+
+LEASE = timedelta(seconds=0.4)
+
+
+class WatchedStore(CountingStore):
+    """Counts reads of one key and wakes whoever waits for enough of them."""
+
+    def __init__(self, inner: SnapshotStore, key: str) -> None:
+        super().__init__(inner)
+        self.key = key
+        self.read = asyncio.Condition()
+
+    async def get(self, key: str) -> StoredObject | None:
+        found = await super().get(key)
+        if key == self.key:
+            async with self.read:
+                self.read.notify_all()
+        return found
+
+    async def reads(self, at_least: int) -> None:
+        """Until the pause was read ``at_least`` times (a waiting successor polls it)."""
+        async with asyncio.timeout(30), self.read:
+            await self.read.wait_for(lambda: self.requests.count(("get", self.key)) >= at_least)
+
+
+async def _dies_in_its_tool(work: Coroutine[Any, Any, None], app: GatedApp | SlowLookup) -> None:
+    """Run ``work`` until its tool is entered, then kill it: the owner dies holding its claim,
+    and never renews it again."""
+    app.gate.clear()
+    dying = asyncio.create_task(work)
+    await asyncio.wait_for(app.entered.wait(), 10)
+    dying.cancel()
+    await asyncio.gather(dying, return_exceptions=True)
+    app.gate.set()
+
+
+async def _completed_unrejected(harness: Harness, run_id: str) -> RunCompleted:
+    """The run's RunCompleted, with no answer rejected on the way (an applied one never is)."""
+    done: RunCompleted = await harness.result(run_id, RunCompleted)
+    assert not [r for r in harness.results if isinstance(r, ResumeRejected)]
+    return done
+
+
+@pytest.mark.parametrize("backend", ["memory"], indirect=True)
+@pytest.mark.parametrize("owner_clock_ahead", [timedelta(0), timedelta(hours=1)], ids=["same", "skewed"])
+async def test_an_abandoned_claim_is_taken_over_after_a_lease_seen_here(
+    harness: Harness, owner_clock_ahead: timedelta
+) -> None:
+    app = GatedApp()
+    run_id, ref = await _paused(harness, app)
+    event = approve(run_id, ref)
+    theirs, ours = Clock(), Clock()
+    theirs.now = ours.now + owner_clock_ahead
+    doomed = harness.runs(ai=app.ai, owner="doomed", lease=LEASE, clock=theirs)
+    await _dies_in_its_tool(doomed.on_resume(event), app)
+
+    store = WatchedStore(harness.backend.store, snapshot_key(run_id, 1))
+    successor = harness.runs(ai=app.ai, owner="successor", lease=LEASE, clock=ours, store=store)
+    taking_over = asyncio.create_task(successor.on_resume(event))
+    # No time passes on the successor's clock: however often it looks (more than the old eight
+    # tries), it waits, and it never rejects the answer that was applied.
+    await store.reads(at_least=12)
+    assert not taking_over.done()
+    assert not [r for r in harness.results if isinstance(r, ResumeRejected)]
+
+    ours.now += LEASE  # a whole lease seen here, whatever the owner's clock said
+    await asyncio.wait_for(taking_over, 20)
+    assert "COMPLETED" in (await _completed_unrejected(harness, run_id)).text
+    assert len(set(app.calls)) == 1  # run again, under the same idempotency key
+
+
+@pytest.mark.parametrize("backend", ["memory"], indirect=True)
+async def test_a_renewing_owner_is_never_taken_over(harness: Harness) -> None:
+    """The owner is alive and renews: each renewal is a new claim, so the wait starts again,
+    and the successor never takes over, however long the owner works."""
+    app = GatedApp()
+    run_id, ref = await _paused(harness, app)
+    event = approve(run_id, ref)
+    clock = Clock()
+    owner = harness.runs(ai=app.ai, owner="owner", lease=LEASE, clock=clock)
+    app.gate.clear()
+    working = asyncio.create_task(owner.on_resume(event))
+    await asyncio.wait_for(app.entered.wait(), 10)
+    store = WatchedStore(harness.backend.store, snapshot_key(run_id, 1))
+    second = harness.runs(ai=app.ai, owner="second", lease=LEASE, clock=clock, store=store)
+    waiting = asyncio.create_task(second.on_resume(event))
+    for round_ in range(1, 4):
+        # Less than a lease passes between renewals (the owner renews every third of one).
+        clock.now += LEASE / 2
+        await store.reads(at_least=4 * round_)
+        assert not waiting.done()
+    app.gate.set()
+    await asyncio.wait_for(asyncio.gather(working, waiting), 20)
+    await _completed_unrejected(harness, run_id)
+    assert len(app.calls) == 1
+
+
+@pytest.mark.parametrize("backend", ["memory"], indirect=True)
+async def test_a_first_step_abandoned_by_an_owner_with_a_fast_clock_is_taken_over_after_a_lease(
+    harness: Harness,
+) -> None:
+    """A first step is claimed in its journal; its owner's clock is an hour ahead, then it dies.
+    The successor takes over after one lease on its own clock, not an hour."""
+    app = SlowLookup()
+    request = app.request(f"first-{uuid.uuid4().hex[:8]}")
+    theirs, ours = Clock(), Clock()
+    theirs.now = ours.now + timedelta(hours=1)
+    doomed = harness.runs(ai=app.ai, owner="doomed", lease=LEASE, clock=theirs)
+    await _dies_in_its_tool(doomed.on_request(request), app)
+
+    store = WatchedStore(harness.backend.store, journal_claim_key(request.run_id, 0))
+    successor = harness.runs(ai=app.ai, owner="successor", lease=LEASE, clock=ours, store=store)
+    taking_over = asyncio.create_task(successor.on_request(request))
+    await store.reads(at_least=6)
+    assert not taking_over.done()
+    ours.now += LEASE
+    await asyncio.wait_for(taking_over, 20)
+    done = await harness.result(request.run_id, RunCompleted)
+    assert done.text == "looked it up"
+    assert app.calls == [f"{request.run_id}:0:lookup-1"] * 2  # cut off mid-call: once more, same key
+
+
+class SlowLookup:
+    """A first step whose tool waits at a gate."""
+
+    def __init__(self) -> None:
+        self.gate, self.entered = asyncio.Event(), asyncio.Event()
+        self.calls: list[str | None] = []
+
+        def model(request: Any) -> Any:
+            if request.messages[-1].role == "tool":
+                return reply("looked it up")
+            return reply(tool_call("lookup", {"query": "balance"}, ref="lookup-1"))
+
+        self.ai = Intermission(model=ScriptedModel(model))
+
+        @self.ai.define_tool(name="lookup", description="Looks something up, slowly.")
+        async def lookup(input: dict[str, Any], ctx: ToolContext) -> dict[str, object]:
+            self.calls.append(ctx.idempotency_key)
+            self.entered.set()
+            await self.gate.wait()
+            return {"balance": 42}
+
+    def request(self, run_id: str) -> GenerateRequest:
+        return GenerateRequest(
+            run_id=run_id,
+            idempotency_key=run_id,
+            messages=[Message(role="user", content=[TextPart("what is my balance?")])],
+            tools=["lookup"],
+        )
