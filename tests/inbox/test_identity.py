@@ -175,9 +175,10 @@ async def test_tokens_are_shown_only_to_those_who_may_answer() -> None:
         inbox_client(service, authenticator=proxy) as client,
     ):
         bob, alice = {HEADER: "bob"}, {HEADER: "alice"}
-        client.headers.update(bob)
+        client.headers.update({HEADER: "carol"})  # who asks may not answer: a third person
         await paused(client, "tok-alice", {**TRANSFER, "approvers": ["alice"]})
         await paused(client, "tok-anyone", TRANSFER)
+        client.headers.update(bob)
 
         listed = {p["runId"]: p for p in (await client.get("/api/pending")).json()["pending"]}
         assert _tokens(listed["tok-alice"]) == [None]

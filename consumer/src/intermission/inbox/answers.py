@@ -7,6 +7,7 @@ exactly what the SDK refuses; the worker checks again and stays the authority.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,8 +79,11 @@ async def answer(
     body: AnswerBody,
     answered_by: str,
     signing_key: AnswerKey | None = None,
+    groups: Sequence[str] = (),
 ) -> ResumeRequested:
-    """Check ``body`` against the run's open pause as the SDK does, then publish it."""
+    """Check ``body`` against the run's open pause as the SDK does, then publish it. The
+    answerer's ``groups`` travel only in a signed answer: the worker trusts them from nothing
+    else."""
     state = open_run(view, run_id, body.snapshot_version)
     assert state.raised is not None
     try:
@@ -92,6 +96,7 @@ async def answer(
             resume_id=body.resume_id,
             metadata=body.metadata,
             signing_key=signing_key,
+            groups=groups if signing_key is not None else (),
         )
     except AnswerError as exc:
         status = 409 if exc.reason == "duplicate" else 422
@@ -114,6 +119,7 @@ async def answer_token(
     body: TokenBody,
     signing_key: AnswerKey | None = None,
     holder: str | None = None,
+    groups: Sequence[str] = (),
 ) -> ResumeRequested:
     """Redeem a resume token: the token names the run, pause and ref; ``body`` only the answer.
     ``holder`` is the authenticated caller, who answers; without one the token itself does."""
@@ -153,7 +159,9 @@ async def answer_token(
             answer_body.replace_input = {claims.ref: body.replace_input}
     who = holder or f"token:{claims.ref}"
     tried = _attempts(state, claims.resume_id)
-    sent = await answer(view, transport, topics, claims.run_id, answer_body, who, signing_key)
+    sent = await answer(
+        view, transport, topics, claims.run_id, answer_body, who, signing_key, groups if holder else ()
+    )
     # Until the log echoes this answer back, the view holds only earlier (rejected) tries of
     # the token, and ``outcome`` would report their verdict as this one's.
     await view.wait_for(lambda: _attempts(state, claims.resume_id) > tried, 5)

@@ -50,9 +50,10 @@ def _refusal(exc: ClientUsageError) -> str:
 def _pending_json(raised: InterruptRaised, state: RunState, caller: Identity) -> dict[str, Any]:
     data: dict[str, Any] = msgspec.to_builtins(raised)
     data["open"] = [i.ref for i in state.open_interrupts()]
-    # A token answers with no further check by the inbox: only those who may answer see it.
-    if state.request is None or not may_answer(caller, state.request.approvers):
-        for interrupt in data["interrupts"]:
+    # A token answers with no further check by the inbox: only those who may answer its call
+    # see it.
+    for interrupt in data["interrupts"]:
+        if state.request is None or not may_answer(caller, state.request, interrupt["tool"]):
             interrupt.pop("token", None)
     return data
 
@@ -129,6 +130,11 @@ async def submit_run(request: Request) -> Response:
         raw.setdefault("runId", f"run-{uuid.uuid4().hex[:12]}")
         raw.setdefault("idempotencyKey", raw["runId"])
         raw.pop("type", None)
+        caller = identity_of(request)
+        # Who asked is the caller the inbox authenticated, never what the body says: the worker
+        # refuses that person's own approval (self_approval). Dev has one identity for everyone.
+        if caller.method != "dev" and raw.setdefault("requestedBy", caller.name) != caller.name:
+            raise Refused(422, "invalid_body", "requestedBy is the caller; leave it out")
         try:
             event = msgspec.convert(raw, type=GenerateRequest)
         except msgspec.ValidationError as exc:
@@ -166,7 +172,7 @@ async def post_answers(request: Request) -> Response:
     inbox: Inbox = request.app.state.inbox
     try:
         body = await _body(request, AnswerBody)
-        who = identity_of(request).name
+        caller = identity_of(request)
         _wait_seconds(request)
         sent = await answer(
             inbox.view,
@@ -174,8 +180,9 @@ async def post_answers(request: Request) -> Response:
             inbox.topics,
             request.path_params["run_id"],
             body,
-            who,
+            caller.name,
             inbox.signing_key,
+            caller.groups,
         )
     except Refused as refused:
         return _error(refused)
@@ -197,6 +204,7 @@ async def post_token(request: Request) -> Response:
                 body,
                 inbox.signing_key,
                 _token_holder(identity_of(request)),
+                identity_of(request).groups,
             )
             state = inbox.view.get(sent.run_id)
             if state is not None:  # seen as used at once, before the log echoes it back

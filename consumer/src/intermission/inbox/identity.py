@@ -12,14 +12,17 @@ document) skip it.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, assert_never
 from urllib.parse import quote
 
+from intermission_schemas import AnswerProblem, GenerateRequest
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..service.runs.authority import Answerer, authorize
 
 __all__ = [
     "PUBLIC",
@@ -62,9 +65,14 @@ class Authenticator(Protocol):
     async def authenticate(self, request: HTTPConnection) -> Identity | Refusal: ...
 
 
-def may_answer(identity: Identity, approvers: Sequence[str]) -> bool:
-    """Whether ``identity`` is one the worker would accept for a run with ``approvers``."""
-    return not approvers or identity.name in approvers
+def may_answer(identity: Identity, request: GenerateRequest, tool: str) -> bool:
+    """Whether the worker would take ``identity``'s answer to a ``tool`` call of ``request``:
+    the worker's own rule (approvers, per-tool rules, no self-approval), asked here."""
+    try:
+        authorize(request, tool, "", Answerer(identity.name, frozenset(identity.groups)))
+    except AnswerProblem:
+        return False
+    return True
 
 
 def identity_of(request: Request) -> Identity:
