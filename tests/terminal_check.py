@@ -1,7 +1,7 @@
 """One end per run: a run gets exactly one terminal event (RunCompleted or RunFailed), however
 often that one is published again (a redelivered record repeats it, which is fine).
 
-``one_end_per_run`` is an autouse fixture for the service and fault tests: it watches every
+``one_end_per_run`` is an autouse fixture for every test of the suite (tests/conftest.py): it watches every
 publish through MemoryLog and the Kafka publisher in this process and fails the test when a run
 gets two different ends. Real-Kafka tests that read a results topic themselves (or whose workers
 run in other processes) call ``assert_one_end`` on what they read.

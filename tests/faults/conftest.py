@@ -6,6 +6,4 @@ test (thousands of lines); what matters is asserted and printed by the tests the
 
 import logging
 
-from terminal_check import one_end_per_run  # noqa: F401  (autouse: a run ends once)
-
 logging.getLogger("aiokafka").setLevel(logging.CRITICAL)

@@ -11,7 +11,6 @@ from harness import Backend, Harness, RealBackend
 from intermission.service import Topics
 from realservices.kafka import fast_consumer_kwargs
 from service_app import build
-from terminal_check import one_end_per_run  # noqa: F401  (autouse: a run ends once)
 
 
 @pytest.fixture(params=["memory", pytest.param("real", marks=[pytest.mark.kafka, pytest.mark.s3])])
