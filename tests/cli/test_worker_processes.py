@@ -137,6 +137,13 @@ async def test_two_processes_serve_one_pod_restart_when_killed_and_stop_on_sigte
         await client.restart(raised, {raised.interrupts[0].ref: {"status": "APPROVED"}}, answered_by="t")
         assert isinstance(await finishing, RunCompleted)
 
+    async def counted() -> bool:
+        # A worker counts a completion after it has published it: the client may see the
+        # result a moment before the counter moves.
+        _, text = await scrape(port, "/metrics")
+        return sum(_samples(text.decode(), "intermission_runs_completed_total").values()) >= 1
+
+    await _until("the completion counted", counted, log_path)
     _, text = await scrape(port, "/metrics")
     metrics = text.decode()
     # Each process's samples, labelled with its slot; the pod's sum is the run's one completion.

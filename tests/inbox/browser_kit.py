@@ -81,9 +81,8 @@ async def chromium() -> AsyncIterator[Browser]:
             await browser.close()
 
 
-async def approve_a_transfer(page: Page, url: str, *, screenshot: Path | None = None) -> str:
-    """Start a transferMoney run from the page, see its interrupt arrive without a reload, type a
-    wrong amount and see the page refuse it, approve with a right one, see the run complete.
+async def start_a_transfer(page: Page, url: str) -> str:
+    """Start a transferMoney run from the page and see its interrupt arrive without a reload.
     Returns the run id."""
     await page.goto(url)
     await page.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
@@ -92,9 +91,18 @@ async def approve_a_transfer(page: Page, url: str, *, screenshot: Path | None = 
     await page.click("form#start button[type=submit]")
     await expect(page.locator("form#start .status")).to_contain_text("started run")
     run_id = (await page.locator("form#start .status").inner_text()).removeprefix("started run ").strip()
+    await expect(page.locator(f'article.run[data-run="{run_id}"]')).to_have_class(
+        "run pending", timeout=15_000
+    )
+    return run_id
 
+
+async def approve_a_transfer(page: Page, url: str, *, screenshot: Path | None = None) -> str:
+    """Start a transferMoney run from the page, see its interrupt arrive without a reload, type a
+    wrong amount and see the page refuse it, approve with a right one, see the run complete.
+    Returns the run id."""
+    run_id = await start_a_transfer(page, url)
     card = page.locator(f'article.run[data-run="{run_id}"]')
-    await expect(card).to_have_class("run pending", timeout=15_000)
     await expect(card.locator(".interrupt")).to_contain_text("transferMoney")
     await expect(card.locator(".history")).to_contain_text("calls transferMoney")
 

@@ -41,7 +41,9 @@ async def _sign(raised: InterruptRaised, key: dict[str, str], **answer: Any) -> 
         pytest.fail("node (20+) is needed to run the Node signer, tests/signing/signer.mjs", pytrace=False)
     request = {
         "raised": encode(raised).decode(),
-        "answeredBy": "alice",
+        # alice holds an Ed25519 key of her own, so only that key speaks for her (key_not_bound
+        # otherwise): the approval system's HMAC key answers for bob.
+        "answeredBy": key["keyId"] if key["algorithm"] == "ed25519" else "bob",
         "resumeId": f"node-{raised.run_id}",
         **answer,
         "key": key,
