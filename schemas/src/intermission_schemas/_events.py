@@ -235,6 +235,9 @@ DeadLetterReason: TypeAlias = Literal[
     "oversized",
     "tampered",
     "poison",
+    # Kafka refused what the record led to (its replyTo names a topic that does not exist, is
+    # not a valid name or may not be written): no retry can deliver it.
+    "unpublishable",
 ]
 
 

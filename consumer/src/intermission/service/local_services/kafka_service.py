@@ -8,7 +8,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -86,20 +86,25 @@ class KafkaService(Stoppable):
 
 
 def start_local_kafka(
-    *, startup_timeout: float = 90.0, restartable: bool = False, port: int | None = None
+    *,
+    startup_timeout: float = 90.0,
+    restartable: bool = False,
+    port: int | None = None,
+    settings: Mapping[str, str] | None = None,
 ) -> KafkaService:
     """Start a broker as a local JVM on loopback and wait until it answers metadata requests.
 
     Raises `JavaToolsMissingError` without Java 17+ (or without Maven before the jars are
     cached). ``restartable`` shortens the broker's session so that a restart after SIGKILL
-    registers at once (see `KafkaService.restart`); ``port`` pins the client port.
+    registers at once (see `KafkaService.restart`); ``port`` pins the client port; ``settings``
+    are broker properties on top of ours (a test's broker that creates no topics on use).
     """
     problem = local_kafka_unavailable()
     if problem is not None:
         raise problem
     java = find_java()
     assert java is not None  # local_kafka_unavailable() says so otherwise
-    broker = LocalBroker(java, ensure_kafka_jars(), restartable=restartable, port=port)
+    broker = LocalBroker(java, ensure_kafka_jars(), restartable=restartable, port=port, settings=settings)
     atexit.register(broker.stop)  # also stop it if the process ends without stopping it
     try:
         broker.start()
