@@ -48,8 +48,10 @@ class KafkaTransport(StartStop):
     ``security`` goes to every Kafka client it creates; ``consumer_options`` to its consumers
     only (fetch and session tuning). Consumers read committed records only unless
     ``consumer_options`` says otherwise, so an event of an aborted worker transaction is never
-    seen. Offsets are committed explicitly (``read_group``) or not
-    at all (``read``), whatever ``consumer_options`` says.
+    seen. Offsets are committed explicitly (``read_group``) or not at all (``read``), whatever
+    ``consumer_options`` says. ``producer_options`` (aiokafka's producer tuning) and
+    ``delivery_timeout`` (seconds a publish may wait for its acknowledgement before the producer
+    is taken for broken) go to the producer.
     """
 
     def __init__(
@@ -59,8 +61,12 @@ class KafkaTransport(StartStop):
         security: KafkaSecurity | None = None,
         client_id: str = "intermission-producer",
         consumer_options: Mapping[str, Any] | None = None,
+        producer_options: Mapping[str, Any] | None = None,
+        delivery_timeout: float = 120.0,
     ) -> None:
         self._bootstrap_servers = bootstrap_servers
+        self._producer_options = dict(producer_options or {})
+        self._delivery_timeout = delivery_timeout
         self._kafka_security = security or KafkaSecurity()
         self._security = self._kafka_security.options()
         self._client_id = client_id
@@ -73,7 +79,11 @@ class KafkaTransport(StartStop):
         if self._producer is not None:
             raise ClientUsageError("the Kafka transport is already started")
         producer = KafkaProducer(
-            self._bootstrap_servers, security=self._kafka_security, client_id=self._client_id
+            self._bootstrap_servers,
+            security=self._kafka_security,
+            client_id=self._client_id,
+            delivery_timeout=self._delivery_timeout,
+            producer_options=self._producer_options,
         )
         await producer.start()
         self._producer = producer
@@ -83,6 +93,11 @@ class KafkaTransport(StartStop):
         producer, self._producer = self._producer, None
         if producer is not None:
             await producer.stop()
+
+    @property
+    def producer(self) -> KafkaProducer:
+        """The one producer every publish goes through (its ``replacements`` count, ...)."""
+        return self._started()
 
     def _started(self) -> KafkaProducer:
         if self._producer is None:

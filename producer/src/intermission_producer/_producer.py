@@ -185,14 +185,19 @@ class KafkaProducer(StartStop):
         return producer
 
     async def stop(self) -> None:
-        """Flushes what is still buffered, then closes; safe to call twice."""
+        """Flushes what is still buffered, then closes; safe to call twice. A flush that the
+        brokers do not take within ``delivery_timeout`` is given up (BrokerError): stopping
+        must end even while they are away."""
         producer, self._producer = self._producer, None
         try:
             if producer is not None:
                 try:
-                    await producer.stop()
+                    await asyncio.wait_for(producer.stop(), self.delivery_timeout)
                 except KafkaError as exc:
                     raise broker_error("flushing the producer", exc) from exc
+                except TimeoutError as exc:
+                    message = f"flushing the producer: not done in {self.delivery_timeout:g} s"
+                    raise BrokerError(message, retriable=True) from exc
         finally:
             await asyncio.gather(*self._retired, return_exceptions=True)
 

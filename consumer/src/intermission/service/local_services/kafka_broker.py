@@ -134,6 +134,11 @@ class LocalBroker:
                 self._java, self._cache
             )
 
+    def reset_data(self) -> None:
+        """Replace the (halted) broker's log directory by a freshly formatted one."""
+        shutil.rmtree(self.work / "data")
+        shutil.copytree(self._cache / STORAGE_TEMPLATE, self.work / "data")
+
     def start(self) -> None:
         """Start the JVM; again after `halt()`, on the same log directory and ports."""
         self._halted = False

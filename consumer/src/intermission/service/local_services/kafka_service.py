@@ -62,12 +62,15 @@ class KafkaService(Stoppable):
         broker.halt(kill=True)
         return time.monotonic() - started
 
-    def restart(self, *, timeout: float = 90.0) -> float:
+    def restart(self, *, timeout: float = 90.0, lose_data: bool = False) -> float:
         """Start the broker again on the same log directory and ports, and wait until it
-        answers metadata requests; returns the seconds that took."""
+        answers metadata requests; returns the seconds that took. ``lose_data``: it comes back
+        with an empty log instead (a disk replaced), so clients' producer state is gone."""
         broker = self._restartable("restart")
         started = time.monotonic()
         broker.halt(kill=True)  # a no-op when it is already down
+        if lose_data:
+            broker.reset_data()
         broker.start()
         wait_for_kafka(broker.bootstrap, timeout, process=broker.process, log_path=broker.log_path)
         return time.monotonic() - started
