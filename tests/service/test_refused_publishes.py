@@ -11,22 +11,57 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 
 import pytest
-from harness import Harness, RealBackend
-from intermission.service import Topics
+from harness import Backend, Harness, RealBackend
+from intermission.errors import UnpublishableError
+from intermission.service import Publisher, Topics
 from intermission.service.adapters.kafka import ensure_topics
+from intermission.service.ports import Headers
 from intermission_schemas import RunCompleted
 from realservices import KafkaService
 from realservices.kafka import fast_consumer_kwargs
 from realservices.plugin import S3Bucket
 from service_app import build
 
-pytestmark = [pytest.mark.kafka, pytest.mark.s3]
-
 PROMPT_MARGIN_S = 60.0  # generous: the refusal itself takes a few seconds of metadata requests
 
 
+class Refusing:
+    """A publisher that refuses some topics, as brokers refuse a missing one."""
+
+    def __init__(self, inner: Publisher, refused: set[str]) -> None:
+        self.inner = inner
+        self.refused = refused
+
+    async def publish(self, topic: str, key: str, value: bytes, headers: Headers = ()) -> None:
+        if topic in self.refused:
+            raise UnpublishableError(topic, "unknown_topic", f"publishing to {topic!r}: no such topic")
+        await self.inner.publish(topic, key, value, headers)
+
+
+async def test_a_refused_reply_is_a_dead_letter_in_memory_too(tmp_path: Path) -> None:
+    backend = Backend(tmp_path, Topics.with_prefix(""))
+    ai, _ = build()
+    harness = Harness(backend, ai)
+    await harness.watch()
+    worker = await harness.start_worker(publisher=Refusing(backend.publisher, {"nowhere"}))
+    try:
+        await harness.submit("to-nowhere", "hello", reply_to="nowhere")
+        await harness.submit("after", "plain text")
+        await harness.result("after", RunCompleted)
+        await harness.wait_for(lambda: harness.dead_letters)
+        [letter] = harness.dead_letters
+        assert (letter.key, letter.reason) == (b"to-nowhere", "unpublishable")
+        assert worker.worker.health.healthy
+    finally:
+        await worker.stop()
+        await harness.close()
+
+
+@pytest.mark.kafka
+@pytest.mark.s3
 async def test_refused_reply_topics_are_dead_lettered_and_later_runs_complete(
     strict_kafka: KafkaService, s3_bucket: S3Bucket
 ) -> None:
