@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import service_cycle
 from intermission.service import Topics
-from intermission.service.adapters import kafka as kafka_module
+from intermission_producer import _producer as kafka_module
 
 
 def _say(line: str) -> None:
@@ -73,7 +73,7 @@ def main() -> None:
     service_cycle.S3_CLIENT = config["s3_client"]
     service_cycle.SNAPSHOT_COMPRESSION = config["snapshot_compression"]
     if config["linger_ms"] is not None:
-        kafka_module._LINGER_MS = config["linger_ms"]
+        kafka_module.LINGER_MS = config["linger_ms"]
     asyncio.run(_serve(config))
 
 

@@ -94,11 +94,11 @@ from intermission.service import (
     result_key,
     snapshot_key,
 )
-from intermission.service.adapters import kafka as kafka_module
 from intermission.service.adapters.kafka import KafkaPublisher, KafkaSubscription, ensure_topics
 from intermission.service.adapters.s3 import S3SnapshotStore
 from intermission.service.runs import Runs
 from intermission.service.runs.compression import Compression
+from intermission_producer import _producer as kafka_module
 from intermission_schemas import (
     GenerateRequest,
     InterruptRaised,
@@ -1171,7 +1171,7 @@ async def bench(args: argparse.Namespace, services: Services) -> None:
             "partitions per topic, replication 1; model: scripted, zero latency; snapshots HMAC-sealed"
         )
         print(
-            f"  producer (KafkaPublisher): acks=all, idempotent, linger_ms={kafka_module._LINGER_MS}"
+            f"  producer (KafkaPublisher): acks=all, idempotent, linger_ms={kafka_module.LINGER_MS}"
             f"{' (overridden by --linger-ms)' if args.linger_ms is not None else ''}, max_batch_size=1 MiB"
         )
         shown = {
@@ -1340,7 +1340,7 @@ def main() -> None:
     SNAPSHOT_COMPRESSION = args.snapshot_compression
     if args.linger_ms is not None:
         # An experiment, not production: KafkaPublisher reads this constant when it is built.
-        kafka_module._LINGER_MS = args.linger_ms
+        kafka_module.LINGER_MS = args.linger_ms
     services = start_services()
     try:
         asyncio.run(bench(args, services))

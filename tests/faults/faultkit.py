@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+from intermission_producer import BrokerError, KafkaProducer
 from intermission_schemas import (
     DeadLetter,
     GenerateRequest,
@@ -249,8 +250,10 @@ class Client:
         self.first_seen: dict[str, float] = {}  # run id -> when its first result arrived
         self.last_output_at = 0.0
         self._changed = asyncio.Condition()
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=lane.bootstrap, enable_idempotence=True, acks="all", request_timeout_ms=10000
+        # The SDK's producer, as every Intermission part publishes with: it is replaced when an
+        # outage breaks it, and a delivery that outlasts its timeout is a retriable BrokerError.
+        self._producer = KafkaProducer(
+            lane.bootstrap, delivery_timeout=30.0, producer_options={"request_timeout_ms": 10000}
         )
         self._consumers: list[AIOKafkaConsumer] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -322,10 +325,10 @@ class Client:
         deadline = time.monotonic() + within
         while True:
             try:
-                await self._producer.send_and_wait(topic, encode(event), key=key.encode())
+                await self._producer.publish(topic, key, encode(event))
                 return
-            except Exception:
-                if time.monotonic() > deadline:
+            except BrokerError as exc:
+                if not exc.retriable or time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.5)
 

@@ -18,6 +18,7 @@ from intermission_producer import (
     IntermissionClient,
     InterruptRaised,
     PendingInterrupt,
+    RecordRefusedError,
     ResultTimeout,
     ResumeRejected,
     RunCompleted,
@@ -307,3 +308,5 @@ async def test_a_refused_record_is_a_broker_error_not_an_aiokafka_one(client: In
 
     assert not info.value.retriable
     assert "MessageSizeTooLarge" in str(info.value)
+    assert isinstance(info.value, RecordRefusedError)
+    assert info.value.reason == "too_large"

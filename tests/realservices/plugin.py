@@ -162,6 +162,20 @@ def outage_kafka() -> Iterator[KafkaService]:
 
 
 @pytest.fixture
+def strict_kafka() -> Iterator[KafkaService]:
+    """A broker for this test alone that creates no topic on use (auto.create.topics.enable is
+    false, as in most production clusters): a publish to a missing topic is refused."""
+    service = _timed_start(
+        "own Kafka broker (no topics created on use)",
+        lambda: start_local_kafka(settings={"auto.create.topics.enable": "false"}),
+    )
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture
 def outage_s3() -> Iterator[S3Service]:
     """A SeaweedFS for this test alone, which it may stop and restart."""
     service = _timed_start("own SeaweedFS", start_s3)

@@ -81,6 +81,10 @@ malformed = st.one_of(
     st.integers(min_value=LIMIT - 2048, max_value=LIMIT).map(
         lambda n: ("requests", _json(_request(runId="x" * 200))[:n] + b" " * max(0, n - 200), "dead")
     ),
+    # Not UTF-8 inside a string (Latin-1, a lone surrogate, an overlong form): undecodable.
+    st.sampled_from([b"caf\xe9", b"\xed\xa0\x80", b"\xc0\xaf"]).map(
+        lambda b: ("requests", _json(_request(runId="@")).replace(b"@", b), "dead")
+    ),
     # Well-formed answers to runs that do not exist: a typed rejection, not a dead letter.
     st.just(None).map(lambda _: ("resumes", _json(_resume()), "rejected")),
 )
@@ -116,6 +120,16 @@ async def _send_and_check(harness: Harness, batch: list[tuple[str, bytes, str]])
 
 def _rejections(harness: Harness) -> int:
     return sum(1 for r in harness.results if isinstance(r, ResumeRejected))
+
+
+@pytest.mark.parametrize("backend", ["memory"], indirect=True)
+async def test_invalid_utf8_is_an_undecodable_dead_letter_not_poison(harness: Harness) -> None:
+    not_utf8 = [b"caf\xe9", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80"]
+    batch = [("requests", _json(_request(runId="@")).replace(b"@", b), "dead") for b in not_utf8]
+    batch += [("resumes", _json(_resume(resumeId="@")).replace(b"@", b), "dead") for b in not_utf8]
+    dead_before = len(harness.dead_letters)
+    await _send_and_check(harness, batch)
+    assert {d.reason for d in harness.dead_letters[dead_before:]} == {"undecodable"}
 
 
 @pytest.mark.parametrize("backend", ["memory"], indirect=True)

@@ -21,7 +21,9 @@ IntermissionError                 base of all errors below
 │   │   ├── LogUnavailableError   the log (broker down, producer fenced or broken)
 │   │   └── IdentityProviderUnavailableError  the OIDC issuer (discovery, JWKS, token
 │   │                                 endpoint) did not answer: never the caller's fault
-│   ├── RecordTooLargeError       a record over the log's size limit: it must shrink
+│   ├── UnpublishableError        the log refuses a record for what it is (its topic is not
+│   │   │                         a valid name, does not exist, may not be written); `.reason`
+│   │   └── RecordTooLargeError   a record over the log's size limit: it must shrink
 │   └── TamperedSnapshotError     a stored object fails its seal or names another step
 │       └── UnreadableSnapshotError   its seal holds but its body cannot be read: a codec
 │                                     this release does not know, or bytes that do not
@@ -152,13 +154,25 @@ class IdentityProviderUnavailableError(UnavailableError):
     """The OIDC issuer's discovery document, JWKS or token endpoint could not be fetched."""
 
 
-class RecordTooLargeError(ServiceError):
+class UnpublishableError(ServiceError):
+    """The log is there and refuses this record for what it is: its topic is not a valid name,
+    does not exist (and is not created on use), or may not be written by the worker; or the
+    record is too large (`RecordTooLargeError`). Retrying cannot help, so it is never an outage:
+    the record that led to it gets an outcome of its own. ``reason`` is the producer SDK's
+    `RefusalReason` (invalid_topic, unknown_topic, not_authorized, invalid_record, too_large)."""
+
+    def __init__(self, topic: str, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.topic = topic
+        self.reason = reason
+
+
+class RecordTooLargeError(UnpublishableError):
     """A record exceeds the log's size limit. Retrying cannot help: the value must shrink."""
 
     def __init__(self, topic: str, size: int, limit: int | None) -> None:
         where = f"a limit of {limit} bytes" if limit is not None else "the broker's message.max.bytes"
-        super().__init__(f"record of {size} bytes for topic {topic!r} exceeds {where}")
-        self.topic = topic
+        super().__init__(topic, "too_large", f"record of {size} bytes for topic {topic!r} exceeds {where}")
         self.size = size
         self.limit = limit
 
@@ -221,6 +235,7 @@ class ToolInterrupt(BaseException):
 
 
 __all__ = [
+    "IdentityProviderUnavailableError",
     "IntermissionError",
     "JavaToolsMissingError",
     "KafkaUnavailableError",
@@ -244,6 +259,7 @@ __all__ = [
     "ToolInterrupt",
     "UnavailableError",
     "UnknownToolError",
+    "UnpublishableError",
     "UnreadableSnapshotError",
     "UsageError",
 ]

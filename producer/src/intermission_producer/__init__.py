@@ -34,13 +34,23 @@ from intermission_schemas import (
 
 from ._answers import AnswerKey, build_resume
 from ._client import IntermissionClient
-from ._errors import AnswerError, AnswerReason, BrokerError, ClientUsageError, ProducerError, ResultTimeout
+from ._errors import (
+    AnswerError,
+    AnswerReason,
+    BrokerError,
+    ClientUsageError,
+    ProducerError,
+    RecordRefusedError,
+    RefusalReason,
+    ResultTimeout,
+)
 from ._security import KafkaSecurity
 from ._tracing import answer_headers
 from ._transport import Headers, Transport, TransportRecord
 
 if TYPE_CHECKING:
     from ._kafka import KafkaTransport
+    from ._producer import KafkaProducer
 
 __all__ = [
     "AnswerError",
@@ -53,10 +63,13 @@ __all__ = [
     "Headers",
     "IntermissionClient",
     "InterruptRaised",
+    "KafkaProducer",
     "KafkaSecurity",
     "KafkaTransport",
     "PendingInterrupt",
     "ProducerError",
+    "RecordRefusedError",
+    "RefusalReason",
     "RespondAnswer",
     "RestartAnswer",
     "ResultEvent",
@@ -80,4 +93,8 @@ def __getattr__(name: str) -> Any:
         from ._kafka import KafkaTransport
 
         return KafkaTransport
+    if name == "KafkaProducer":
+        from ._producer import KafkaProducer
+
+        return KafkaProducer
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

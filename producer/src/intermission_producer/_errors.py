@@ -11,15 +11,18 @@ ProducerError                 base of all errors below
 │                             invalid_input, not_restartable. ``.ref`` names the interrupt,
 │                             ``.field`` the offending field ("" for the whole value).
 ├── BrokerError               the broker could not be reached or refused a request; the
-│                             cause is the Kafka client's own error, ``.retriable`` says
-│                             whether the same call may succeed later
+│   │                         cause is the Kafka client's own error, ``.retriable`` says
+│   │                         whether the same call may succeed later
+│   └── RecordRefusedError    the brokers answered and refuse this record for what it is
+│                             (``.reason``: too_large, invalid_topic, unknown_topic,
+│                             not_authorized, invalid_record); never retriable
 └── ResultTimeout             no result arrived in time (also a TimeoutError, so code that
                               already catches TimeoutError keeps working)
 """
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 from intermission_schemas import RejectReason
 
@@ -60,6 +63,27 @@ class BrokerError(ProducerError):
     def __init__(self, message: str, *, retriable: bool) -> None:
         super().__init__(message)
         self.retriable = retriable
+
+
+RefusalReason: TypeAlias = Literal[
+    "too_large", "invalid_topic", "unknown_topic", "not_authorized", "invalid_record"
+]
+
+
+class RecordRefusedError(BrokerError):
+    """The brokers are there and refuse this record: its topic is not a valid name, does not
+    exist (and is not created on use), may not be written by this client, or the record is over
+    a size limit (``limit`` when it is the producer's own, None for the broker's or topic's).
+    Sending the same record again cannot succeed; it is never an outage."""
+
+    def __init__(
+        self, message: str, *, topic: str, reason: RefusalReason, size: int = 0, limit: int | None = None
+    ) -> None:
+        super().__init__(message, retriable=False)
+        self.topic = topic
+        self.reason: RefusalReason = reason
+        self.size = size
+        self.limit = limit
 
 
 class ResultTimeout(ProducerError, TimeoutError):

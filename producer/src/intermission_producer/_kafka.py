@@ -1,7 +1,7 @@
-"""`Transport` on Kafka (aiokafka): one idempotent producer, a consumer per read.
+"""`Transport` on Kafka (aiokafka): one `KafkaProducer`, a consumer per read.
 
-The only module of the SDK that imports aiokafka, and `_broker_errors` is the only place that
-turns its errors into the SDK's `BrokerError`.
+With `_producer`, the only modules of the SDK that import aiokafka; `_producer.broker_error` is
+the one place that turns its errors into the SDK's `BrokerError`.
 """
 
 from __future__ import annotations
@@ -9,19 +9,19 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 # aiokafka ships no type information (no py.typed): its names are Any to mypy.
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
 from aiokafka.errors import (  # type: ignore[import-untyped]
     CommitFailedError,
     IllegalStateError,
     KafkaError,
-    KafkaTimeoutError,
 )
 
-from ._errors import BrokerError, ClientUsageError
+from ._errors import ClientUsageError
+from ._lifecycle import StartStop
+from ._producer import KafkaProducer, broker_error
 from ._security import KafkaSecurity
 from ._transport import Headers, Start, TransportRecord
 
@@ -32,28 +32,26 @@ _log = logging.getLogger("intermission_producer")
 
 @contextlib.contextmanager
 def _broker_errors(what: str) -> Iterator[None]:
-    """aiokafka's errors as BrokerError: the one place the SDK translates them."""
+    """aiokafka's errors of the consumers as BrokerError."""
     try:
         yield
     except KafkaError as exc:
-        # aiokafka marks connection, leadership and coordinator errors retriable; a timeout is
-        # not marked, yet the same call may well succeed once the broker answers again.
-        retriable = bool(exc.retriable) or isinstance(exc, KafkaTimeoutError)
-        detail = str(exc)  # aiokafka's own errors already start with their class name
-        if not detail.startswith(type(exc).__name__):
-            detail = f"{type(exc).__name__}: {detail}"
-        raise BrokerError(f"{what}: {detail}", retriable=retriable) from exc
+        raise broker_error(what, exc) from exc
 
 
-class KafkaTransport:
+class KafkaTransport(StartStop):
     """`Transport` on Kafka. Use it as ``async with KafkaTransport(...)``, or start() and stop().
 
-    One idempotent producer (acks=all) publishes everything: a retried send can neither
-    duplicate nor reorder a run's events. ``security`` goes to every Kafka client it creates;
-    ``consumer_options`` to its consumers only (fetch and session tuning). Consumers read
-    committed records only unless ``consumer_options`` says otherwise, so an event of an aborted
-    worker transaction is never seen. Offsets are committed explicitly (``read_group``) or not
-    at all (``read``), whatever ``consumer_options`` says.
+    One `KafkaProducer` (idempotent, acks=all, replaced when it breaks) publishes everything: a
+    retried send can neither duplicate nor reorder a run's events. A publish the brokers refuse
+    for what it is raises `RecordRefusedError`; one they cannot take now, `BrokerError`.
+    ``security`` goes to every Kafka client it creates; ``consumer_options`` to its consumers
+    only (fetch and session tuning). Consumers read committed records only unless
+    ``consumer_options`` says otherwise, so an event of an aborted worker transaction is never
+    seen. Offsets are committed explicitly (``read_group``) or not at all (``read``), whatever
+    ``consumer_options`` says. ``producer_options`` (aiokafka's producer tuning) and
+    ``delivery_timeout`` (seconds a publish may wait for its acknowledgement before the producer
+    is taken for broken) go to the producer.
     """
 
     def __init__(
@@ -63,50 +61,45 @@ class KafkaTransport:
         security: KafkaSecurity | None = None,
         client_id: str = "intermission-producer",
         consumer_options: Mapping[str, Any] | None = None,
+        producer_options: Mapping[str, Any] | None = None,
+        delivery_timeout: float = 120.0,
     ) -> None:
         self._bootstrap_servers = bootstrap_servers
-        self._security = (security or KafkaSecurity()).options()
+        self._producer_options = dict(producer_options or {})
+        self._delivery_timeout = delivery_timeout
+        self._kafka_security = security or KafkaSecurity()
+        self._security = self._kafka_security.options()
         self._client_id = client_id
         self._consumer_options = dict(consumer_options or {})
-        self._producer: Any = None
+        self._producer: KafkaProducer | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
         if self._producer is not None:
             raise ClientUsageError("the Kafka transport is already started")
-        producer = AIOKafkaProducer(
-            **self._security,
-            bootstrap_servers=self._bootstrap_servers,
+        producer = KafkaProducer(
+            self._bootstrap_servers,
+            security=self._kafka_security,
             client_id=self._client_id,
-            acks="all",
-            enable_idempotence=True,
+            delivery_timeout=self._delivery_timeout,
+            producer_options=self._producer_options,
         )
-        try:
-            with _broker_errors(f"connecting to {self._bootstrap_servers}"):
-                await producer.start()
-        except BaseException:
-            await producer.stop()  # start() may have opened connections before it failed
-            raise
+        await producer.start()
         self._producer = producer
 
     async def stop(self) -> None:
         """Flushes what is still buffered, then closes; safe to call twice."""
         producer, self._producer = self._producer, None
         if producer is not None:
-            with _broker_errors("flushing the producer"):
-                await producer.stop()
+            await producer.stop()
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
+    @property
+    def producer(self) -> KafkaProducer:
+        """The one producer every publish goes through (its ``replacements`` count, ...)."""
+        return self._started()
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    def _started(self) -> Any:
+    def _started(self) -> KafkaProducer:
         if self._producer is None:
             raise ClientUsageError("start the Kafka transport first (async with KafkaTransport(...))")
         return self._producer
@@ -127,9 +120,7 @@ class KafkaTransport:
     # -- the Transport protocol -------------------------------------------------------------
 
     async def publish(self, topic: str, key: str, value: bytes, headers: Headers = ()) -> None:
-        producer = self._started()
-        with _broker_errors(f"publishing to {topic!r}"):
-            await producer.send_and_wait(topic, value, key=key.encode(), headers=list(headers) or None)
+        await self._started().publish(topic, key, value, headers)
 
     @contextlib.asynccontextmanager
     async def read(
@@ -169,7 +160,9 @@ class KafkaTransport:
             await consumer.stop()
 
 
-async def _open_assigned(producer: Any, consumer: Any, topics: Sequence[str], start: Start) -> dict[Any, int]:
+async def _open_assigned(
+    producer: KafkaProducer, consumer: Any, topics: Sequence[str], start: Start
+) -> dict[Any, int]:
     """Start ``consumer`` on every partition of ``topics``, at their beginning or end.
 
     Returns the end offsets found while positioning. The positions are concrete offsets before

@@ -31,7 +31,8 @@ def _decode(decoder: msgspec.json.Decoder[T], data: bytes | str) -> T:
         return decoder.decode(data)
     except msgspec.ValidationError as exc:
         raise DecodeError(str(exc)) from exc
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        # Invalid UTF-8 inside a string raises UnicodeDecodeError, not msgspec's DecodeError.
         raise DecodeError(f"not valid JSON: {exc}") from exc
 
 

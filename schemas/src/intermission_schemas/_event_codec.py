@@ -79,7 +79,9 @@ class _TopicDecoder(Generic[T]):
             if _TAG_PATH.search(text) or text.startswith("Object missing required field `type`"):
                 raise EventDecodeError("unknown_event", text) from exc
             raise EventDecodeError("invalid_fields", text) from exc
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            # msgspec raises UnicodeDecodeError, not its DecodeError, for invalid UTF-8 inside
+            # a string (Latin-1 text, lone surrogates, overlong forms): bytes that do not decode.
             raise EventDecodeError("undecodable", str(exc)) from exc
         except RecursionError as exc:  # msgspec's own depth limit, on a cheap-to-count input
             raise EventDecodeError("invalid_fields", "JSON nested too deeply") from exc
@@ -96,7 +98,7 @@ def _refuse_newer_version(data: bytes, version: Any = None) -> None:
     if version is None:
         try:
             version = _version_only.decode(data).version
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
             return
     if isinstance(version, int) and not isinstance(version, bool) and version > EVENT_VERSION:
         raise EventDecodeError(
@@ -121,7 +123,7 @@ class _DocumentDecoder(Generic[T]):
     def __call__(self, data: bytes) -> T:
         try:
             return self._decoder.decode(data)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise DecodeError(f"not {self._what}: {exc}") from exc
 
 

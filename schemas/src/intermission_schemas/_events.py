@@ -263,6 +263,9 @@ DeadLetterReason: TypeAlias = Literal[
     "tampered",
     "poison",
     "schema_too_complex",  # an inline interrupt's JSON Schema beyond intermission_schemas.SchemaLimits
+    # Kafka refused what the record led to (its replyTo names a topic that does not exist, is
+    # not a valid name or may not be written): no retry can deliver it.
+    "unpublishable",
 ]
 
 

@@ -62,7 +62,7 @@ def decode_snapshot(data: bytes) -> Snapshot:
     """A ``Snapshot`` from a stored body of any form (DecodeError if it is none)."""
     try:
         stored = _stored_or_legacy.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise DecodeError(f"not a snapshot: {exc}") from exc
     if isinstance(stored, Snapshot):
         return stored  # written before the history was stored once

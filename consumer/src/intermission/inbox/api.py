@@ -39,7 +39,7 @@ async def _body(request: Request, kind: type[Any]) -> Any:
         return msgspec.json.decode(raw or b"{}", type=kind)
     except msgspec.ValidationError as exc:
         raise Refused(422, "invalid_body", str(exc)) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # invalid UTF-8 in a string: the latter
         raise Refused(400, "not_json", f"the body is not JSON: {exc}") from None
 
 

@@ -11,9 +11,12 @@ What a record's handling can meet, and what follows:
   oversized record): a dead letter with a typed reason, and the partition moves on;
 - a stored snapshot that fails its seal or is not the step it claims to be: ``RunFailed`` with
   code ``tampered`` and a dead letter; no tool runs;
-- an unavailable store or log: not the record's fault. The record is retried with capped
-  exponential backoff and jitter for as long as it takes, no new records are taken meanwhile,
-  and nothing is committed past it;
+- an outcome of the record that Kafka refuses for what it is (its ``replyTo`` names a topic that
+  does not exist, is not a valid name or may not be written; it is too large): a dead letter
+  (``unpublishable``, ``oversized``), and the partition moves on;
+- an unavailable store or log (unreachable brokers, no answer in time): not the record's fault.
+  The record is retried with capped exponential backoff and jitter for as long as it takes, no
+  new records are taken meanwhile, and nothing is committed past it;
 - any other failure (a bug): retried; after ``attempts`` tries while every dependency is up,
   the record is dead-lettered as ``poison``.
 
@@ -46,7 +49,7 @@ from intermission_schemas import (
     reply_topic_problem,
 )
 
-from ..errors import RecordTooLargeError, TamperedSnapshotError, UnavailableError
+from ..errors import RecordTooLargeError, TamperedSnapshotError, UnavailableError, UnpublishableError
 from .health import Health
 from .observe.events import RecordDeadLettered, RecordHandled, RecordOutcome, RecordTaken, RunFailure
 from .observe.observer import NO_OBSERVER, Observer
@@ -332,7 +335,7 @@ class Worker:
                 self._update_gate()
                 failures = 0
             except Exception as exc:
-                settles = None if settled else self._outcome_for(record, exc)
+                settles = self._outcome_for(record, exc) if self._may_settle(exc, settled) else None
                 if settles is not None:
                     outcome, work = settles
                     settled = True
@@ -361,8 +364,21 @@ class Worker:
                 # An outcome of this record does not fit the log: the record's content is at
                 # fault, and no retry makes it smaller.
                 return "dead_letter", functools.partial(self._dead_letter, record, "oversized", str(exc))
+            case UnpublishableError():
+                # The brokers answered and refuse where an outcome of this record goes (its
+                # replyTo): retried, it would hold the partition forever.
+                log.error("record %s: %s; dead-lettering", _where(record), exc)
+                return "dead_letter", functools.partial(self._dead_letter, record, "unpublishable", str(exc))
             case _:
                 return None
+
+    def _may_settle(self, exc: Exception, settled: bool) -> bool:
+        """Whether ``exc`` may give the record its outcome. Once it has one, only a refused
+        publish of that outcome (a tampered run's RunFailed to its replyTo) changes it to a dead
+        letter; a refused dead letter is the dead-letter topic's fault, and is retried."""
+        if not settled:
+            return True
+        return isinstance(exc, UnpublishableError) and exc.topic != self.topics.dead_letter
 
     def _backoff(self, failures: int) -> float:
         attempt = max(failures, self._outage_attempts())

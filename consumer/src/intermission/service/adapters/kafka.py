@@ -1,4 +1,5 @@
-"""Kafka behind the transport seam: a durable publisher, a manually committed subscription.
+"""Kafka behind the transport seam: a durable publisher (the producer SDK's `KafkaProducer`), a
+manually committed subscription.
 
 Delivery is at-least-once. A record is committed only after the worker is done with it, so a
 crash or a rebalance re-delivers it; every effect downstream must be idempotent.
@@ -16,7 +17,7 @@ from typing import Any
 import msgspec
 
 # aiokafka ships no type information (no py.typed): its names are Any to mypy.
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
 from aiokafka.abc import ConsumerRebalanceListener  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 from aiokafka.admin.config_resource import (  # type: ignore[import-untyped]
@@ -27,20 +28,14 @@ from aiokafka.errors import (  # type: ignore[import-untyped]
     CommitFailedError,
     ConsumerStoppedError,
     IllegalStateError,
-    InvalidProducerEpoch,
     KafkaError,
-    MessageSizeTooLargeError,
-    OutOfOrderSequenceNumber,
-    ProducerClosed,
-    ProducerFenced,
-    RecordListTooLargeError,
     TopicAlreadyExistsError,
-    UnknownProducerId,
     for_code,
 )
-from intermission_producer import KafkaSecurity
+from intermission_producer import BrokerError, KafkaSecurity, RecordRefusedError
+from intermission_producer._producer import DEFAULT_MAX_REQUEST_SIZE, KafkaProducer
 
-from ...errors import LogUnavailableError, RecordTooLargeError, UsageError
+from ...errors import LogUnavailableError, RecordTooLargeError, UnpublishableError, UsageError
 from ..observe.events import PartitionLag
 from ..ports import Headers, Record
 
@@ -56,11 +51,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024  # aiokafka's and the broker's default (message.max.bytes)
-# No linger: aiokafka allows one produce request in flight per broker, so records published
-# while one is in flight batch into the next anyway. Measured with bench/service_cycle.py, a 2 ms
-# linger added about 3 ms to every hop and lowered throughput at concurrency 64.
-_LINGER_MS = 0
 # The subscription fixes these: auto-commit would acknowledge records the worker has not
 # finished, and read_uncommitted would expose records of aborted transactions.
 _FIXED_CONSUMER_OPTIONS = {"enable_auto_commit": False, "isolation_level": "read_committed"}
@@ -68,160 +58,46 @@ _RESERVED_CONSUMER_OPTIONS = {"bootstrap_servers", "group_id", "client_id", *_FI
 
 
 @contextlib.contextmanager
-def _mapped(what: str, topic: str = "", size: int = 0, limit: int | None = None) -> Iterator[None]:
-    """aiokafka's errors, as ours: the one place this adapter translates them."""
+def _mapped(what: str) -> Iterator[None]:
+    """The Kafka clients' errors (aiokafka's, and the producer SDK's for publishing) as ours:
+    the one place this adapter translates them. A record the brokers refuse for what it is is
+    `UnpublishableError` (`RecordTooLargeError` for its size); everything else about Kafka is
+    `LogUnavailableError`, an outage."""
     try:
         yield
-    except MessageSizeTooLargeError as exc:  # over max_request_size: checked before sending
-        raise RecordTooLargeError(topic, size, limit) from exc
-    except RecordListTooLargeError as exc:  # the broker's (or topic's) limit is lower
-        raise RecordTooLargeError(topic, size, None) from exc
+    except RecordRefusedError as exc:
+        if exc.reason == "too_large":
+            raise RecordTooLargeError(exc.topic, exc.size, exc.limit) from exc
+        raise UnpublishableError(exc.topic, exc.reason, str(exc)) from exc
+    except BrokerError as exc:  # its message already says what was being done
+        raise LogUnavailableError(str(exc)) from exc
     except KafkaError as exc:
         raise LogUnavailableError(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 
-class KafkaPublisher:
-    """`Publisher` on an idempotent producer with acks=all.
+class KafkaPublisher(KafkaProducer):
+    """`Publisher` on the producer SDK's `KafkaProducer` (the one Kafka producer of every
+    Intermission part): idempotent, acks=all, replaced by a new one after a fatal error or a
+    delivery that does not finish in time; with our errors instead of the SDK's.
 
-    Idempotence makes the producer's own retries free of duplicates; it says nothing about a
-    caller that publishes the same event twice, so consumers still deduplicate by key.
-
-    After a fatal producer error (an idempotent producer that lost its sequence after a long
-    outage answers OutOfOrderSequenceNumber to everything from then on) or a delivery that
-    does not finish in time, the producer is replaced by a new one before anything else is
-    sent; the failed publish raises LogUnavailableError, so the caller tries it again.
+    A publish the brokers cannot take now raises LogUnavailableError, so the caller tries it
+    again; one they refuse for what it is (topic, size) raises UnpublishableError.
     """
 
-    def __init__(
-        self,
-        bootstrap_servers: str,
-        *,
-        security: KafkaSecurity | None = None,
-        client_id: str = "intermission",
-        max_request_size: int = DEFAULT_MAX_REQUEST_SIZE,
-        max_batch_size: int | None = None,
-        delivery_timeout: float = 120.0,
-        producer_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.max_request_size = max_request_size
-        self.delivery_timeout = delivery_timeout
-        # aiokafka keeps one open batch per partition, and a send that finds it full waits until
-        # it has been delivered. With its 16 KiB default, concurrent publishes of 2 KB records
-        # crawl at ~800/s; batches as large as a request reach ~38 000/s (measured here).
-        # The cap is not preallocated, so a large one costs nothing while traffic is light.
-        self._options: dict[str, Any] = {
-            "bootstrap_servers": bootstrap_servers,
-            "client_id": client_id,
-            "enable_idempotence": True,
-            "acks": "all",
-            "linger_ms": _LINGER_MS,
-            "max_request_size": max_request_size,
-            "max_batch_size": max_batch_size or max_request_size,
-            **(producer_options or {}),
-            **(security or KafkaSecurity()).options(),
-        }
-        self._producer = AIOKafkaProducer(**self._options)
-        self._broken = False
-        self._replacing = asyncio.Lock()
-        self._retired: set[asyncio.Task[None]] = set()
-        self.replacements = 0  # how many times a broken producer was replaced
+    DEFAULT_CLIENT_ID = "intermission"
 
     async def start(self) -> None:
-        await self._start(self._producer)
-
-    @staticmethod
-    async def _start(producer: AIOKafkaProducer) -> None:
-        try:
-            with _mapped("starting the producer"):
-                await producer.start()
-        except BaseException:
-            # A broker that cannot be reached must not leave a half-open producer behind.
-            await producer.stop()
-            raise
+        with _mapped("starting the producer"):
+            await super().start()
 
     async def stop(self) -> None:
         """Flushes pending records, then closes; safe to call twice."""
-        await self._producer.stop()
-        await asyncio.gather(*self._retired, return_exceptions=True)
-
-    async def __aenter__(self) -> KafkaPublisher:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
+        with _mapped("stopping the producer"):
+            await super().stop()
 
     async def publish(self, topic: str, key: str, value: bytes, headers: Headers = ()) -> None:
-        # send() only enqueues and returns a delivery future. Awaiting the two steps apart
-        # (rather than send_and_wait) is the same thing, spelled so that it is clear why
-        # concurrent publishes share a batch: they all enqueue before the request goes out.
-        producer = await self._usable_producer()
-        encoded = key.encode()
-        size = len(encoded) + len(value)
-        try:
-            with _mapped(f"publishing to {topic!r}", topic, size, self.max_request_size):
-                delivery = await producer.send(topic, value=value, key=encoded, headers=list(headers) or None)
-            # Refused at delivery: the broker's message.max.bytes (or the topic's) is lower.
-            with _mapped(f"publishing to {topic!r}", topic, size, None):
-                await asyncio.wait_for(asyncio.shield(delivery), self.delivery_timeout)
-        except TimeoutError as exc:
-            self._mark_broken(producer)
-            raise LogUnavailableError(
-                f"publishing to {topic!r}: no delivery in {self.delivery_timeout:g} s"
-            ) from exc
-        except LogUnavailableError as exc:
-            if _is_fatal(exc.__cause__) or _sender_died(producer):
-                self._mark_broken(producer)
-            raise
-
-    def _mark_broken(self, producer: AIOKafkaProducer) -> None:
-        if producer is self._producer:
-            self._broken = True
-
-    async def _usable_producer(self) -> AIOKafkaProducer:
-        if not self._broken and not _sender_died(self._producer):
-            return self._producer
-        async with self._replacing:
-            if self._broken or _sender_died(self._producer):
-                fresh = AIOKafkaProducer(**self._options)
-                await self._start(fresh)  # LogUnavailableError while the brokers are down
-                old, self._producer, self._broken = self._producer, fresh, False
-                self.replacements += 1
-                log.warning("replaced a broken Kafka producer (replacement %d)", self.replacements)
-                retiring = asyncio.create_task(_retire(old))
-                self._retired.add(retiring)
-                retiring.add_done_callback(self._retired.discard)
-        return self._producer
-
-
-_FATAL_PRODUCER_ERRORS = (
-    OutOfOrderSequenceNumber,
-    UnknownProducerId,
-    InvalidProducerEpoch,
-    ProducerFenced,
-    ProducerClosed,
-    IllegalStateError,
-)
-
-
-def _is_fatal(error: BaseException | None) -> bool:
-    return isinstance(error, _FATAL_PRODUCER_ERRORS)
-
-
-def _sender_died(producer: AIOKafkaProducer) -> bool:
-    # aiokafka's producer sends from one background task; once it has died (a fatal broker
-    # answer), every later send waits forever. Its public API does not say so, hence the peek.
-    sender = getattr(producer, "_sender", None)
-    task = getattr(sender, "sender_task", None)
-    return task is not None and task.done()
-
-
-async def _retire(producer: AIOKafkaProducer) -> None:
-    # Bounded: a broken producer's flush can wait forever.
-    with contextlib.suppress(Exception, TimeoutError):
-        await asyncio.wait_for(producer.stop(), 5.0)
+        with _mapped(f"publishing to {topic!r}"):
+            await super().publish(topic, key, value, headers)
 
 
 class KafkaSubscription:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ...errors import KafkaUnavailableError
@@ -70,10 +70,19 @@ def _class_data_sharing(java: str, jars: Path) -> tuple[list[str], Path, Path | 
 class LocalBroker:
     """One broker JVM, its temporary directory and log file.
 
-    ``port`` pins the client port (it must be free); by default one is chosen.
+    ``port`` pins the client port (it must be free); by default one is chosen. ``settings`` are
+    server.properties of its own (``auto.create.topics.enable=false``, ...) on top of ours.
     """
 
-    def __init__(self, java: str, cache: Path, *, restartable: bool = False, port: int | None = None) -> None:
+    def __init__(
+        self,
+        java: str,
+        cache: Path,
+        *,
+        restartable: bool = False,
+        port: int | None = None,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         if port is not None and not loopback_port_is_free(port):
             raise KafkaUnavailableError(f"127.0.0.1:{port} is already in use; the broker cannot listen there")
         self.work = Path(tempfile.mkdtemp(prefix="intermission-kafka-"))
@@ -85,7 +94,7 @@ class LocalBroker:
             self.work / "data",
             self.port,
             self.controller_port,
-            RESTARTABLE_SETTINGS if restartable else None,
+            {**(RESTARTABLE_SETTINGS if restartable else {}), **(settings or {})},
         )
         (self.work / "server.properties").write_text(properties)
         (self.work / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
@@ -124,6 +133,11 @@ class LocalBroker:
             self._cds_flags, self._archive, self._pending_archive = _class_data_sharing(
                 self._java, self._cache
             )
+
+    def reset_data(self) -> None:
+        """Replace the (halted) broker's log directory by a freshly formatted one."""
+        shutil.rmtree(self.work / "data")
+        shutil.copytree(self._cache / STORAGE_TEMPLATE, self.work / "data")
 
     def start(self) -> None:
         """Start the JVM; again after `halt()`, on the same log directory and ports."""

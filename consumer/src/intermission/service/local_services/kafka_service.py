@@ -8,7 +8,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -62,12 +62,15 @@ class KafkaService(Stoppable):
         broker.halt(kill=True)
         return time.monotonic() - started
 
-    def restart(self, *, timeout: float = 90.0) -> float:
+    def restart(self, *, timeout: float = 90.0, lose_data: bool = False) -> float:
         """Start the broker again on the same log directory and ports, and wait until it
-        answers metadata requests; returns the seconds that took."""
+        answers metadata requests; returns the seconds that took. ``lose_data``: it comes back
+        with an empty log instead (a disk replaced), so clients' producer state is gone."""
         broker = self._restartable("restart")
         started = time.monotonic()
         broker.halt(kill=True)  # a no-op when it is already down
+        if lose_data:
+            broker.reset_data()
         broker.start()
         wait_for_kafka(broker.bootstrap, timeout, process=broker.process, log_path=broker.log_path)
         return time.monotonic() - started
@@ -86,20 +89,25 @@ class KafkaService(Stoppable):
 
 
 def start_local_kafka(
-    *, startup_timeout: float = 90.0, restartable: bool = False, port: int | None = None
+    *,
+    startup_timeout: float = 90.0,
+    restartable: bool = False,
+    port: int | None = None,
+    settings: Mapping[str, str] | None = None,
 ) -> KafkaService:
     """Start a broker as a local JVM on loopback and wait until it answers metadata requests.
 
     Raises `JavaToolsMissingError` without Java 17+ (or without Maven before the jars are
     cached). ``restartable`` shortens the broker's session so that a restart after SIGKILL
-    registers at once (see `KafkaService.restart`); ``port`` pins the client port.
+    registers at once (see `KafkaService.restart`); ``port`` pins the client port; ``settings``
+    are broker properties on top of ours (a test's broker that creates no topics on use).
     """
     problem = local_kafka_unavailable()
     if problem is not None:
         raise problem
     java = find_java()
     assert java is not None  # local_kafka_unavailable() says so otherwise
-    broker = LocalBroker(java, ensure_kafka_jars(), restartable=restartable, port=port)
+    broker = LocalBroker(java, ensure_kafka_jars(), restartable=restartable, port=port, settings=settings)
     atexit.register(broker.stop)  # also stop it if the process ends without stopping it
     try:
         broker.start()

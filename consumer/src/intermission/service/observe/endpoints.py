@@ -1,6 +1,7 @@
 """``/healthz``, ``/readyz`` and ``/metrics`` on one port, answered by the worker's own event
-loop: no thread, no extra process. ``/healthz`` answering at all is the liveness signal (a
-blocked or dead loop answers nothing), so it checks nothing else.
+loop: no thread, no extra process. ``/healthz`` answering at all is the first liveness signal
+(a blocked or dead loop answers nothing); the second is progress: with ``liveness`` given, it
+answers 503 while records wait and none finishes (`liveness.Progress`).
 
 A deliberately tiny HTTP/1.0-style server (one request per connection, GET and HEAD only):
 probes and Prometheus scrapes need no more, and it adds no dependency.
@@ -15,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import msgspec
 
+from .liveness import Stall
 from .readiness import Readiness
 
 __all__ = ["Endpoints", "ReadinessReport"]
@@ -49,8 +51,10 @@ class Endpoints:
         readiness: Callable[[], Awaitable[Readiness | ReadinessReport]],
         metrics: Callable[[], Awaitable[bytes]],
         metrics_content_type: str,
+        liveness: Callable[[], Stall | None] | None = None,
     ) -> None:
         self._readiness = readiness
+        self._liveness = liveness
         self._metrics = metrics
         self._metrics_type = metrics_content_type
         self._server: asyncio.Server | None = None
@@ -72,6 +76,9 @@ class Endpoints:
             return 405, _TEXT, b"GET or HEAD\n"
         match path:
             case "/healthz":
+                stall = self._liveness() if self._liveness is not None else None
+                if stall is not None:
+                    return 503, _JSON, msgspec.json.encode(stall) + b"\n"
                 return 200, _TEXT, b"ok\n"
             case "/readyz":
                 state = await self._readiness()

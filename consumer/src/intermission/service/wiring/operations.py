@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 from ...errors import SettingsError
 from ..observe.endpoints import Endpoints
+from ..observe.liveness import Progress
 from ..observe.metrics import CONTENT_TYPE, Metrics
 from ..observe.partitions import partition_view
 from ..observe.readiness import Readiness, readiness
@@ -25,10 +26,17 @@ log = logging.getLogger("intermission.worker")
 
 @contextlib.asynccontextmanager
 async def operated(
-    settings: Settings, worker: Worker, *, store: SnapshotStore, subscription: Subscription, metrics: Metrics
+    settings: Settings,
+    worker: Worker,
+    *,
+    store: SnapshotStore,
+    subscription: Subscription,
+    metrics: Metrics,
+    progress: Progress | None = None,
 ) -> AsyncIterator[int | None]:
     """While inside: the endpoints on ``settings.health_port`` (none when it is 0) and the
-    watch. Yields the port listened on, or None."""
+    watch. Yields the port listened on, or None. ``progress`` (an observer of ``worker``) makes
+    ``/healthz`` fail while the worker is stalled."""
     view = partition_view(subscription)
     watching = asyncio.create_task(
         watch(
@@ -51,7 +59,12 @@ async def operated(
             async def metrics_now() -> bytes:
                 return metrics.exposition()
 
-            endpoints = Endpoints(readiness=ready_now, metrics=metrics_now, metrics_content_type=CONTENT_TYPE)
+            endpoints = Endpoints(
+                readiness=ready_now,
+                metrics=metrics_now,
+                metrics_content_type=CONTENT_TYPE,
+                liveness=progress.stall if progress is not None else None,
+            )
             try:
                 port = await endpoints.start(settings.health_host, settings.health_port)
             except OSError as exc:

@@ -7,7 +7,9 @@ This process supervises them and is the pod's single set of endpoints on ``healt
 process's samples, labelled ``process``). The processes serve theirs on loopback ports.
 
 A process that exits is started again after a backoff (1 s doubling to 30 s), as its records
-are redelivered to the group meanwhile. One that exits 2 (a setting is wrong) before it was ever
+are redelivered to the group meanwhile; so is one whose own ``/healthz`` says it is stalled
+(records waiting, none finishing): this process stops it, as the kubelet would a single worker.
+One that exits 2 (a setting is wrong) before it was ever
 ready stops the pod with exit 2, since its siblings would fail the same way. SIGTERM or SIGINT
 stop every process gracefully (each drains its records in flight) and then this one.
 """
@@ -49,6 +51,7 @@ class _Slot:
         self.port = port
         self.process: asyncio.subprocess.Process | None = None
         self.ever_ready = False
+        self.stopped_stalled: int | None = None  # the pid asked to stop for a stall, once
 
 
 async def serve_processes(
@@ -165,15 +168,33 @@ async def _wait_or_stop(process: asyncio.subprocess.Process, stop: asyncio.Event
 
 async def _note_readiness(slots: Sequence[_Slot], stop: asyncio.Event) -> None:
     """Remember which processes were ever ready: after that, an exit 2 is a crash to recover
-    from (a port taken, say), not a wrong setting."""
+    from (a port taken, say), not a wrong setting. A process that was ready and now says it is
+    stalled is stopped, and so started again."""
     while not stop.is_set():
         for slot in slots:
-            if not slot.ever_ready and slot.process is not None and slot.process.returncode is None:
-                with contextlib.suppress(OSError, TimeoutError):
+            if slot.process is None or slot.process.returncode is not None:
+                continue
+            with contextlib.suppress(OSError, TimeoutError):
+                if not slot.ever_ready:
                     status, _ = await scrape(slot.port, "/readyz")
                     slot.ever_ready = status == 200
+                else:
+                    await _stop_if_stalled(slot)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), _WATCH_READY_EVERY_S)
+
+
+async def _stop_if_stalled(slot: _Slot) -> None:
+    process = slot.process
+    if process is None or slot.stopped_stalled == process.pid:
+        return  # asked once: a second SIGTERM would make it give up its records in flight
+    status, body = await scrape(slot.port, "/healthz")
+    if status == 503 and process.returncode is None:
+        stall = body.decode(errors="replace").strip()
+        log.error("worker process %d is stalled (%s); stopping it", slot.index, stall)
+        slot.stopped_stalled = process.pid
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
 
 
 def worker_command() -> list[str]:

@@ -8,7 +8,9 @@ import logging
 from ..._app import Intermission
 from ..adapters.kafka import KafkaPublisher, KafkaSubscription, ensure_topics
 from ..adapters.s3 import S3SnapshotStore
+from ..observe.liveness import Progress
 from ..observe.metrics import Metrics
+from ..observe.observer import Observers
 from ..ports import SnapshotStore
 from .checks import raise_first_failure, run_checks, topic_limit
 from .compose import build_worker
@@ -85,8 +87,12 @@ async def run_worker(
         ) as subscription,
     ):
         metrics = Metrics()  # this worker's own registry
-        worker = build_worker(settings, store=store, publisher=publisher, ai=ai, observer=metrics)
-        async with operated(settings, worker, store=store, subscription=subscription, metrics=metrics):
+        progress = Progress(settings.liveness_stall_seconds)
+        observer = Observers(metrics, progress)
+        worker = build_worker(settings, store=store, publisher=publisher, ai=ai, observer=observer)
+        async with operated(
+            settings, worker, store=store, subscription=subscription, metrics=metrics, progress=progress
+        ):
             serving = asyncio.create_task(worker.run(subscription))
             log.info(
                 "worker serving %s and %s as group %s", topics.requests, topics.resumes, settings.group_id

@@ -73,6 +73,10 @@ class Settings(pydantic.BaseModel):
     health_port: int = pydantic.Field(default=9464, ge=0, le=65535)
     health_host: str = "0.0.0.0"
     health_probe_seconds: float = pydantic.Field(default=5.0, gt=0)
+    # /healthz fails (and Kubernetes restarts the worker) once records have waited this long
+    # with none finishing: a worker stuck on a record is not alive in any useful sense. Keep it
+    # above the longest a record may take (model calls included); 0: never.
+    liveness_stall_seconds: float = pydantic.Field(default=300.0, ge=0)
     log_format: Literal["text", "json"] = "text"
     # Worker processes in this pod (``worker --processes``); one per core is the rule of thumb.
     processes: int = pydantic.Field(default=1, ge=1, le=64)
