@@ -52,6 +52,7 @@ from .lifecycle import (
     Write,
     decide,
 )
+from .names import person, persons
 from .observed import resumed
 from .sealing import pause_digest
 from .signatures import AnswerKeys
@@ -270,7 +271,7 @@ def _collect(
             answers[restart.ref] = answer
             continue
         so_far = approvals.get(restart.ref, [])
-        if event.answered_by in {a.answered_by for a in so_far}:
+        if person(event.answered_by) in persons(a.answered_by for a in so_far):
             raise AnswerProblem(
                 "already_approved", f"{event.answered_by!r} approved {restart.ref!r} already", [restart.ref]
             )
