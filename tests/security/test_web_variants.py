@@ -5,7 +5,6 @@ every method on the routes that need an identity. Each is refused and nothing is
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -15,24 +14,10 @@ from intermission.inbox.app import build_app
 from intermission.inbox.identity import TrustedProxyHeader, parse_networks
 from intermission.service.demo import app as demo
 from intermission.testing import ServiceHarness
+from raw_kit import raw as _raw
 from served_kit import harness_inbox, served
 
 BODY = json.dumps({"messages": [{"role": "user", "content": [{"text": "hi"}]}], "tools": []}).encode()
-
-
-async def _raw(url: str, head: str, body: bytes = b"") -> tuple[int, bytes]:
-    """Send ``head`` (CRLFs added) and ``body`` as they are; the status and what came back."""
-    host, port = url.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    try:
-        writer.write(head.replace("\n", "\r\n").encode() + b"\r\n\r\n" + body)
-        await writer.drain()
-        async with asyncio.timeout(10):
-            reply = await reader.read(65_536)
-    finally:
-        writer.close()
-    status = int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/1.1 ") else 0
-    return status, reply
 
 
 def _published(service: ServiceHarness) -> int:
