@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import intermission_schemas as schemas
 import msgspec
 import pytest
 from answer_kit import ed25519_pair
@@ -23,7 +24,6 @@ from intermission.service import Topics
 from intermission.service.adapters.kafka import ensure_topics
 from intermission_producer import AnswerKey, IntermissionClient, build_resume
 from intermission_schemas import ApprovalRule, GenerateRequest, InterruptRaised, Message, TextPart
-from intermission_schemas import ResumeRejected, ResumeRequested, RunCompleted
 from realservices.kafka import fast_consumer_kwargs
 from realservices.plugin import S3Bucket
 from realservices.worker_env import worker_environment
@@ -85,7 +85,7 @@ async def _verdicts(client: IntermissionClient, run_id: str, wanted: set[str]) -
     async with asyncio.timeout(120):
         while True:
             events = await client.history(run_id, timeout=30)
-            found = {e.resume_id: e.reason for e in events if isinstance(e, ResumeRejected)}
+            found = {e.resume_id: e.reason for e in events if isinstance(e, schemas.ResumeRejected)}
             if wanted <= set(found):
                 return {k: v for k, v in found.items() if k in wanted}
             await asyncio.sleep(0.5)
@@ -95,12 +95,12 @@ async def _finished(client: IntermissionClient, run_id: str) -> list[Any]:
     async with asyncio.timeout(120):
         while True:
             events = await client.history(run_id, timeout=30)
-            if any(isinstance(e, RunCompleted) for e in events):
+            if any(isinstance(e, schemas.RunCompleted) for e in events):
                 return events
             await asyncio.sleep(0.5)
 
 
-def _approve(raised: InterruptRaised, who: str, resume_id: str, **options: Any) -> ResumeRequested:
+def _approve(raised: InterruptRaised, who: str, resume_id: str, **options: Any) -> schemas.ResumeRequested:
     restart = {raised.interrupts[0].ref: APPROVE}
     return build_resume(raised, restart=restart, answered_by=who, resume_id=resume_id, **options)
 
@@ -145,5 +145,7 @@ async def test_forged_answers_on_kafka_are_rejected_by_a_worker_process(
         assert (await _verdicts(client, "forged-b", {"dave-signed"}))["dave-signed"] == "bad_signature"
         await client.replay([signed_for_target])  # the honest second approval
         events = await _finished(client, "forged-a")
-        assert [e for e in events if isinstance(e, RunCompleted)]
-        assert not any(isinstance(e, RunCompleted) for e in await client.history("forged-b", timeout=30))
+        assert [e for e in events if isinstance(e, schemas.RunCompleted)]
+        assert not any(
+            isinstance(e, schemas.RunCompleted) for e in await client.history("forged-b", timeout=30)
+        )
