@@ -132,7 +132,11 @@ class TrustedProxyHeader:
             return Refusal(
                 401, "untrusted_identity", f"{self.header} is accepted only from the trusted proxies"
             )
-        who = request.headers[self.header].strip()
+        named = request.headers.getlist(self.header)
+        if len(named) > 1:
+            # A proxy that appends its header keeps the client's: the first is the client's.
+            return Refusal(401, "untrusted_identity", f"{self.header} is given {len(named)} times")
+        who = named[0].strip()
         if not who or len(who) > 256:
             return Refusal(401, "no_identity", f"the {self.header} header names no approver")
         return Identity(who, method="proxy")

@@ -21,6 +21,7 @@ import html
 import json
 import secrets
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,8 +83,13 @@ class CookieSealer:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path of this inbox: never another site (``//evil``, ``https://evil``)."""
+    """Only a path of this inbox: never another site (``//evil``, ``https://evil``). Browsers
+    drop tabs and newlines from a URL before reading it, so ``/<TAB>/evil`` is ``//evil`` to
+    them: a path with a control or space character (never in a path this inbox links to, which
+    are percent-encoded) is refused too."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in target):
         return "/"
     return target
 

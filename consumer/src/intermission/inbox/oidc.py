@@ -206,7 +206,7 @@ class JwtVerifier:
 
     def identity_from(self, claims: dict[str, Any], method: Method) -> Identity | Refusal:
         name = claims.get(self.identity_claim)
-        if self.identity_claim == "email" and claims.get("email_verified") is False:
+        if self.identity_claim == "email" and not _verified(claims):
             name = None  # an address the issuer has not verified names nobody: use sub
         name = name or claims.get("sub")
         if not isinstance(name, str) or not name or len(name) > 256:
@@ -217,6 +217,16 @@ class JwtVerifier:
         if not isinstance(groups, list):
             groups = []
         return Identity(name, tuple(g for g in groups if isinstance(g, str)), method)
+
+
+def _verified(claims: dict[str, Any]) -> bool:
+    """Whether the issuer vouches for the email address. Some issuers send the claim as the
+    string "false", which is truthy and is not ``False``: only true (or "true") vouches. An
+    issuer that never sends the claim is believed, as before."""
+    if "email_verified" not in claims:
+        return True
+    verified = claims["email_verified"]
+    return verified is True or (isinstance(verified, str) and verified.strip().lower() == "true")
 
 
 def _bad(detail: str) -> Refusal:

@@ -2,7 +2,8 @@
 
 The whole body (at most ``max_bytes``) is read here and handed on, so a handler never holds more
 than the cap and nothing it does (identity, parsing, publishing) starts for an oversized or
-stalled body. A declared Content-Length over the cap is refused before a byte is read.
+stalled body. A declared Content-Length over the cap is refused before a byte is read, and so is
+a request that declares both a length and chunks.
 """
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        if b"transfer-encoding" in headers and b"content-length" in headers:
+            # Two framings: uvicorn reads the chunks, a proxy in front may have read the length,
+            # and the bytes between are a request smuggled past the proxy (RFC 9112, 6.1).
+            detail = "a request may not carry both Content-Length and Transfer-Encoding"
+            await refuse(send, 400, "bad_request", detail, headers=_CLOSE)
+            return
+        declared = headers.get(b"content-length")
         if declared is not None:
             if not declared.strip().isdigit():
                 await refuse(send, 400, "bad_request", "Content-Length is not a number", headers=_CLOSE)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import msgspec
 from intermission_schemas import AnswerProblem, ApprovalRule, GenerateRequest, RestartAnswer
 
+from .names import person, persons
+
 __all__ = ["Answerer", "authorize", "required_approvals", "rule_for", "same_approval"]
 
 
@@ -43,7 +45,7 @@ def required_approvals(request: GenerateRequest, tool: str) -> int:
 
 def authorize(request: GenerateRequest, tool: str, ref: str, answerer: Answerer) -> None:
     """AnswerProblem unless ``answerer`` may answer the call ``ref`` of ``tool``."""
-    if request.requested_by and answerer.name == request.requested_by:
+    if request.requested_by and person(answerer.name) == person(request.requested_by):
         raise AnswerProblem(
             "self_approval", f"{answerer.name!r} asked for this run and may not answer it", [ref]
         )
@@ -54,9 +56,9 @@ def authorize(request: GenerateRequest, tool: str, ref: str, answerer: Answerer)
 
 
 def _among(answerer: Answerer, allowed: Collection[str]) -> bool:
-    names = {entry for entry in allowed if not entry.startswith("@")}
+    names = persons(entry for entry in allowed if not entry.startswith("@"))
     groups = {entry[1:] for entry in allowed if entry.startswith("@")}
-    return answerer.name in names or bool(groups & answerer.groups)
+    return person(answerer.name) in names or bool(groups & answerer.groups)
 
 
 def same_approval(a: RestartAnswer, b: RestartAnswer) -> bool:

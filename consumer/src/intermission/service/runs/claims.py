@@ -52,7 +52,8 @@ from .lifecycle import (
     Write,
     decide,
 )
-from .observed import resumed
+from .names import person, persons
+from .observed import EXPIRY_RESUME_ID, resumed
 from .sealing import pause_digest
 from .signatures import AnswerKeys
 from .snapshots import Loaded
@@ -168,6 +169,10 @@ class Claims:
         """Check a new answer against the pause and its rules, then merge it in."""
         steps = self.steps
         snapshot = loaded.snapshot
+        if event.resume_id == EXPIRY_RESUME_ID:
+            # The expiry policy's own id: an answer under it would be counted and shown as the
+            # policy's default, and would pass for the policy's claim when it is redelivered.
+            raise AnswerProblem("malformed", f"resume id {EXPIRY_RESUME_ID!r} is the expiry policy's")
         groups: frozenset[str] = frozenset()  # trusted only once a signature vouches for them
         if self.answer_keys is not None:
             shown = [pending_interrupt(part, None) for part in snapshot.paused.interrupts]
@@ -270,7 +275,7 @@ def _collect(
             answers[restart.ref] = answer
             continue
         so_far = approvals.get(restart.ref, [])
-        if event.answered_by in {a.answered_by for a in so_far}:
+        if person(event.answered_by) in persons(a.answered_by for a in so_far):
             raise AnswerProblem(
                 "already_approved", f"{event.answered_by!r} approved {restart.ref!r} already", [restart.ref]
             )

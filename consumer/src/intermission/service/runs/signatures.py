@@ -41,6 +41,8 @@ from intermission_schemas import (
     signing_payload,
 )
 
+from .names import person, persons
+
 __all__ = ["AnswerKeys", "parse_answer_keys", "parse_key_bindings"]
 
 
@@ -82,6 +84,8 @@ class AnswerKeys:
     ) -> None:
         self.keys = dict(keys)
         self.approver_keys = dict(approver_keys or {})
+        # Whose own key exists, by person: "Alice" is alice, and only her key speaks for her.
+        self._own_keys = persons(self.approver_keys)
         self.required = required
         self.bindings = dict(bindings or {})
 
@@ -92,7 +96,7 @@ class AnswerKeys:
         unless ``event`` is acceptable as to its signature."""
         signature = event.signature
         if signature is None:
-            if self.approver_keys.get(event.answered_by) is not None:
+            if person(event.answered_by) in self._own_keys:
                 # Her own key is the only proof of her answer: unsigned, anyone could claim it.
                 raise AnswerProblem("unsigned", f"{event.answered_by!r} answers with her own key only")
             if self.required:
@@ -140,7 +144,7 @@ class AnswerKeys:
     def _check_binding(self, event: ResumeRequested, key_id: str) -> None:
         """An approval system's key speaks only for whom it is bound to."""
         name = event.answered_by
-        if name in self.approver_keys:
+        if person(name) in self._own_keys:
             raise AnswerProblem(
                 "key_not_bound", f"{name!r} has a key of her own; answer key {key_id!r} cannot speak for her"
             )
@@ -150,7 +154,7 @@ class AnswerKeys:
         groups = {member[1:] for member in binding if member.startswith("@")}
         if stray := sorted(set(event.answered_groups) - groups):
             raise AnswerProblem("key_not_bound", f"answer key {key_id!r} cannot vouch for group(s) {stray}")
-        if name not in binding and not event.answered_groups:
+        if person(name) not in persons(binding) and not event.answered_groups:
             raise AnswerProblem("key_not_bound", f"answer key {key_id!r} cannot speak for {name!r}")
 
     def _check_ed25519(self, event: ResumeRequested, payload: bytes) -> None:
