@@ -29,6 +29,15 @@ _SERVICES = ("master", "volume", "filer", "s3", "admin")
 _GRACEFUL_STOP_S = 15.0
 
 
+# weed reads master.toml from -config_dir: grow one volume per collection (bucket) at a time.
+_MASTER_TOML = """[master.volume_growth]
+copy_1 = 1
+copy_2 = 2
+copy_3 = 3
+copy_other = 1
+"""
+
+
 class EarlyExitError(S3UnavailableError):
     """weed exited while starting, most likely because another process took one of its ports."""
 
@@ -131,6 +140,13 @@ class WeedServer:
             "-webdav=false",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
+            # Every bucket is a collection with volumes of its own. By default a collection
+            # grows 7 volumes at once and the server holds free disk / 128 MB of them, so a
+            # test session's hundreds of small buckets ran out of volumes after about 80
+            # ("No writable volumes and no free volumes left"). One volume per bucket
+            # (master.toml, written by start) and small volumes keep thousands possible.
+            "-master.volumeSizeLimitMB=16",
+            "-volume.max=5000",
             # The admin server starts even without its UI, on a fixed default port: give it
             # one of ours so two servers do not collide.
             *(f"-{name}.port={port}" for name, port in self.ports.items()),
@@ -155,6 +171,7 @@ class WeedServer:
     def start(self) -> None:
         """Start `weed mini`; again after `halt()`, on the same data directory and ports."""
         (self.work / "data").mkdir(exist_ok=True)
+        (self.work / "master.toml").write_text(_MASTER_TOML)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.command(),
