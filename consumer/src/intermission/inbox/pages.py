@@ -90,8 +90,10 @@ def _interrupt(raised: InterruptRaised, interrupt: PendingInterrupt) -> str:
     )
     if interrupt.restartable:
         body = (
+            # Disabled until ticked: what Approve sends is what the fields show.
             '<label><input type="checkbox" class="replace-toggle"> run it with this input instead</label>'
-            f'<div class="replace">{render_form_fields(interrupt.input_schema, interrupt.input)}</div>'
+            '<fieldset class="replace" disabled><legend>Input to run it with</legend>'
+            f"{render_form_fields(interrupt.input_schema, interrupt.input)}</fieldset>"
             '<div class="actions"><button type="button" data-action="approve">Approve</button>'
             '<button type="button" data-action="deny">Deny</button></div>'
             f"<details><summary>or answer with an output instead of running it</summary>{respond}</details>"

@@ -121,6 +121,8 @@ async function send(form, action) {
   }
   status.textContent = data.outcome === "accepted" ? "answer accepted" : "answer sent";
   status.className = "status good";
+  delete form.dataset.dirty;  // sent: the card may follow the run again
+  refresh(run, true);
 }
 
 document.addEventListener("click", (event) => {
@@ -130,8 +132,12 @@ document.addEventListener("click", (event) => {
     const array = button.closest(".field-array");
     const template = array.querySelector(":scope > template");
     array.querySelector(":scope > .items").append(template.content.cloneNode(true));
+    array.closest("form.answer").dataset.dirty = "true";
   } else if (button.classList.contains("remove")) {
+    button.closest("form.answer").dataset.dirty = "true";
     button.closest(".item").remove();
+  } else if (button.classList.contains("show-latest")) {
+    refresh(button.closest("article.run").dataset.run, true);
   } else if (button.dataset.action) {
     event.preventDefault();
     send(button.closest("form.answer"), button.dataset.action);
@@ -154,16 +160,57 @@ document.addEventListener("submit", async (event) => {
   status.className = reply.ok ? "status good" : "status bad";
 });
 
-async function refresh(runId) {
+// A card the approver is editing (typed in, or focus inside) is never replaced by a live
+// update: it is marked stale and offers the newer state, which replaces it when asked or once
+// the approver leaves it untouched.
+function busy(card) {
+  return card.querySelector("form.answer[data-dirty]") !== null || card.contains(document.activeElement);
+}
+
+function markStale(card) {
+  if (card.querySelector(".stale")) return;
+  const note = document.createElement("p");
+  note.className = "stale";
+  note.setAttribute("role", "status");
+  note.textContent = "This run changed while you were editing it; your edits are kept. ";
+  const show = document.createElement("button");
+  show.type = "button";
+  show.className = "show-latest";
+  show.textContent = "Show the latest (drops your edits)";
+  note.append(show);
+  card.prepend(note);
+}
+
+async function refresh(runId, force = false) {
   const reply = await fetch(`/runs/${encodeURIComponent(runId)}/card`);
   if (!reply.ok) return;
   const holder = document.createElement("div");
   holder.innerHTML = await reply.text();
   const card = holder.firstElementChild;
   const old = document.getElementById(card.id);
+  if (old && !force && busy(old)) { markStale(old); return; }
   if (old) old.replaceWith(card); else document.getElementById("runs").prepend(card);
   document.getElementById("empty")?.remove();
 }
+
+document.addEventListener("input", (event) => {
+  const form = event.target.closest("form.answer");
+  if (form && !event.target.classList.contains("replace-toggle")) form.dataset.dirty = "true";
+});
+
+document.addEventListener("change", (event) => {
+  const toggle = event.target.closest(".replace-toggle");
+  if (!toggle) return;
+  const form = toggle.closest("form.answer");
+  form.querySelector("fieldset.replace").disabled = !toggle.checked;
+  form.dataset.dirty = "true";
+});
+
+document.addEventListener("focusout", (event) => {
+  const card = event.target.closest("article.run");
+  if (!card || !card.querySelector(".stale")) return;
+  setTimeout(() => { if (!busy(card)) refresh(card.dataset.run); }, 0);
+});
 
 const events = new EventSource("/api/events");
 events.onmessage = (message) => refresh(JSON.parse(message.data).runId);
@@ -191,4 +238,6 @@ fieldset { border: 1px solid #e3e3e3; } .status.bad { color: #b00; } .status.goo
 pre { background: #f6f6f6; padding: .3rem; overflow-x: auto; font-size: .8rem; margin: .2rem 0; }
 .history li { font-size: .85rem; margin: .2rem 0; } .rejected { color: #b00; }
 .actions button { margin-right: .4rem; }
+fieldset.replace[disabled] { opacity: .6; }
+.stale { background: #fef3c7; padding: .3rem .5rem; border-radius: 4px; }
 """
