@@ -208,8 +208,12 @@ def _scalar_field(
         else:
             mode = ' inputmode="decimal"' if kind in {"number", "integer"} else ""
             control = f'<input type="text" class="input" value="{shown}"{mode}>'
+    # The one rule for blank text is the schema's own minLength, which the SDK's and the
+    # worker's checks apply too: the page refuses what they would refuse, before sending.
+    shortest = schema.get("minLength")
+    least = f' data-min-length="{int(shortest)}"' if kind == "string" and isinstance(shortest, int) else ""
     return (
-        f"<div {_attrs(kind, key, required, nullable)}>{label}{control}"
+        f"<div {_attrs(kind, key, required, nullable)}{least}>{label}{control}"
         '<span class="error" role="alert"></span></div>'
     )
 

@@ -32,8 +32,14 @@ function collect(el, errors, path) {
       return input.checked;
     case "enum":
       return input.value === "" ? empty() : JSON.parse(input.value);
-    case "string":
-      return input.value === "" && !required ? empty() : input.value;
+    case "string": {
+      // Blank text is refused where the schema's minLength refuses it (the server's rule too).
+      const least = Number(el.dataset.minLength || 0);
+      if (input.value === "" && !required) return empty();
+      if (input.value === "" && least > 0) return fail("is required");
+      if (input.value.length < least) return fail(`needs at least ${least} characters`);
+      return input.value;
+    }
     case "number":
     case "integer": {
       const text = input.value.trim();

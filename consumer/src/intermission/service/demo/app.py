@@ -8,7 +8,7 @@ the first offered tool and then reports what it returned, so the demo runs with 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Annotated, Any
 
 from intermission_schemas import Message, ToolResponsePart
 from pydantic import BaseModel, Field
@@ -56,12 +56,13 @@ ask_question = ai.define_interrupt(
     name="askQuestion",
     description="use this to ask the user a clarifying question",
     input_schema=Question,
-    output_schema=str,
+    # An answer is text: a blank one is refused (minLength 1) by the page, the SDK and the worker.
+    output_schema=Annotated[str, Field(min_length=1, title="Answer")],
 )
 
 
 class Transfer(BaseModel):
-    toAccountId: str = Field(description="the account id of the transfer destination")
+    toAccountId: str = Field(min_length=1, description="the account id of the transfer destination")
     amount: int = Field(description="the amount in integer cents (100 = $1.00)")
 
 
