@@ -14,6 +14,8 @@ from intermission_schemas import (
     InterruptRaised,
     Message,
     PendingInterrupt,
+    RespondAnswer,
+    RestartAnswer,
     ResumeRejected,
     ResumeRequested,
     RunCompleted,
@@ -49,7 +51,24 @@ def render_page(
 <label>Tool <select name="tool">{options}<option value="">(none)</option></select></label>
 <button type="submit">Start run</button><span class="status"></span></form>
 <section id="runs">{body}</section>
+{_DENY_DIALOG}
 <script src="/static/inbox.js"></script></body></html>"""
+
+
+# One dialog for the page: Deny asks for a reason and a confirmation before anything is sent.
+_DENY_DIALOG = """<dialog id="deny-dialog" aria-labelledby="deny-title">
+<form method="dialog" class="deny"><h2 id="deny-title">Deny this call?</h2>
+<p class="deny-what"></p>
+<label>Reason (required) <textarea name="reason" rows="3" required></textarea></label>
+<p class="status" role="status"></p>
+<div class="actions"><button type="submit" value="deny" class="deny">Deny</button>
+<button type="submit" value="cancel" formnovalidate class="secondary">Cancel</button></div>
+</form></dialog>"""
+
+_COMMENT = (
+    '<label class="comment-label">Comment (optional, kept in the run\'s history) '
+    '<textarea class="comment" rows="2"></textarea></label>'
+)
 
 
 def render_card(state: RunState, messages: Sequence[Message] | None, now: datetime | None = None) -> str:
@@ -74,7 +93,8 @@ def render_card(state: RunState, messages: Sequence[Message] | None, now: dateti
 
 def _interrupt(raised: InterruptRaised, interrupt: PendingInterrupt) -> str:
     head = (
-        f"<p><b>{escape(interrupt.tool)}</b> <small>ref <code>{escape(interrupt.ref)}</code></small>"
+        f'<p><b class="tool-name">{escape(interrupt.tool)}</b> '
+        f"<small>ref <code>{escape(interrupt.ref)}</code></small>"
         f"{' — ' + escape(interrupt.description) if interrupt.description else ''}</p>"
         f"<p>It wants to run with:</p><pre>{_json(interrupt.input)}</pre>"
     )
@@ -86,7 +106,8 @@ def _interrupt(raised: InterruptRaised, interrupt: PendingInterrupt) -> str:
     )
     respond = (
         f'<div class="output">{render_form_fields(interrupt.output_schema)}</div>'
-        '<div class="actions"><button type="button" data-action="respond">Send answer</button></div>'
+        '<div class="actions"><button type="button" class="primary" data-action="respond">'
+        "Send answer</button></div>"
     )
     if interrupt.restartable:
         body = (
@@ -94,12 +115,15 @@ def _interrupt(raised: InterruptRaised, interrupt: PendingInterrupt) -> str:
             '<label><input type="checkbox" class="replace-toggle"> run it with this input instead</label>'
             '<fieldset class="replace" disabled><legend>Input to run it with</legend>'
             f"{render_form_fields(interrupt.input_schema, interrupt.input)}</fieldset>"
-            '<div class="actions"><button type="button" data-action="approve">Approve</button>'
-            '<button type="button" data-action="deny">Deny</button></div>'
+            f"{_COMMENT}"
+            '<div class="actions"><button type="button" class="approve" data-action="approve">'
+            "✓ Approve</button>"
+            '<button type="button" class="deny" data-action="deny" aria-haspopup="dialog">'
+            "✕ Deny…</button></div>"
             f"<details><summary>or answer with an output instead of running it</summary>{respond}</details>"
         )
     else:
-        body = respond
+        body = _COMMENT + respond
     return (
         f'<div class="interrupt">{head}<form {common}>{body}<p class="status" role="status"></p></form></div>'
     )
@@ -160,8 +184,8 @@ def _event(event: Event) -> str:
         answered = f", answered {', '.join(event.answered)}" if event.answered else ""
         return f"paused at v{event.snapshot.version} on {escape(refs)}{escape(answered)}"
     if isinstance(event, ResumeRequested):
-        answered = ", ".join([a.ref for a in event.respond] + [a.ref for a in event.restart])
-        return escape(f"answer {event.resume_id[:12]} by {event.answered_by} for {answered}")
+        answers: list[RespondAnswer | RestartAnswer] = [*event.respond, *event.restart]
+        return "; ".join(_answer(event, a) for a in answers)
     if isinstance(event, ResumeRejected):
         return (
             f'<span class="rejected">{escape(f"answer {event.resume_id[:12]} rejected ({event.reason}): ")}'
@@ -170,3 +194,32 @@ def _event(event: Event) -> str:
     if isinstance(event, RunCompleted):
         return "completed"
     return f"failed ({escape(event.code)})"
+
+
+def _answer(event: ResumeRequested, answer: RespondAnswer | RestartAnswer) -> str:
+    """One answer as the approver would say it: approved, denied (with the reason), answered."""
+    who = escape(event.answered_by or "someone")
+    if isinstance(answer, RespondAnswer):
+        said = f"answered by {who}: “{escape(_brief(answer.output))}”"
+        note = answer.metadata
+    else:
+        note = answer.resumed
+        verdict = note.get("status") if isinstance(note, dict) else None
+        if verdict == "REJECTED":
+            said = f'<span class="denied">denied by {who}</span>'
+            reason = note.get("reason") if isinstance(note, dict) else None
+            if isinstance(reason, str) and reason:
+                said += f": “{escape(reason)}”"
+        else:
+            said = f'<span class="approved">approved by {who}</span>'
+            if answer.replaces_input:
+                said += f" with input <code>{escape(_brief(answer.replace_input))}</code>"
+    comment = note.get("comment") if isinstance(note, dict) else None
+    if isinstance(comment, str) and comment:
+        said += f' <span class="comment">(comment: “{escape(comment)}”)</span>'
+    return f"{said} <small>({escape(answer.ref)})</small>"
+
+
+def _brief(value: Any, limit: int = 200) -> str:
+    text = value if isinstance(value, str) else json.dumps(msgspec.to_builtins(value), ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

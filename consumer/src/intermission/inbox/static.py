@@ -86,18 +86,24 @@ function writeHeaders() {
   return { "content-type": "application/json", "x-csrftoken": token };
 }
 
-async function send(form, action) {
+async function send(form, action, reason = "") {
   const run = form.dataset.run, ref = form.dataset.ref;
   const status = form.querySelector(".status");
   clearErrors(form);
   const errors = [];
   const body = { snapshotVersion: Number(form.dataset.version) };
   let root = null;
+  // The comment (and a denial's reason) travel in the answer, so the run's history keeps them.
+  const comment = form.querySelector(".comment")?.value.trim() || "";
   if (action === "respond") {
     root = form.querySelector(".output > .field");
     body.respond = { [ref]: collect(root, errors, "") };
+    if (comment) body.metadata = { comment };
   } else {
-    body.restart = { [ref]: { status: action === "approve" ? "APPROVED" : "REJECTED" } };
+    const resumed = { status: action === "approve" ? "APPROVED" : "REJECTED" };
+    if (reason) resumed.reason = reason;
+    if (comment) resumed.comment = comment;
+    body.restart = { [ref]: resumed };
     const replacing = form.querySelector(".replace-toggle");
     if (replacing && replacing.checked) {
       root = form.querySelector(".replace > .field");
@@ -144,10 +150,44 @@ document.addEventListener("click", (event) => {
     button.closest(".item").remove();
   } else if (button.classList.contains("show-latest")) {
     refresh(button.closest("article.run").dataset.run, true);
+  } else if (button.dataset.action === "deny") {
+    event.preventDefault();
+    askDenial(button.closest("form.answer"));
   } else if (button.dataset.action) {
     event.preventDefault();
     send(button.closest("form.answer"), button.dataset.action);
   }
+});
+
+// Deny is confirmed in a dialog that asks why; Cancel (or Escape) sends nothing.
+let denying = null;
+function askDenial(form) {
+  const dialog = document.getElementById("deny-dialog");
+  denying = form;
+  form.dataset.dirty = "true";  // the card waits for the verdict
+  dialog.querySelector("textarea[name=reason]").value = "";
+  const tool = form.closest(".interrupt").querySelector(".tool-name")?.textContent || "this call";
+  dialog.querySelector(".deny-what").textContent = `Run ${form.dataset.run}: ${tool} will not run as asked.`;
+  dialog.returnValue = "";
+  dialog.showModal();
+}
+
+document.getElementById("deny-dialog")?.addEventListener("submit", (event) => {
+  const reason = event.target.querySelector("textarea[name=reason]");
+  if (event.submitter?.value === "deny" && reason.value.trim() === "") {
+    event.preventDefault();
+    event.target.querySelector(".status").textContent = "Say why it is denied.";
+    reason.focus();
+  }
+});
+
+document.getElementById("deny-dialog")?.addEventListener("close", (event) => {
+  const dialog = event.target;
+  const form = denying;
+  denying = null;
+  const reason = dialog.querySelector("textarea[name=reason]").value.trim();
+  if (form && dialog.returnValue === "deny" && reason) send(form, "deny", reason);
+  else form?.querySelector("button[data-action=deny]")?.focus();
 });
 
 document.addEventListener("submit", async (event) => {
@@ -243,7 +283,20 @@ form#start input[name=prompt] { flex: 1; min-width: 16rem; padding: .3rem; }
 fieldset { border: 1px solid #e3e3e3; } .status.bad { color: #b00; } .status.good { color: #080; }
 pre { background: #f6f6f6; padding: .3rem; overflow-x: auto; font-size: .8rem; margin: .2rem 0; }
 .history li { font-size: .85rem; margin: .2rem 0; } .rejected { color: #b00; }
-.actions button { margin-right: .4rem; }
+.actions { display: flex; gap: .5rem; flex-wrap: wrap; margin: .5rem 0; }
+.actions button, button.primary { font: inherit; padding: .45rem 1rem; border-radius: 6px; cursor: pointer;
+  border: 2px solid #555; background: #fff; color: #222; min-height: 2.5rem; }
+button.approve, button.primary { background: #166534; border-color: #166534; color: #fff; }
+button.deny { background: #fff; border-color: #b91c1c; color: #b91c1c; }
+dialog form.deny button.deny { background: #b91c1c; color: #fff; }
+button:focus-visible, input:focus-visible, select:focus-visible, textarea:focus-visible,
+summary:focus-visible {
+  outline: 3px solid #2563eb; outline-offset: 2px; }
+dialog { border: 1px solid #999; border-radius: 8px; max-width: min(32rem, 92vw); }
+dialog::backdrop { background: rgba(0, 0, 0, .4); }
+dialog textarea, .comment-label textarea { display: block; width: 100%; box-sizing: border-box; }
+.comment-label { display: block; margin: .4rem 0; font-size: .9rem; }
+.approved { color: #166534; font-weight: 600; } .denied { color: #b91c1c; font-weight: 600; }
 fieldset.replace[disabled] { opacity: .6; }
 .stale { background: #fef3c7; padding: .3rem .5rem; border-radius: 4px; }
 """
