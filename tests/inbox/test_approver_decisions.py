@@ -1,6 +1,7 @@
 """Approve and Deny as an approver meets them: Deny asks for confirmation and a reason in a
 dialog (Cancel sends nothing), both take a comment, and the run's history says who approved or
-denied, why, and what they commented."""
+denied, why, and what they commented. A denied run's badge says "denied", never a green
+"completed"."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ async def _ends_with(service: ServiceHarness, run_id: str, card: Locator, status
     assert isinstance(result, RunCompleted)
     assert status in result.text
     await expect(card.locator(".history .events")).to_contain_text(said, timeout=15_000)
+
+
+async def _outcome_is(card: Locator, badge: str, ending: str) -> None:
+    """The card's badge and its closing line, as the approver reads them when the run is over."""
+    await expect(card.locator("h2 .badge")).to_have_text(badge, timeout=15_000)
+    await expect(card.locator(".ending")).to_contain_text(ending)
 
 
 async def test_deny_asks_why_and_the_history_says_so() -> None:
@@ -41,6 +48,7 @@ async def test_deny_asks_why_and_the_history_says_so() -> None:
 
         await _ends_with(service, run_id, card, "REJECTED", "denied by inbox: “wrong account”")
         await expect(card.locator(".history .events")).to_contain_text("comment: “checked with finance”")
+        await _outcome_is(card, "denied", "Denied by inbox: “wrong account”")
 
 
 async def test_approve_takes_a_comment_into_the_history() -> None:
@@ -50,3 +58,4 @@ async def test_approve_takes_a_comment_into_the_history() -> None:
         await card.get_by_role("button", name="Approve").click()
         await _ends_with(service, run_id, card, "COMPLETED", "approved by inbox")
         await expect(card.locator(".history .events")).to_contain_text("comment: “as agreed on the phone”")
+        await _outcome_is(card, "completed", "Approved by inbox, then completed")

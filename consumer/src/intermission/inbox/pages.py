@@ -81,11 +81,13 @@ def render_card(state: RunState, messages: Sequence[Message] | None, now: dateti
             left += f"<p>Already answered: {escape(', '.join(raised.answered))}</p>"
         if raised.expires_at is not None:
             left += f"<p><small>expires {escape(raised.expires_at.isoformat(timespec='seconds'))}</small></p>"
-    left += _ending(state, status)
+    verdict = _verdict(state) if status == "completed" else None
+    left += _ending(state, status, verdict)
     right = _history(state.events, messages)
+    badge = "denied" if verdict is not None and verdict[0] == "denied" else status
     return (
         f'<article class="run {status}" id="run-{escape(state.run_id)}" data-run="{escape(state.run_id)}">'
-        f'<h2>run <code>{escape(state.run_id)}</code> <span class="badge {status}">{status}</span></h2>'
+        f'<h2>run <code>{escape(state.run_id)}</code> <span class="badge {badge}">{badge}</span></h2>'
         f'<div class="columns"><div class="decide">{left}</div>'
         f'<div class="history"><h3>History</h3>{right}</div></div></article>'
     )
@@ -129,10 +131,36 @@ def _interrupt(raised: InterruptRaised, interrupt: PendingInterrupt) -> str:
     )
 
 
-def _ending(state: RunState, status: str) -> str:
+def _verdict(state: RunState) -> tuple[str, str] | None:
+    """How the people decided a finished run: ("denied", "Denied by Y: why") when any restart
+    the worker took was a denial, else ("approved", "Approved by X") when one was an approval."""
+    said: dict[str, list[str]] = {"denied": [], "approved": []}
+    for event in state.resumes:
+        if state.rejection_of(event.resume_id) is not None:
+            continue  # the worker refused it: it decided nothing
+        for restart in event.restart:
+            resumed = restart.resumed if isinstance(restart.resumed, dict) else {}
+            who = event.answered_by or "someone"
+            if resumed.get("status") == "REJECTED":
+                reason = resumed.get("reason")
+                said["denied"].append(f"{who}: “{reason}”" if isinstance(reason, str) and reason else who)
+            elif resumed.get("status") == "APPROVED":
+                said["approved"].append(who)
+    for kind in ("denied", "approved"):
+        if said[kind]:
+            return kind, f"{kind.capitalize()} by {'; '.join(said[kind])}"
+    return None
+
+
+def _ending(state: RunState, status: str, verdict: tuple[str, str] | None = None) -> str:
     result = state.result
     if isinstance(result, RunCompleted):
-        return f'<p class="done">Completed ({escape(result.finish_reason)}): {escape(result.text)}</p>'
+        kind, said = verdict or ("done", "Completed")
+        then = ", then completed" if verdict is not None else ""
+        return (
+            f'<p class="ending {kind}"><b>{escape(said)}</b>{then} ({escape(result.finish_reason)}): '
+            f"{escape(result.text)}</p>"
+        )
     if isinstance(result, RunFailed):
         what = f"{status.capitalize()} ({result.code}): {result.message}"
         return f'<p class="rejected">{escape(what)}</p>'

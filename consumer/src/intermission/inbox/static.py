@@ -274,7 +274,9 @@ form#start input[name=prompt] { flex: 1; min-width: 16rem; padding: .3rem; }
 .run h2 { font-size: 1rem; margin: 0 0 .4rem; display: flex; gap: .6rem; align-items: center; }
 .badge { font-size: .75rem; padding: .1rem .45rem; border-radius: 1rem; background: #eee; }
 .badge.pending { background: #fde68a; } .badge.completed { background: #bbf7d0; }
-.badge.failed, .badge.expired { background: #fecaca; } .badge.running { background: #bfdbfe; }
+.badge.failed, .badge.denied { background: #fecaca; color: #7f1d1d; } .badge.running { background: #bfdbfe; }
+.badge.expired { background: #e5e7eb; color: #374151; }
+.ending.denied b { color: #b91c1c; } .ending.approved b, .ending.done b { color: #166534; }
 .columns { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
 .interrupt { border-top: 1px dashed #ddd; padding-top: .4rem; margin-top: .4rem; }
 .field { margin: .3rem 0; } .label { display: block; font-size: .85rem; }
