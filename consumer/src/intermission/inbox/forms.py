@@ -26,7 +26,7 @@ import msgspec
 from intermission_schemas import schema_problem
 from intermission_schemas._bounds import resolve_ref
 
-__all__ = ["render_form_fields"]
+__all__ = ["offered_choices", "render_choice_field", "render_form_fields"]
 
 _SCALARS = {"string", "number", "integer", "boolean"}
 # More fields than anyone fills in, and a page of a few megabytes at most per form.
@@ -241,4 +241,38 @@ def _json_field(schema: dict[str, Any], value: Any, key: str | None, *, required
         f"<div {_attrs('json', key, required, False)}>{_label(schema, key, required)}"
         f'<textarea class="input" rows="3" placeholder="JSON">{shown}</textarea>'
         '<span class="error" role="alert"></span></div>'
+    )
+
+
+def offered_choices(tool_input: Any, output_schema: Any) -> tuple[list[str], bool] | None:
+    """The seed's askQuestion convention: an input ``{"choices": [...], "allowOther": bool}`` for
+    a text answer. The choices, and whether a write-in is allowed, when the call follows it."""
+    if not isinstance(tool_input, dict) or not isinstance(output_schema, dict):
+        return None
+    choices = tool_input.get("choices")
+    if output_schema.get("type") != "string" or not isinstance(choices, list) or not choices:
+        return None
+    if not all(isinstance(c, str) for c in choices):
+        return None
+    return choices, tool_input.get("allowOther") is True
+
+
+def render_choice_field(name: str, choices: list[str], allow_other: bool, schema: dict[str, Any]) -> str:
+    """The choices as radio buttons (``name`` groups them), and a write-in when allowed."""
+    options = "".join(
+        f'<label class="choice"><input type="radio" name="{escape(name)}" value="{escape(c)}"> '
+        f"{escape(c)}</label>"
+        for c in choices
+    )
+    if allow_other:
+        options += (
+            f'<label class="choice"><input type="radio" name="{escape(name)}" value="" class="other-pick"> '
+            'Other</label><label class="label">Your own answer <input type="text" class="other"></label>'
+        )
+    shortest = schema.get("minLength")
+    least = f' data-min-length="{int(shortest)}"' if isinstance(shortest, int) else ""
+    title = escape(str(schema.get("title") or "Answer"))
+    return (
+        f"<fieldset {_attrs('choice', None, True, False)}{least}><legend>{title}</legend>{options}"
+        '<span class="error" role="alert"></span></fieldset>'
     )

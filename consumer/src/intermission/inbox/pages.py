@@ -25,7 +25,7 @@ from intermission_schemas import (
     ToolResponsePart,
 )
 
-from .forms import render_form_fields
+from .forms import offered_choices, render_choice_field, render_form_fields
 from .view import Event, RunState
 
 __all__ = ["render_card", "render_page"]
@@ -106,8 +106,14 @@ def _interrupt(raised: InterruptRaised, interrupt: PendingInterrupt) -> str:
         f'class="answer" data-run="{escape(raised.run_id)}" data-ref="{escape(interrupt.ref)}" '
         f'data-version="{raised.snapshot.version}"'
     )
+    offered = offered_choices(interrupt.input, interrupt.output_schema)
+    if offered is not None and interrupt.output_schema is not None:
+        name = f"choice-{raised.run_id}-{interrupt.ref}"
+        fields = render_choice_field(name, *offered, interrupt.output_schema)
+    else:
+        fields = render_form_fields(interrupt.output_schema)
     respond = (
-        f'<div class="output">{render_form_fields(interrupt.output_schema)}</div>'
+        f'<div class="output">{fields}</div>'
         '<div class="actions"><button type="button" class="primary" data-action="respond">'
         "Send answer</button></div>"
     )

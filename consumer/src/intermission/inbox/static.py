@@ -30,6 +30,15 @@ function collect(el, errors, path) {
     }
     case "boolean":
       return input.checked;
+    case "choice": {
+      const picked = el.querySelector("input[type=radio]:checked");
+      if (!picked) return fail("pick one");
+      if (!picked.classList.contains("other-pick")) return picked.value;
+      const text = el.querySelector("input.other").value;
+      const least = Number(el.dataset.minLength || 0);
+      if (text.trim() === "" && least > 0) return fail("is required");
+      return text;
+    }
     case "enum":
       return input.value === "" ? empty() : JSON.parse(input.value);
     case "string": {
@@ -297,6 +306,7 @@ summary:focus-visible {
 dialog { border: 1px solid #999; border-radius: 8px; max-width: min(32rem, 92vw); }
 dialog::backdrop { background: rgba(0, 0, 0, .4); }
 dialog textarea, .comment-label textarea { display: block; width: 100%; box-sizing: border-box; }
+.choice { display: block; padding: .3rem 0; } .choice input { width: 1.1rem; height: 1.1rem; }
 .comment-label { display: block; margin: .4rem 0; font-size: .9rem; }
 .approved { color: #166534; font-weight: 600; } .denied { color: #b91c1c; font-weight: 600; }
 fieldset.replace[disabled] { opacity: .6; }
