@@ -25,6 +25,7 @@ from intermission_schemas import (
     ToolResponsePart,
 )
 
+from ..service.demo.examples import EXAMPLES
 from .forms import offered_choices, render_choice_field, render_form_fields
 from .view import Event, RunState
 
@@ -38,7 +39,10 @@ def _json(value: Any) -> str:
 def render_page(
     runs: Sequence[RunState], tools: Sequence[str], cards: Sequence[str], csrf_token: str = ""
 ) -> str:
-    options = "".join(f'<option value="{escape(t)}">{escape(t)}</option>' for t in tools)
+    # The first tool with an example is chosen, and the prompt is its example: the two agree.
+    first = next((t for t in EXAMPLES if t in tools), None)
+    prompt = EXAMPLES.get(first or "", "Hello")
+    options = "".join(_tool_option(t, t == first) for t in tools)
     body = "".join(cards) or '<p id="empty">No runs yet: start one above.</p>'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Intermission inbox</title>
@@ -47,12 +51,18 @@ def render_page(
 <link rel="stylesheet" href="/static/inbox.css"></head>
 <body><header><h1>Intermission inbox</h1><small><span class="dot">●</span> live ·
 <a href="/api/openapi.json">HTTP API</a></small></header>
-<form id="start"><label>Prompt <input name="prompt" value="Transfer $1000 to ABC123"></label>
+<form id="start"><label>Prompt <input name="prompt" value="{escape(prompt)}"></label>
 <label>Tool <select name="tool">{options}<option value="">(none)</option></select></label>
 <button type="submit">Start run</button><span class="status"></span></form>
 <section id="runs">{body}</section>
 {_DENY_DIALOG}
 <script src="/static/inbox.js"></script></body></html>"""
+
+
+def _tool_option(tool: str, chosen: bool) -> str:
+    example = f' data-example="{escape(EXAMPLES[tool])}"' if tool in EXAMPLES else ""
+    selected = " selected" if chosen else ""
+    return f'<option value="{escape(tool)}"{selected}{example}>{escape(tool)}</option>'
 
 
 # One dialog for the page: Deny asks for a reason and a confirmation before anything is sent.

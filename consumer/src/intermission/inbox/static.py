@@ -236,6 +236,16 @@ function markStale(card) {
   card.prepend(note);
 }
 
+// Picking a tool offers its example prompt, unless the prompt was typed by hand.
+document.addEventListener("change", (event) => {
+  const select = event.target.closest("form#start select[name=tool]");
+  if (!select) return;
+  const prompt = select.form.querySelector("[name=prompt]");
+  const examples = [...select.options].map((o) => o.dataset.example).filter(Boolean);
+  const example = select.selectedOptions[0]?.dataset.example;
+  if (example && (prompt.value === "" || examples.includes(prompt.value))) prompt.value = example;
+});
+
 async function refresh(runId, force = false) {
   const reply = await fetch(`/runs/${encodeURIComponent(runId)}/card`);
   if (!reply.ok) return;
