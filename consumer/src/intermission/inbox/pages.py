@@ -27,6 +27,7 @@ from intermission_schemas import (
 
 from ..service.demo.examples import EXAMPLES
 from .forms import offered_choices, render_choice_field, render_form_fields
+from .summary import render_summary
 from .view import Event, RunState
 
 __all__ = ["render_card", "render_page"]
@@ -105,13 +106,21 @@ def render_card(state: RunState, messages: Sequence[Message] | None, now: dateti
 
 def _interrupt(raised: InterruptRaised, interrupt: PendingInterrupt) -> str:
     head = (
-        f'<p><b class="tool-name">{escape(interrupt.tool)}</b> '
-        f"<small>ref <code>{escape(interrupt.ref)}</code></small>"
-        f"{' — ' + escape(interrupt.description) if interrupt.description else ''}</p>"
-        f"<p>It wants to run with:</p><pre>{_json(interrupt.input)}</pre>"
+        f'<h3 class="call"><span class="tool-name">{escape(interrupt.tool)}</span> '
+        f"<small>ref <code>{escape(interrupt.ref)}</code></small></h3>"
+    )
+    if interrupt.description:
+        head += f'<p class="description">{escape(interrupt.description)}</p>'
+    message = interrupt.metadata.get("message") if isinstance(interrupt.metadata, dict) else None
+    if isinstance(message, str):
+        head += f'<p class="says" role="note">{escape(message)}</p>'
+    head += (
+        f"<p>It wants to run with:</p>{render_summary(interrupt.input, interrupt.input_schema)}"
+        f'<details class="raw"><summary>Raw JSON</summary><pre>{_json(interrupt.input)}</pre>'
     )
     if interrupt.metadata not in (None, True):
-        head += f"<p>Interrupt says:</p><pre>{_json(interrupt.metadata)}</pre>"
+        head += f"<p>Interrupt metadata:</p><pre>{_json(interrupt.metadata)}</pre>"
+    head += "</details>"
     common = (
         f'class="answer" data-run="{escape(raised.run_id)}" data-ref="{escape(interrupt.ref)}" '
         f'data-version="{raised.snapshot.version}"'

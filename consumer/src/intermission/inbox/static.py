@@ -317,6 +317,12 @@ dialog { border: 1px solid #999; border-radius: 8px; max-width: min(32rem, 92vw)
 dialog::backdrop { background: rgba(0, 0, 0, .4); }
 dialog textarea, .comment-label textarea { display: block; width: 100%; box-sizing: border-box; }
 .choice { display: block; padding: .3rem 0; } .choice input { width: 1.1rem; height: 1.1rem; }
+dl.summary { display: grid; grid-template-columns: minmax(8rem, max-content) 1fr; gap: .2rem .8rem;
+  margin: .3rem 0; }
+dl.summary dt { font-weight: 600; } dl.summary dd { margin: 0; overflow-wrap: anywhere; }
+dl.summary .hint { display: block; font-weight: normal; }
+.says { background: #fff7ed; border-left: 4px solid #c2410c; padding: .3rem .6rem; }
+h3.call { font-size: 1rem; margin: .3rem 0; } .description { margin: .2rem 0; color: #444; }
 .comment-label { display: block; margin: .4rem 0; font-size: .9rem; }
 .approved { color: #166534; font-weight: 600; } .denied { color: #b91c1c; font-weight: 600; }
 fieldset.replace[disabled] { opacity: .6; }
