@@ -299,7 +299,7 @@ form#start input[name=prompt] { flex: 1; min-width: 16rem; padding: .3rem; }
 .columns { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
 .interrupt { border-top: 1px dashed #ddd; padding-top: .4rem; margin-top: .4rem; }
 .field { margin: .3rem 0; } .label { display: block; font-size: .85rem; }
-.hint { color: #777; } .req { color: #b00; }
+.hint { color: #555; } .req { color: #b00; }
 .invalid > .input { outline: 2px solid #d33; } .error { color: #b00; font-size: .8rem; display: block; }
 fieldset { border: 1px solid #e3e3e3; } .status.bad { color: #b00; } .status.good { color: #080; }
 pre { background: #f6f6f6; padding: .3rem; overflow-x: auto; font-size: .8rem; margin: .2rem 0; }
@@ -323,6 +323,12 @@ dl.summary dt { font-weight: 600; } dl.summary dd { margin: 0; overflow-wrap: an
 dl.summary .hint { display: block; font-weight: normal; }
 .says { background: #fff7ed; border-left: 4px solid #c2410c; padding: .3rem .6rem; }
 h3.call { font-size: 1rem; margin: .3rem 0; } .description { margin: .2rem 0; color: #444; }
+input, select, textarea { box-sizing: border-box; max-width: 100%; font: inherit; }
+@media (max-width: 48rem) {
+  body { padding: .5rem; } .columns { grid-template-columns: 1fr; }
+  dl.summary { grid-template-columns: 1fr; } form#start input[name=prompt] { min-width: 0; width: 100%; }
+  form#start label { flex: 1 1 100%; } .run h2 { flex-wrap: wrap; }
+}
 .comment-label { display: block; margin: .4rem 0; font-size: .9rem; }
 .approved { color: #166534; font-weight: 600; } .denied { color: #b91c1c; font-weight: 600; }
 fieldset.replace[disabled] { opacity: .6; }
