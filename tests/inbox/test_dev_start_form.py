@@ -11,7 +11,8 @@ from playwright.async_api import expect
 async def test_the_example_prompts_match_their_tools() -> None:
     async with demo_inbox() as (_, page, url):
         await page.goto(url)
-        tool, prompt = page.get_by_label("Tool"), page.get_by_label("Prompt")
+        start = page.locator("form#start")
+        tool, prompt = start.get_by_label("Tool"), start.get_by_label("Prompt")
         await expect(tool).to_have_value("transferMoney")
         await expect(prompt).to_have_value("Transfer $1000 to ABC123")
         await tool.select_option("askQuestion")

@@ -37,8 +37,28 @@ def _json(value: Any) -> str:
     return escape(json.dumps(msgspec.to_builtins(value), indent=1, ensure_ascii=False))
 
 
+def _filters(tools: Sequence[str]) -> str:
+    """Which cards show: by state, by tool, by run id; applied in the page (inbox.js)."""
+    by_tool = "".join(f'<option value="{escape(t)}">{escape(t)}</option>' for t in tools)
+    return (
+        '<form id="filters" role="search" aria-label="Filter runs">'
+        '<label>Show <select name="show"><option value="all">all (finished ones folded)</option>'
+        '<option value="open">waiting or running</option>'
+        '<option value="pending">waiting for an answer</option>'
+        '<option value="answered">answered</option><option value="mine">mine</option></select></label>'
+        f'<label>Tool <select name="tool"><option value="">any</option>{by_tool}</select></label>'
+        '<label>Run id <input type="search" name="run" autocomplete="off"></label>'
+        '<span class="count" role="status"></span></form>'
+    )
+
+
 def render_page(
-    runs: Sequence[RunState], tools: Sequence[str], cards: Sequence[str], csrf_token: str = ""
+    runs: Sequence[RunState],
+    tools: Sequence[str],
+    cards: Sequence[str],
+    csrf_token: str = "",
+    *,
+    me: str = "",
 ) -> str:
     # The first tool with an example is chosen, and the prompt is its example: the two agree.
     first = next((t for t in EXAMPLES if t in tools), None)
@@ -49,13 +69,15 @@ def render_page(
 <html lang="en"><head><meta charset="utf-8"><title>Intermission inbox</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="csrf-token" content="{escape(csrf_token)}">
+<meta name="identity" content="{escape(me)}">
 <link rel="stylesheet" href="/static/inbox.css"></head>
 <body><header><h1>Intermission inbox</h1><small><span class="dot">●</span> live ·
 <a href="/api/openapi.json">HTTP API</a></small></header>
 <form id="start"><label>Prompt <input name="prompt" value="{escape(prompt)}"></label>
 <label>Tool <select name="tool">{options}<option value="">(none)</option></select></label>
 <button type="submit">Start run</button><span class="status"></span></form>
-<section id="runs">{body}</section>
+{_filters(tools)}
+<section id="runs" aria-label="Runs">{body}</section>
 {_DENY_DIALOG}
 <script src="/static/inbox.js"></script></body></html>"""
 
@@ -93,14 +115,37 @@ def render_card(state: RunState, messages: Sequence[Message] | None, now: dateti
         if raised.expires_at is not None:
             left += f"<p><small>expires {escape(raised.expires_at.isoformat(timespec='seconds'))}</small></p>"
     verdict = _verdict(state) if status == "completed" else None
-    left += _ending(state, status, verdict)
+    ending = _ending(state, status, verdict)
     right = _history(state.events, messages)
     badge = "denied" if verdict is not None and verdict[0] == "denied" else status
-    return (
-        f'<article class="run {status}" id="run-{escape(state.run_id)}" data-run="{escape(state.run_id)}">'
+    head = (
+        f'<article class="run {status}" id="run-{escape(state.run_id)}" data-run="{escape(state.run_id)}" '
+        f"{_filter_data(state)}>"
         f'<h2>run <code>{escape(state.run_id)}</code> <span class="badge {badge}">{badge}</span></h2>'
-        f'<div class="columns"><div class="decide">{left}</div>'
+    )
+    if status in ("completed", "failed", "expired"):  # finished: its outcome, the rest folded
+        return (
+            f'{head}{ending}<details class="folded"><summary>History</summary>'
+            f'<div class="history">{right}</div></details></article>'
+        )
+    return (
+        f'{head}<div class="columns"><div class="decide">{left}{ending}</div>'
         f'<div class="history"><h3>History</h3>{right}</div></div></article>'
+    )
+
+
+def _filter_data(state: RunState) -> str:
+    """What the page's filters match on: the tools involved and the people (asked, answered)."""
+    tools = set(state.request.tools) if state.request is not None else set()
+    if state.raised is not None:
+        tools |= {i.tool for i in state.raised.interrupts}
+    people = {r.answered_by for r in state.resumes if r.answered_by}
+    if state.request is not None and state.request.requested_by:
+        people.add(state.request.requested_by)
+    answered = "true" if state.resumes else "false"
+    return (
+        f'data-tools="{escape(json.dumps(sorted(tools)))}" '
+        f'data-people="{escape(json.dumps(sorted(people)))}" data-answered="{answered}"'
     )
 
 

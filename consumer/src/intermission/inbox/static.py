@@ -256,7 +256,38 @@ async function refresh(runId, force = false) {
   if (old && !force && busy(old)) { markStale(old); return; }
   if (old) old.replaceWith(card); else document.getElementById("runs").prepend(card);
   document.getElementById("empty")?.remove();
+  applyFilters();
 }
+
+// The filter bar: a card shows when its state, tool and run id match (cards being edited stay).
+function applyFilters() {
+  const bar = document.getElementById("filters");
+  if (!bar) return;
+  const show = bar.elements.show.value, tool = bar.elements.tool.value;
+  const text = bar.elements.run.value.trim().toLowerCase();
+  const me = document.querySelector('meta[name="identity"]')?.content || "";
+  const cards = [...document.querySelectorAll("article.run")];
+  let shown = 0;
+  for (const card of cards) {
+    const state = card.classList;
+    const finished = state.contains("completed") || state.contains("failed") || state.contains("expired");
+    const matches = {
+      open: !finished, all: true, pending: state.contains("pending"),
+      answered: card.dataset.answered === "true",
+      mine: JSON.parse(card.dataset.people || "[]").includes(me),
+    }[show] ?? true;
+    const visible = (matches && (!tool || JSON.parse(card.dataset.tools || "[]").includes(tool))
+      && (!text || card.dataset.run.toLowerCase().includes(text)))
+      || card.querySelector("form.answer[data-dirty]") !== null;
+    card.hidden = !visible;
+    if (visible) shown += 1;
+  }
+  bar.querySelector(".count").textContent = `showing ${shown} of ${cards.length} runs`;
+}
+
+document.addEventListener("input", (event) => { if (event.target.closest("#filters")) applyFilters(); });
+document.addEventListener("change", (event) => { if (event.target.closest("#filters")) applyFilters(); });
+applyFilters();
 
 document.addEventListener("input", (event) => {
   const form = event.target.closest("form.answer");
@@ -324,6 +355,9 @@ dl.summary .hint { display: block; font-weight: normal; }
 .says { background: #fff7ed; border-left: 4px solid #c2410c; padding: .3rem .6rem; }
 h3.call { font-size: 1rem; margin: .3rem 0; } .description { margin: .2rem 0; color: #444; }
 input, select, textarea { box-sizing: border-box; max-width: 100%; font: inherit; }
+form#filters { display: flex; gap: .8rem; flex-wrap: wrap; align-items: center; margin: .5rem 0;
+  padding: .4rem .6rem; background: #f3f4f6; border-radius: 6px; }
+details.folded > summary { cursor: pointer; color: #374151; } .ending { margin: .3rem 0; }
 @media (max-width: 48rem) {
   body { padding: .5rem; } .columns { grid-template-columns: 1fr; }
   dl.summary { grid-template-columns: 1fr; } form#start input[name=prompt] { min-width: 0; width: 100%; }
