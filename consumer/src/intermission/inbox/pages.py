@@ -75,7 +75,7 @@ def render_page(
 <a href="/api/openapi.json">HTTP API</a></small></header>
 <form id="start"><label>Prompt <input name="prompt" value="{escape(prompt)}"></label>
 <label>Tool <select name="tool">{options}<option value="">(none)</option></select></label>
-<button type="submit">Start run</button><span class="status"></span></form>
+<button type="submit" class="primary">Start run</button><span class="status"></span></form>
 {_filters(tools)}
 <section id="runs" aria-label="Runs">{body}</section>
 {_DENY_DIALOG}

@@ -10,6 +10,7 @@ click away (pages.py puts it behind a <details>).
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 from typing import Any
 
@@ -29,10 +30,18 @@ def render_summary(value: Any, schema: dict[str, Any] | None) -> str:
         described = fields.get(key)
         sub: dict[str, Any] = described if isinstance(described, dict) else {}
         title = str(sub.get("title") or key)
+        if title.lower() == key.lower():  # pydantic's own title of toAccountId: "Toaccountid"
+            title = _words(key)
         hint = sub.get("description")
         hint_html = f' <small class="hint">{escape(str(hint))}</small>' if hint else ""
         rows.append(f"<dt>{escape(title)}{hint_html}</dt><dd>{escape(_shown(item, sub))}</dd>")
     return f'<dl class="summary">{"".join(rows)}</dl>'
+
+
+def _words(key: str) -> str:
+    """``toAccountId`` / ``to_account_id`` -> "To account id"."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key).replace("_", " ")
+    return spaced[:1].upper() + spaced[1:].lower()
 
 
 def _says_cents(schema: dict[str, Any]) -> bool:
