@@ -339,6 +339,26 @@ async def test_approvals_auto_approve_answers_a_raised_interrupt(
     assert resume.restart == [RestartAnswer(ref="transferMoney-1-0", resumed={"status": "APPROVED"})]
 
 
+@pytest.mark.kafka
+@pytest.mark.s3
+async def test_submit_wait_reports_a_pause_as_a_pause(
+    worker_env: dict[str, str], worker: subprocess.Popen[bytes]
+) -> None:
+    code, output = await _cli(
+        [
+            *("submit", "--run-id", "cli-pause-1", "--prompt-text", "Transfer $1000 to ABC123"),
+            *("--tool", "transferMoney", "--wait", "60"),
+        ],
+        {**worker_env, "INTERMISSION_INBOX_PUBLIC_URL": "https://inbox.example"},
+    )
+    assert code == 0, output
+    assert "paused, waiting for an answer" in output
+    assert "transferMoney" in output
+    assert "100000" in output
+    assert "https://inbox.example/#run-cli-pause-1" in output
+    assert "no result" not in output
+
+
 @pytest.fixture
 def worker_env(kafka_bootstrap: str, kafka_topic_prefix: str, s3_bucket: S3Bucket) -> dict[str, str]:
     return {
@@ -386,7 +406,7 @@ async def test_submit_approvals_and_worker_run_the_whole_flow_then_the_worker_st
         _cli(
             [
                 *("submit", "--run-id", "cli-flow-1", "--prompt-text", "Transfer $1000 to ABC123"),
-                *("--tool", "transferMoney", "--wait", "60"),
+                *("--tool", "transferMoney", "--wait", "60", "--until", "result"),
             ],
             worker_env,
         )

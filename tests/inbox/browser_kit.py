@@ -121,7 +121,7 @@ async def approve_a_transfer(page: Page, url: str, *, screenshot: Path | None = 
     await amount.fill("5000")
     await card.locator("button[data-action=approve]").click()
     await expect(card).to_have_class("run completed", timeout=15_000)
-    await expect(card).to_contain_text("Completed")
+    await expect(card).to_contain_text("Approved by")
     await expect(card).to_contain_text("Sent 5000 cents to ABC123")
     assert await page.evaluate("window.__sameDocument === true"), "the page reloaded"
     return run_id

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
 import typer
 from intermission_schemas import (
     EventDecodeError,
     GenerateRequest,
+    InterruptRaised,
     Message,
     RunCompleted,
     RunFailed,
@@ -38,6 +40,13 @@ from ._common import (
 )
 
 
+class Until(StrEnum):
+    """What ``submit --wait`` waits for."""
+
+    pause = "pause"
+    result = "result"
+
+
 def submit(
     run_id: Annotated[
         str | None, typer.Option(help="Run id (default: from --file, else a new one).", show_default=False)
@@ -53,6 +62,13 @@ def submit(
         float | None,
         typer.Option(min=0, help="Wait this many seconds for the result and print it.", show_default=False),
     ] = None,
+    until: Annotated[
+        Until,
+        typer.Option(
+            help="With --wait: stop at the first pause and say what waits for whom (pause), "
+            "or wait through pauses for the result (result).",
+        ),
+    ] = Until.pause,
     file: Annotated[
         Path | None,
         typer.Option(
@@ -85,8 +101,10 @@ def submit(
             fail("--rate applies to a .jsonl --file", EXIT_USAGE)
         request = _request(run_id, prompt_text, tool or [], system, file)
         with kafka_errors(settings):
-            final = asyncio.run(_publish(settings, request, wait))
-    if final is not None:
+            final = asyncio.run(_publish(settings, request, wait, until))
+    if isinstance(final, InterruptRaised):
+        _print_pause(final, request, settings)
+    elif final is not None:
         _print_result(final)
 
 
@@ -150,8 +168,8 @@ def _load_request(file: Path, run_id: str | None, tools: list[str], system: str 
 
 
 async def _publish(
-    settings: Settings, request: GenerateRequest, wait: float | None
-) -> RunCompleted | RunFailed | None:
+    settings: Settings, request: GenerateRequest, wait: float | None, until: Until = Until.pause
+) -> RunCompleted | RunFailed | InterruptRaised | None:
     from intermission_producer import ResultTimeout
 
     async with producer_client(settings) as client:
@@ -159,16 +177,59 @@ async def _publish(
             await client.submit(request)
             console.print(f"submitted run {request.run_id} to {settings.topic_requests}")
             return None
-        with console.status(f"run {request.run_id}: waiting up to {wait:g} s for its result…"):
+        what = "its result" if until is Until.result else "its result or a pause"
+        with console.status(f"run {request.run_id}: waiting up to {wait:g} s for {what}…"):
             console.print(
                 f"submitted run {request.run_id}; answer its pauses with `intermission approvals`",
                 soft_wrap=True,
             )
+            finishing = asyncio.ensure_future(client.submit_and_wait(request, timeout=wait))
+            waits: set[asyncio.Future[Any]] = {finishing}
+            if until is Until.pause:
+                waits.add(asyncio.ensure_future(_first_pause(client, request.run_id)))
             try:
-                result: RunCompleted | RunFailed = await client.submit_and_wait(request, timeout=wait)
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                found: RunCompleted | RunFailed | InterruptRaised = done.pop().result()
             except ResultTimeout as exc:
-                fail(str(exc))
-        return result
+                fail(f"{exc}; no pause was seen either" if until is Until.pause else str(exc))
+            finally:
+                for task in waits:
+                    task.cancel()
+                await asyncio.gather(*waits, return_exceptions=True)
+        return found
+
+
+async def _first_pause(client: Any, run_id: str) -> InterruptRaised:
+    """The run's first pause on the approvals topic. Read from the beginning, so a pause
+    published before the reader got going (or by an earlier submit of this run) is seen."""
+    async for raised in client.interrupts(from_beginning=True):
+        if raised.run_id == run_id and raised.interrupts:
+            return cast(InterruptRaised, raised)
+    raise AssertionError("unreachable: the approvals reader iterates until closed")
+
+
+def _print_pause(raised: InterruptRaised, request: GenerateRequest, settings: Settings) -> None:
+    """A pause is not a failure: say what waits, for whom, and where to answer it."""
+    table = Table(show_header=False, title="paused, waiting for an answer", title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("run id", raised.run_id)
+    table.add_row("pause", f"snapshot v{raised.snapshot.version}")
+    for interrupt in raised.interrupts:
+        if interrupt.ref in raised.answered:
+            continue
+        said = f"{interrupt.tool} {as_json(interrupt.input)}"
+        if interrupt.description:
+            said += f" ({interrupt.description})"
+        table.add_row(f"waiting: {interrupt.ref}", said)
+    table.add_row("for whom", ", ".join(request.approvers) or "anyone who may answer")
+    if raised.expires_at is not None:
+        table.add_row("expires", raised.expires_at.isoformat(timespec="seconds"))
+    inbox = settings.inbox_public_url
+    where = f"{inbox.rstrip('/')}/#run-{raised.run_id}" if inbox else "the inbox (`intermission inbox`)"
+    table.add_row("answer at", f"{where}, or `intermission approvals`")
+    table.add_row("then", f"`intermission submit --run-id {raised.run_id} ... --wait N --until result`")
+    console.print(table, soft_wrap=True)
 
 
 def _print_result(result: RunCompleted | RunFailed) -> None:

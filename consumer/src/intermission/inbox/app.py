@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from .api import ROUTES
 from .context import Inbox
-from .identity import RequireIdentity
+from .identity import RequireIdentity, identity_of
 from .openapi import openapi_document
 from .pages import render_card, render_page
 from .static import SCRIPT, STYLE
@@ -55,7 +55,8 @@ async def page(request: Request) -> Response:
     # Pending runs first, then the newest.
     runs = sorted(reversed(list(inbox.view.runs.values())), key=lambda s: s.status(now) != "pending")
     cards = [await _card(inbox, state) for state in runs[:50]]
-    return HTMLResponse(render_page(runs, sorted(inbox.tools), cards, csrf_token(request)))
+    me = identity_of(request).name
+    return HTMLResponse(render_page(runs, sorted(inbox.tools), cards, csrf_token(request), me=me))
 
 
 async def card(request: Request) -> Response:

@@ -17,6 +17,7 @@ that point.
 
 from __future__ import annotations
 
+import itertools
 import json
 from functools import lru_cache
 from html import escape
@@ -26,7 +27,7 @@ import msgspec
 from intermission_schemas import schema_problem
 from intermission_schemas._bounds import resolve_ref
 
-__all__ = ["render_form_fields"]
+__all__ = ["offered_choices", "render_choice_field", "render_form_fields"]
 
 _SCALARS = {"string", "number", "integer", "boolean"}
 # More fields than anyone fills in, and a page of a few megabytes at most per form.
@@ -94,9 +95,19 @@ def _attrs(kind: str, key: str | None, required: bool, nullable: bool) -> str:
     return " ".join(parts)
 
 
-def _label(schema: dict[str, Any], key: str | None, required: bool) -> str:
-    if key is None:
-        return ""
+_ids = itertools.count()
+
+
+def _control_id() -> str:
+    """An id no other control of the page has (cards are rendered one by one), for its label."""
+    return f"field-{next(_ids)}"
+
+
+def _label(schema: dict[str, Any], key: str | None, required: bool, control: str | None = None) -> str:
+    target = f' for="{control}"' if control else ""
+    if key is None:  # the whole value (or an array item): named by its schema's title
+        title = schema.get("title") or "Value"
+        return f'<label class="label"{target}>{escape(str(title))}</label>' if control else ""
     title = str(schema.get("title") or key)
     named = (
         f"<code>{escape(key)}</code>"
@@ -106,7 +117,7 @@ def _label(schema: dict[str, Any], key: str | None, required: bool) -> str:
     mark = ' <span class="req" title="required">*</span>' if required else ""
     hint = schema.get("description")
     hint_html = f' <small class="hint">{escape(str(hint))}</small>' if hint else ""
-    return f'<label class="label">{named}{mark}{hint_html}</label>'
+    return f'<label class="label"{target}>{named}{mark}{hint_html}</label>'
 
 
 class _Form:
@@ -196,20 +207,25 @@ class _Form:
 def _scalar_field(
     schema: dict[str, Any], kind: str, value: Any, key: str | None, required: bool, nullable: bool
 ) -> str:
-    label = _label(schema, key, required)
+    ident = _control_id()
+    label = _label(schema, key, required, ident)
     if kind == "boolean":
         checked = " checked" if value is True else ""
-        control = f'<input type="checkbox" class="input"{checked}>'
+        control = f'<input type="checkbox" class="input" id="{ident}"{checked}>'
     else:
         shown = "" if value is None else escape(str(value))
         longest = schema.get("maxLength")
         if kind == "string" and isinstance(longest, int | float) and longest > 200:
-            control = f'<textarea class="input" rows="3">{shown}</textarea>'
+            control = f'<textarea class="input" id="{ident}" rows="3">{shown}</textarea>'
         else:
             mode = ' inputmode="decimal"' if kind in {"number", "integer"} else ""
-            control = f'<input type="text" class="input" value="{shown}"{mode}>'
+            control = f'<input type="text" class="input" id="{ident}" value="{shown}"{mode}>'
+    # The one rule for blank text is the schema's own minLength, which the SDK's and the
+    # worker's checks apply too: the page refuses what they would refuse, before sending.
+    shortest = schema.get("minLength")
+    least = f' data-min-length="{int(shortest)}"' if kind == "string" and isinstance(shortest, int) else ""
     return (
-        f"<div {_attrs(kind, key, required, nullable)}>{label}{control}"
+        f"<div {_attrs(kind, key, required, nullable)}{least}>{label}{control}"
         '<span class="error" role="alert"></span></div>'
     )
 
@@ -221,9 +237,11 @@ def _enum_field(schema: dict[str, Any], value: Any, key: str | None, required: b
         encoded = escape(json.dumps(choice))
         selected = " selected" if choice == value else ""
         options.append(f'<option value="{encoded}"{selected}>{escape(str(choice))}</option>')
+    ident = _control_id()
     return (
-        f"<div {_attrs('enum', key, required, nullable)}>{_label(schema, key, required)}"
-        f'<select class="input">{"".join(options)}</select><span class="error" role="alert"></span></div>'
+        f"<div {_attrs('enum', key, required, nullable)}>{_label(schema, key, required, ident)}"
+        f'<select class="input" id="{ident}">{"".join(options)}</select>'
+        '<span class="error" role="alert"></span></div>'
     )
 
 
@@ -233,8 +251,43 @@ def _array_item(inner: str) -> str:
 
 def _json_field(schema: dict[str, Any], value: Any, key: str | None, *, required: bool = True) -> str:
     shown = "" if value is None else escape(json.dumps(value, indent=1))
+    ident = _control_id()
     return (
-        f"<div {_attrs('json', key, required, False)}>{_label(schema, key, required)}"
-        f'<textarea class="input" rows="3" placeholder="JSON">{shown}</textarea>'
+        f"<div {_attrs('json', key, required, False)}>{_label(schema, key, required, ident)}"
+        f'<textarea class="input" id="{ident}" rows="3" placeholder="JSON">{shown}</textarea>'
         '<span class="error" role="alert"></span></div>'
+    )
+
+
+def offered_choices(tool_input: Any, output_schema: Any) -> tuple[list[str], bool] | None:
+    """The seed's askQuestion convention: an input ``{"choices": [...], "allowOther": bool}`` for
+    a text answer. The choices, and whether a write-in is allowed, when the call follows it."""
+    if not isinstance(tool_input, dict) or not isinstance(output_schema, dict):
+        return None
+    choices = tool_input.get("choices")
+    if output_schema.get("type") != "string" or not isinstance(choices, list) or not choices:
+        return None
+    if not all(isinstance(c, str) for c in choices):
+        return None
+    return choices, tool_input.get("allowOther") is True
+
+
+def render_choice_field(name: str, choices: list[str], allow_other: bool, schema: dict[str, Any]) -> str:
+    """The choices as radio buttons (``name`` groups them), and a write-in when allowed."""
+    options = "".join(
+        f'<label class="choice"><input type="radio" name="{escape(name)}" value="{escape(c)}"> '
+        f"{escape(c)}</label>"
+        for c in choices
+    )
+    if allow_other:
+        options += (
+            f'<label class="choice"><input type="radio" name="{escape(name)}" value="" class="other-pick"> '
+            'Other</label><label class="label">Your own answer <input type="text" class="other"></label>'
+        )
+    shortest = schema.get("minLength")
+    least = f' data-min-length="{int(shortest)}"' if isinstance(shortest, int) else ""
+    title = escape(str(schema.get("title") or "Answer"))
+    return (
+        f"<fieldset {_attrs('choice', None, True, False)}{least}><legend>{title}</legend>{options}"
+        '<span class="error" role="alert"></span></fieldset>'
     )

@@ -30,10 +30,25 @@ function collect(el, errors, path) {
     }
     case "boolean":
       return input.checked;
+    case "choice": {
+      const picked = el.querySelector("input[type=radio]:checked");
+      if (!picked) return fail("pick one");
+      if (!picked.classList.contains("other-pick")) return picked.value;
+      const text = el.querySelector("input.other").value;
+      const least = Number(el.dataset.minLength || 0);
+      if (text.trim() === "" && least > 0) return fail("is required");
+      return text;
+    }
     case "enum":
       return input.value === "" ? empty() : JSON.parse(input.value);
-    case "string":
-      return input.value === "" && !required ? empty() : input.value;
+    case "string": {
+      // Blank text is refused where the schema's minLength refuses it (the server's rule too).
+      const least = Number(el.dataset.minLength || 0);
+      if (input.value === "" && !required) return empty();
+      if (input.value === "" && least > 0) return fail("is required");
+      if (input.value.length < least) return fail(`needs at least ${least} characters`);
+      return input.value;
+    }
     case "number":
     case "integer": {
       const text = input.value.trim();
@@ -80,18 +95,24 @@ function writeHeaders() {
   return { "content-type": "application/json", "x-csrftoken": token };
 }
 
-async function send(form, action) {
+async function send(form, action, reason = "") {
   const run = form.dataset.run, ref = form.dataset.ref;
   const status = form.querySelector(".status");
   clearErrors(form);
   const errors = [];
   const body = { snapshotVersion: Number(form.dataset.version) };
   let root = null;
+  // The comment (and a denial's reason) travel in the answer, so the run's history keeps them.
+  const comment = form.querySelector(".comment")?.value.trim() || "";
   if (action === "respond") {
     root = form.querySelector(".output > .field");
     body.respond = { [ref]: collect(root, errors, "") };
+    if (comment) body.metadata = { comment };
   } else {
-    body.restart = { [ref]: { status: action === "approve" ? "APPROVED" : "REJECTED" } };
+    const resumed = { status: action === "approve" ? "APPROVED" : "REJECTED" };
+    if (reason) resumed.reason = reason;
+    if (comment) resumed.comment = comment;
+    body.restart = { [ref]: resumed };
     const replacing = form.querySelector(".replace-toggle");
     if (replacing && replacing.checked) {
       root = form.querySelector(".replace > .field");
@@ -121,6 +142,8 @@ async function send(form, action) {
   }
   status.textContent = data.outcome === "accepted" ? "answer accepted" : "answer sent";
   status.className = "status good";
+  delete form.dataset.dirty;  // sent: the card may follow the run again
+  refresh(run, true);
 }
 
 document.addEventListener("click", (event) => {
@@ -130,12 +153,50 @@ document.addEventListener("click", (event) => {
     const array = button.closest(".field-array");
     const template = array.querySelector(":scope > template");
     array.querySelector(":scope > .items").append(template.content.cloneNode(true));
+    array.closest("form.answer").dataset.dirty = "true";
   } else if (button.classList.contains("remove")) {
+    button.closest("form.answer").dataset.dirty = "true";
     button.closest(".item").remove();
+  } else if (button.classList.contains("show-latest")) {
+    refresh(button.closest("article.run").dataset.run, true);
+  } else if (button.dataset.action === "deny") {
+    event.preventDefault();
+    askDenial(button.closest("form.answer"));
   } else if (button.dataset.action) {
     event.preventDefault();
     send(button.closest("form.answer"), button.dataset.action);
   }
+});
+
+// Deny is confirmed in a dialog that asks why; Cancel (or Escape) sends nothing.
+let denying = null;
+function askDenial(form) {
+  const dialog = document.getElementById("deny-dialog");
+  denying = form;
+  form.dataset.dirty = "true";  // the card waits for the verdict
+  dialog.querySelector("textarea[name=reason]").value = "";
+  const tool = form.closest(".interrupt").querySelector(".tool-name")?.textContent || "this call";
+  dialog.querySelector(".deny-what").textContent = `Run ${form.dataset.run}: ${tool} will not run as asked.`;
+  dialog.returnValue = "";
+  dialog.showModal();
+}
+
+document.getElementById("deny-dialog")?.addEventListener("submit", (event) => {
+  const reason = event.target.querySelector("textarea[name=reason]");
+  if (event.submitter?.value === "deny" && reason.value.trim() === "") {
+    event.preventDefault();
+    event.target.querySelector(".status").textContent = "Say why it is denied.";
+    reason.focus();
+  }
+});
+
+document.getElementById("deny-dialog")?.addEventListener("close", (event) => {
+  const dialog = event.target;
+  const form = denying;
+  denying = null;
+  const reason = dialog.querySelector("textarea[name=reason]").value.trim();
+  if (form && dialog.returnValue === "deny" && reason) send(form, "deny", reason);
+  else form?.querySelector("button[data-action=deny]")?.focus();
 });
 
 document.addEventListener("submit", async (event) => {
@@ -154,16 +215,98 @@ document.addEventListener("submit", async (event) => {
   status.className = reply.ok ? "status good" : "status bad";
 });
 
-async function refresh(runId) {
+// A card the approver is editing (typed in, or focus inside) is never replaced by a live
+// update: it is marked stale and offers the newer state, which replaces it when asked or once
+// the approver leaves it untouched.
+function busy(card) {
+  return card.querySelector("form.answer[data-dirty]") !== null || card.contains(document.activeElement);
+}
+
+function markStale(card) {
+  if (card.querySelector(".stale")) return;
+  const note = document.createElement("p");
+  note.className = "stale";
+  note.setAttribute("role", "status");
+  note.textContent = "This run changed while you were editing it; your edits are kept. ";
+  const show = document.createElement("button");
+  show.type = "button";
+  show.className = "show-latest";
+  show.textContent = "Show the latest (drops your edits)";
+  note.append(show);
+  card.prepend(note);
+}
+
+// Picking a tool offers its example prompt, unless the prompt was typed by hand.
+document.addEventListener("change", (event) => {
+  const select = event.target.closest("form#start select[name=tool]");
+  if (!select) return;
+  const prompt = select.form.querySelector("[name=prompt]");
+  const examples = [...select.options].map((o) => o.dataset.example).filter(Boolean);
+  const example = select.selectedOptions[0]?.dataset.example;
+  if (example && (prompt.value === "" || examples.includes(prompt.value))) prompt.value = example;
+});
+
+async function refresh(runId, force = false) {
   const reply = await fetch(`/runs/${encodeURIComponent(runId)}/card`);
   if (!reply.ok) return;
   const holder = document.createElement("div");
   holder.innerHTML = await reply.text();
   const card = holder.firstElementChild;
   const old = document.getElementById(card.id);
+  if (old && !force && busy(old)) { markStale(old); return; }
   if (old) old.replaceWith(card); else document.getElementById("runs").prepend(card);
   document.getElementById("empty")?.remove();
+  applyFilters();
 }
+
+// The filter bar: a card shows when its state, tool and run id match (cards being edited stay).
+function applyFilters() {
+  const bar = document.getElementById("filters");
+  if (!bar) return;
+  const show = bar.elements.show.value, tool = bar.elements.tool.value;
+  const text = bar.elements.run.value.trim().toLowerCase();
+  const me = document.querySelector('meta[name="identity"]')?.content || "";
+  const cards = [...document.querySelectorAll("article.run")];
+  let shown = 0;
+  for (const card of cards) {
+    const state = card.classList;
+    const finished = state.contains("completed") || state.contains("failed") || state.contains("expired");
+    const matches = {
+      open: !finished, all: true, pending: state.contains("pending"),
+      answered: card.dataset.answered === "true",
+      mine: JSON.parse(card.dataset.people || "[]").includes(me),
+    }[show] ?? true;
+    const visible = (matches && (!tool || JSON.parse(card.dataset.tools || "[]").includes(tool))
+      && (!text || card.dataset.run.toLowerCase().includes(text)))
+      || card.querySelector("form.answer[data-dirty]") !== null;
+    card.hidden = !visible;
+    if (visible) shown += 1;
+  }
+  bar.querySelector(".count").textContent = `showing ${shown} of ${cards.length} runs`;
+}
+
+document.addEventListener("input", (event) => { if (event.target.closest("#filters")) applyFilters(); });
+document.addEventListener("change", (event) => { if (event.target.closest("#filters")) applyFilters(); });
+applyFilters();
+
+document.addEventListener("input", (event) => {
+  const form = event.target.closest("form.answer");
+  if (form && !event.target.classList.contains("replace-toggle")) form.dataset.dirty = "true";
+});
+
+document.addEventListener("change", (event) => {
+  const toggle = event.target.closest(".replace-toggle");
+  if (!toggle) return;
+  const form = toggle.closest("form.answer");
+  form.querySelector("fieldset.replace").disabled = !toggle.checked;
+  form.dataset.dirty = "true";
+});
+
+document.addEventListener("focusout", (event) => {
+  const card = event.target.closest("article.run");
+  if (!card || !card.querySelector(".stale")) return;
+  setTimeout(() => { if (!busy(card)) refresh(card.dataset.run); }, 0);
+});
 
 const events = new EventSource("/api/events");
 events.onmessage = (message) => refresh(JSON.parse(message.data).runId);
@@ -181,14 +324,47 @@ form#start input[name=prompt] { flex: 1; min-width: 16rem; padding: .3rem; }
 .run h2 { font-size: 1rem; margin: 0 0 .4rem; display: flex; gap: .6rem; align-items: center; }
 .badge { font-size: .75rem; padding: .1rem .45rem; border-radius: 1rem; background: #eee; }
 .badge.pending { background: #fde68a; } .badge.completed { background: #bbf7d0; }
-.badge.failed, .badge.expired { background: #fecaca; } .badge.running { background: #bfdbfe; }
+.badge.failed, .badge.denied { background: #fecaca; color: #7f1d1d; } .badge.running { background: #bfdbfe; }
+.badge.expired { background: #e5e7eb; color: #374151; }
+.ending.denied b { color: #b91c1c; } .ending.approved b, .ending.done b { color: #166534; }
 .columns { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
 .interrupt { border-top: 1px dashed #ddd; padding-top: .4rem; margin-top: .4rem; }
 .field { margin: .3rem 0; } .label { display: block; font-size: .85rem; }
-.hint { color: #777; } .req { color: #b00; }
+.hint { color: #555; } .req { color: #b00; }
 .invalid > .input { outline: 2px solid #d33; } .error { color: #b00; font-size: .8rem; display: block; }
 fieldset { border: 1px solid #e3e3e3; } .status.bad { color: #b00; } .status.good { color: #080; }
 pre { background: #f6f6f6; padding: .3rem; overflow-x: auto; font-size: .8rem; margin: .2rem 0; }
 .history li { font-size: .85rem; margin: .2rem 0; } .rejected { color: #b00; }
-.actions button { margin-right: .4rem; }
+.actions { display: flex; gap: .5rem; flex-wrap: wrap; margin: .5rem 0; }
+.actions button, button.primary { font: inherit; padding: .45rem 1rem; border-radius: 6px; cursor: pointer;
+  border: 2px solid #555; background: #fff; color: #222; min-height: 2.5rem; }
+button.approve, button.primary { background: #166534; border-color: #166534; color: #fff; }
+button.deny { background: #fff; border-color: #b91c1c; color: #b91c1c; }
+dialog form.deny button.deny { background: #b91c1c; color: #fff; }
+button:focus-visible, input:focus-visible, select:focus-visible, textarea:focus-visible,
+summary:focus-visible {
+  outline: 3px solid #2563eb; outline-offset: 2px; }
+dialog { border: 1px solid #999; border-radius: 8px; max-width: min(32rem, 92vw); }
+dialog::backdrop { background: rgba(0, 0, 0, .4); }
+dialog textarea, .comment-label textarea { display: block; width: 100%; box-sizing: border-box; }
+.choice { display: block; padding: .3rem 0; } .choice input { width: 1.1rem; height: 1.1rem; }
+dl.summary { display: grid; grid-template-columns: minmax(8rem, max-content) 1fr; gap: .2rem .8rem;
+  margin: .3rem 0; }
+dl.summary dt { font-weight: 600; } dl.summary dd { margin: 0; overflow-wrap: anywhere; }
+dl.summary .hint { display: block; font-weight: normal; }
+.says { background: #fff7ed; border-left: 4px solid #c2410c; padding: .3rem .6rem; }
+h3.call { font-size: 1rem; margin: .3rem 0; } .description { margin: .2rem 0; color: #444; }
+input, select, textarea { box-sizing: border-box; max-width: 100%; font: inherit; }
+form#filters { display: flex; gap: .8rem; flex-wrap: wrap; align-items: center; margin: .5rem 0;
+  padding: .4rem .6rem; background: #f3f4f6; border-radius: 6px; }
+details.folded > summary { cursor: pointer; color: #374151; } .ending { margin: .3rem 0; }
+@media (max-width: 48rem) {
+  body { padding: .5rem; } .columns { grid-template-columns: 1fr; }
+  dl.summary { grid-template-columns: 1fr; } form#start input[name=prompt] { min-width: 0; width: 100%; }
+  form#start label { flex: 1 1 100%; } .run h2 { flex-wrap: wrap; }
+}
+.comment-label { display: block; margin: .4rem 0; font-size: .9rem; }
+.approved { color: #166534; font-weight: 600; } .denied { color: #b91c1c; font-weight: 600; }
+fieldset.replace[disabled] { opacity: .6; }
+.stale { background: #fef3c7; padding: .3rem .5rem; border-radius: 4px; }
 """

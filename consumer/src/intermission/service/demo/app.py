@@ -8,7 +8,8 @@ the first offered tool and then reports what it returned, so the demo runs with 
 from __future__ import annotations
 
 import os
-from typing import Any
+import re
+from typing import Annotated, Any
 
 from intermission_schemas import Message, ToolResponsePart
 from pydantic import BaseModel, Field
@@ -23,6 +24,28 @@ _CANNED_INPUT: dict[str, Any] = {
     "askQuestion": {"choices": ["Saturday", "Sunday"], "allowOther": True},
 }
 
+_AMOUNT = re.compile(r"\$\s*(\d[\d,]*(?:\.\d{1,2})?)")
+_ACCOUNT = re.compile(r"\bto\s+([A-Za-z0-9][A-Za-z0-9_-]*)")
+_CHOICES = re.compile(r":\s*(.+)$")
+
+
+def _scripted_input(tool: str, prompt: str) -> Any:
+    """The call the prompt asks for, read as a person would: "$250 to ZZZ999" is 25000 cents
+    to ZZZ999; "...: Monday, Tuesday or Friday" are the choices. What it cannot read stays canned."""
+    canned = _CANNED_INPUT.get(tool, {})
+    if tool == "transferMoney":
+        amount, account = _AMOUNT.search(prompt), _ACCOUNT.search(prompt)
+        return {
+            "toAccountId": account.group(1) if account else canned["toAccountId"],
+            "amount": round(float(amount.group(1).replace(",", "")) * 100) if amount else canned["amount"],
+        }
+    if tool == "askQuestion":
+        listed = _CHOICES.search(prompt)
+        words = re.split(r"\s*,\s*|\s+or\s+", listed.group(1).strip(" ?.")) if listed else []
+        choices = [w for w in words if w]
+        return {**canned, "choices": choices} if len(choices) > 1 else canned
+    return canned
+
 
 def _scripted_turn(request: ModelRequest) -> Message:
     last = request.messages[-1]
@@ -32,7 +55,7 @@ def _scripted_turn(request: ModelRequest) -> Message:
     if not request.tools:
         return reply(f"You said: {last.text}")
     tool = request.tools[0]
-    return reply(tool_call(tool.name, _CANNED_INPUT.get(tool.name, {})))
+    return reply(tool_call(tool.name, _scripted_input(tool.name, last.text)))
 
 
 def _model() -> Model:
@@ -56,12 +79,13 @@ ask_question = ai.define_interrupt(
     name="askQuestion",
     description="use this to ask the user a clarifying question",
     input_schema=Question,
-    output_schema=str,
+    # An answer is text: a blank one is refused (minLength 1) by the page, the SDK and the worker.
+    output_schema=Annotated[str, Field(min_length=1, title="Answer")],
 )
 
 
 class Transfer(BaseModel):
-    toAccountId: str = Field(description="the account id of the transfer destination")
+    toAccountId: str = Field(min_length=1, description="the account id of the transfer destination")
     amount: int = Field(description="the amount in integer cents (100 = $1.00)")
 
 
