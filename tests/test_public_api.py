@@ -127,8 +127,11 @@ SCHEMAS_ALL = [
     "encode_snapshot",
     "hmac_signature",
     "json_schema",
+    "pending_interrupts",
     "signing_payload",
+    "tool_request_refs",
     "with_metadata",
+    "with_ref",
 ]
 
 SERVICE_ALL = [

@@ -16,6 +16,7 @@ from intermission_schemas import (
     TextPart,
     decode_chat_state,
     decode_paused,
+    pending_interrupts,
 )
 
 from ._chat import Chat
@@ -312,9 +313,7 @@ class Intermission:
 
 def _check_pending(messages: Sequence[Message], interrupts: Sequence[Any]) -> None:
     """A stored interrupt list must be exactly what the history says is pending."""
-    last = messages[-1] if messages else None
-    derived = [p for p in last.tool_requests if p.is_interrupted] if last and last.role == "model" else []
-    if list(interrupts) != derived:
+    if list(interrupts) != pending_interrupts(messages):
         raise ResumeError(
             "not_interrupted",
             "the stored interrupts do not match the pending requests in the history",

@@ -69,6 +69,7 @@ from ._messages import (
     ToolResponsePart,
     with_metadata,
 )
+from ._refs import pending_interrupts, tool_request_refs, with_ref
 from ._signing import call_digest, hmac_signature, signing_payload
 from ._stored import StoredSnapshot, decode_snapshot, encode_snapshot
 from ._topics import Topics
@@ -149,6 +150,9 @@ __all__ = [
     "encode_snapshot",
     "hmac_signature",
     "json_schema",
+    "pending_interrupts",
     "signing_payload",
+    "tool_request_refs",
     "with_metadata",
+    "with_ref",
 ]
