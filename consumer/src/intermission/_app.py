@@ -129,8 +129,14 @@ class Intermission:
         """
 
         def define(function: ToolFunction) -> Tool:
+            if isinstance(function, Tool):
+                raise UsageError(
+                    f"define_tool was given the Tool {function.name!r}, which is already a tool: "
+                    "give define_tool its async function, or pass the Tool to generate(tools=[...])"
+                )
             if not inspect.iscoroutinefunction(function):
-                raise UsageError(f"tool {function.__name__!r} must be an async function")
+                what = getattr(function, "__name__", None) or repr(function)
+                raise UsageError(f"tool {what!r} must be an async function: `async def {what}(input, ctx)`")
             hints = _annotations(function)
             return self._register(
                 Tool(

@@ -52,6 +52,7 @@ from intermission_schemas import (
 from .._app import Intermission
 from .._model import Model
 from .._tools import Tool, ToolContext
+from ..errors import UsageError
 from ..service.adapters.local import MemoryLog
 from ..service.ports import PreconditionFailed, SnapshotStore
 from ..service.runs.sealing import Sealer
@@ -118,13 +119,26 @@ def _report_key(label: str, run_id: str) -> str:
 
 
 class _Recorded:
-    """Per original run: recorded outputs of tool calls, and what the replay did with tools."""
+    """Per original run: recorded outputs of tool calls, the pauses its tools raised, and what
+    the replay did with tools."""
 
     def __init__(self, run: StoredRun) -> None:
         self.outputs: dict[tuple[str, str], list[Any]] = defaultdict(list)
         for call in run.tool_calls():
             if call.answered:
                 self.outputs[(call.name, _canonical(call.input))].append(call.output)
+        # A gated tool (transferMoney) paused before it ran: each pause it raised, in order, so
+        # the replay pauses where the original did and the recorded answer is asked for again.
+        self.interrupts: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        seen: set[tuple[int, str]] = set()
+        for snapshot in run.snapshots:
+            for part in snapshot.paused.interrupts:
+                if (snapshot.snapshot_version, part.tool_request.ref or "") in seen:
+                    continue
+                seen.add((snapshot.snapshot_version, part.tool_request.ref or ""))
+                key = (part.tool_request.name, _canonical(_model_input(part)))
+                self.interrupts[key].append(part.interrupt)
+        self.calls: dict[tuple[str, str], int] = defaultdict(int)
         self.effects_run = 0
         self.effects_replayed = 0
         self.blocked: list[str] = []
@@ -155,7 +169,16 @@ class Replay:
         step_timeout: float = 30.0,
     ) -> None:
         if not label or any(c not in _LABEL_CHARS for c in label):
-            raise ValueError("a replay label is letters, digits, '.', '_' and '-'")
+            raise UsageError(f"label={label!r}: a replay label is letters, digits, '.', '_' and '-'")
+        if not isinstance(ai, Intermission):
+            raise UsageError(
+                f"ai={type(ai).__name__}: pass the app (the Intermission your tools are defined on), "
+                "as `--app module:attribute` names it"
+            )
+        if concurrency < 1:
+            raise UsageError(f"concurrency={concurrency}: replay at least one run at a time")
+        if from_version is not None and from_version < 1:
+            raise UsageError(f"from_version={from_version}: pauses are numbered from 1")
         self.source = source
         self.sealer = sealer
         self.target = target
@@ -194,7 +217,14 @@ class Replay:
             if tool.replay_safe or replay.allow_effects:
                 recorded.effects_run += 1
                 return await inner(value, ctx)
-            key = (tool.name, _canonical(tool.input.dump(value)))
+            # Keyed by the model's input: a restart that replaced it still answers that request.
+            given = ctx.original_input if ctx.original_input is not None else tool.input.dump(value)
+            key = (tool.name, _canonical(given))
+            attempt = recorded.calls[key]
+            recorded.calls[key] += 1
+            paused = recorded.interrupts.get(key, [])
+            if attempt < len(paused):
+                ctx.interrupt(paused[attempt])
             outputs = recorded.outputs.get(key)
             if not outputs:
                 recorded.blocked.append(f"{tool.name} {key[1]}")
@@ -419,6 +449,13 @@ class Replay:
                     yield record.topic, record.value
 
     _client: IntermissionClient
+
+
+def _model_input(part: Any) -> Any:
+    """The input the model sent for an interrupted request (a re-paused restart records the
+    replaced input in the request and the model's in ``replacedInput``)."""
+    metadata = part.metadata or {}
+    return metadata.get("replacedInput", part.tool_request.input)
 
 
 _LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
