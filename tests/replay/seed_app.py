@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from intermission import Intermission, Message, ModelRequest, ScriptedModel, ToolContext, reply, tool_call
+from intermission.testing import ServiceHarness
+from intermission_schemas import GenerateRequest, RunCompleted, TextPart
 from pydantic import BaseModel, Field
 
 TRANSFERS: list[dict[str, Any]] = []  # every transfer made for real
@@ -79,3 +81,43 @@ def build() -> Intermission:
 
 
 ai = build()
+
+RUNS = 16  # orders 0..15; kinds cycle question, approve, deny, approve-with-new-input
+
+
+def kind(n: int) -> str:
+    return ["question", "approve", "deny", "replace"][n % 4]
+
+
+async def record(service: ServiceHarness) -> list[str]:
+    ids = []
+    for n in range(RUNS):
+        run_id = f"seed-{n}"
+        text = f"{'question' if kind(n) == 'question' else 'transfer'} order {n}"
+        await service.client.submit(
+            GenerateRequest(
+                run_id=run_id,
+                idempotency_key=run_id,
+                messages=[Message(role="user", content=[TextPart(text)])],
+                tools=["askQuestion", "transferMoney"],
+            )
+        )
+        raised = await service.interrupt(run_id)
+        ref = raised.interrupts[0].ref
+        match kind(n):
+            case "question":
+                await service.client.respond(raised, {ref: f"film {n}"}, answered_by="alice")
+            case "approve":
+                await service.client.restart(raised, {ref: {"status": "APPROVED"}}, answered_by="bob")
+            case "deny":
+                await service.client.restart(raised, {ref: {"status": "REJECTED"}}, answered_by="bob")
+            case _:
+                await service.client.restart(
+                    raised,
+                    {ref: True},
+                    replace_input={ref: {"toAccountId": f"ACC{n}", "amount": 50}},
+                    answered_by="carol",
+                )
+        assert isinstance(await service.result(run_id), RunCompleted)
+        ids.append(run_id)
+    return ids

@@ -16,47 +16,7 @@ from intermission.replay import Replay
 from intermission.service import Sealer
 from intermission.service.adapters.local import LocalSnapshotStore
 from intermission.testing import ServiceHarness
-from intermission_schemas import GenerateRequest, Message, RunCompleted, TextPart
-
-RUNS = 16  # orders 0..15; kinds cycle question, approve, deny, approve-with-new-input
-
-
-def kind(n: int) -> str:
-    return ["question", "approve", "deny", "replace"][n % 4]
-
-
-async def record(service: ServiceHarness) -> list[str]:
-    ids = []
-    for n in range(RUNS):
-        run_id = f"seed-{n}"
-        text = f"{'question' if kind(n) == 'question' else 'transfer'} order {n}"
-        await service.client.submit(
-            GenerateRequest(
-                run_id=run_id,
-                idempotency_key=run_id,
-                messages=[Message(role="user", content=[TextPart(text)])],
-                tools=["askQuestion", "transferMoney"],
-            )
-        )
-        raised = await service.interrupt(run_id)
-        ref = raised.interrupts[0].ref
-        match kind(n):
-            case "question":
-                await service.client.respond(raised, {ref: f"film {n}"}, answered_by="alice")
-            case "approve":
-                await service.client.restart(raised, {ref: {"status": "APPROVED"}}, answered_by="bob")
-            case "deny":
-                await service.client.restart(raised, {ref: {"status": "REJECTED"}}, answered_by="bob")
-            case _:
-                await service.client.restart(
-                    raised,
-                    {ref: True},
-                    replace_input={ref: {"toAccountId": f"ACC{n}", "amount": 50}},
-                    answered_by="carol",
-                )
-        assert isinstance(await service.result(run_id), RunCompleted)
-        ids.append(run_id)
-    return ids
+from seed_app import RUNS, kind, record
 
 
 async def test_the_same_app_replays_every_seed_run_as_the_same(tmp_path: object) -> None:

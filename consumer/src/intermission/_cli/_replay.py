@@ -42,6 +42,12 @@ def replay(
     ] = False,
     concurrency: Annotated[int, typer.Option(min=1, help="Runs replayed at once")] = 8,
     out: Annotated[Path | None, typer.Option(help="Write every report of the label as JSONL")] = None,
+    html_report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report", help="Write every report of the label as one HTML page (summary, chart, diffs)"
+        ),
+    ] = None,
     target_dir: Annotated[
         Path | None, typer.Option(help="Keep the replay's runs in this directory instead of the bucket")
     ] = None,
@@ -115,7 +121,7 @@ def replay(
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"replaying as {label}", total=len(dict.fromkeys(ids)))
             summary = await replay.run(ids, on_progress=lambda _report: progress.advance(task))
-        every = await replay.reports() if out is not None else []
+        every = await replay.reports() if out is not None or html_report is not None else []
         return summary, every
 
     with usage_errors():
@@ -142,5 +148,10 @@ def replay(
             for report in every:
                 sink.write(json.dumps(msgspec.to_builtins(report), ensure_ascii=False) + "\n")
         console.print(f"wrote {len(every)} report(s) to {out}", soft_wrap=True)
+    if html_report is not None:
+        from ..replay import render_report
+
+        html_report.write_text(render_report(label, every), encoding="utf-8")
+        console.print(f"wrote the HTML report of {len(every)} run(s) to {html_report}", soft_wrap=True)
     if any(r.replayed == "error" for r in summary.reports):
         raise typer.Exit(EXIT_FAILED)
