@@ -32,8 +32,8 @@ import difflib
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, TypeAlias
 
 import msgspec
 from intermission_producer import IntermissionClient
@@ -167,6 +167,7 @@ class Replay:
         from_version: int | None = None,
         concurrency: int = 8,
         step_timeout: float = 30.0,
+        batch: int = 500,
     ) -> None:
         if not label or any(c not in _LABEL_CHARS for c in label):
             raise UsageError(f"label={label!r}: a replay label is letters, digits, '.', '_' and '-'")
@@ -177,6 +178,8 @@ class Replay:
             )
         if concurrency < 1:
             raise UsageError(f"concurrency={concurrency}: replay at least one run at a time")
+        if batch < 1:
+            raise UsageError(f"batch={batch}: a batch holds at least one run")
         if from_version is not None and from_version < 1:
             raise UsageError(f"from_version={from_version}: pauses are numbered from 1")
         self.source = source
@@ -187,6 +190,7 @@ class Replay:
         self.from_version = from_version
         self.concurrency = concurrency
         self.step_timeout = step_timeout
+        self.batch = batch  # runs per in-memory log and worker: bounds the replay's memory
         self.settings = Settings()  # no seal key: the replay's own steps are sealed with sha256
         self.target_sealer = Sealer(None)
         self._recorded: dict[str, _Recorded] = {}
@@ -267,39 +271,62 @@ class Replay:
                 on_progress(None)
         todo = [r for r in wanted if r not in done]
         reports: list[ReplayReport] = []
-        if not todo:
-            return ReplaySummary(label=self.label, reports=reports, skipped=skipped)
+        # In batches, each on a log and worker of its own: the in-memory log keeps every record
+        # it is given, so one log for all runs would grow with the replay.
+        for start in range(0, len(todo), self.batch):
+            reports += await self._batch(todo[start : start + self.batch], on_progress)
+        order = {r: i for i, r in enumerate(todo)}
+        reports.sort(key=lambda r: order[r.run_id])
+        return ReplaySummary(label=self.label, reports=reports, skipped=skipped)
+
+    async def _batch(
+        self, todo: list[str], on_progress: Callable[[ReplayReport | None], None] | None
+    ) -> list[ReplayReport]:
+        reports: list[ReplayReport] = []
         log = MemoryLog()
         topics = self.settings.topics
         worker = build_worker(self.settings, store=self.target, publisher=log, ai=self.ai)
         subscription = log.subscribe([topics.requests, topics.resumes], "replay")
         task = asyncio.create_task(worker.run(subscription), name=f"replay-{self.label}")
-        slots = asyncio.Semaphore(self.concurrency)
+        router = _Router(log, [topics.approvals, topics.results, topics.dead_letter])
+        routing = asyncio.create_task(router.run(), name=f"replay-{self.label}-events")
+        queue = iter(todo)
 
-        async def one(run_id: str) -> None:
-            async with slots:
-                report = await self._replay_one(run_id, log)
-            with contextlib.suppress(PreconditionFailed):  # a concurrent invocation stored it
-                await self.target.create(_report_key(self.label, run_id), msgspec.json.encode(report))
-            reports.append(report)
-            if on_progress is not None:
-                on_progress(report)
+        async def replayer() -> None:
+            # A fixed pool pulling run ids: no task per run waits on a semaphore.
+            for run_id in queue:
+                report = await self._replay_one(run_id, log, router)
+                with contextlib.suppress(PreconditionFailed):  # a concurrent invocation stored it
+                    await self.target.create(_report_key(self.label, run_id), msgspec.json.encode(report))
+                reports.append(report)
+                if on_progress is not None:
+                    on_progress(report)
 
+        failure: BaseException | None = None
         try:
             async with IntermissionClient(transport=log, topics=topics) as self._client:
-                await asyncio.gather(*(one(r) for r in todo))
+                try:
+                    # A TaskGroup: when one replayer fails (or progress reporting raises), the
+                    # others stop too rather than run on after the replay has returned.
+                    async with asyncio.TaskGroup() as group:
+                        for _ in range(min(self.concurrency, len(todo))):
+                            group.create_task(replayer())
+                except BaseExceptionGroup as failed:
+                    failure = failed.exceptions[0]
         finally:
+            routing.cancel()
             await subscription.close()
             try:
                 async with asyncio.timeout(30):
                     await task
             except TimeoutError:
                 task.cancel()
-        order = {r: i for i, r in enumerate(todo)}
-        reports.sort(key=lambda r: order[r.run_id])
-        return ReplaySummary(label=self.label, reports=reports, skipped=skipped)
+            await asyncio.gather(routing, return_exceptions=True)
+        if failure is not None:
+            raise failure
+        return reports
 
-    async def _replay_one(self, run_id: str, log: MemoryLog) -> ReplayReport:
+    async def _replay_one(self, run_id: str, log: MemoryLog, router: _Router) -> ReplayReport:
         new_id = await self._fresh_id(run_id)
         original = await load_run(self.source, self.sealer, run_id)
 
@@ -319,6 +346,8 @@ class Replay:
                 return error("no stored run")
             return error("not replayable: the run never paused, so its request is not stored")
         recorded = self._recorded[run_id] = _Recorded(original)
+        # Registered before anything is published, so the router keeps every event of the run.
+        events = router.follow(new_id)
         answers = [a for a in original.answers() if a.version >= (self.from_version or 1)]
         tags = {REPLAY_OF: run_id, REPLAY_LABEL: self.label}
         topics = self.settings.topics
@@ -346,11 +375,12 @@ class Replay:
             )
             await log.publish(topics.requests, new_id, encode(request))
         try:
-            replayed = await self._drive(new_id, answers, log)
+            replayed = await self._drive(new_id, answers, events)
         except TimeoutError:
             return error(f"no progress within {self.step_timeout:g} s")
         finally:
             self._recorded.pop(run_id, None)
+            router.forget(new_id)
         return _compare(run_id, new_id, self.label, original, replayed, recorded, len(answers))
 
     async def _fresh_id(self, run_id: str) -> str:
@@ -363,46 +393,45 @@ class Replay:
             new_id = f"{base[: 128 - 8]}.{attempt}"
         return new_id
 
-    async def _drive(self, run_id: str, answers: list[Answer], log: MemoryLog) -> _Replayed:
+    async def _drive(self, run_id: str, answers: list[Answer], events: _Events) -> _Replayed:
         """Answer the replay's pauses from ``answers`` until it ends or asks something new."""
         topics = self.settings.topics
         handled: set[int] = set()
         replayed = _Replayed()
         remaining = list(answers)
         replayed.unused = len(remaining)
-        async with contextlib.aclosing(self._events(log, run_id)) as events:
-            while True:
-                async with asyncio.timeout(self.step_timeout):
-                    topic, value = await anext(events)
-                if topic == topics.dead_letter:
-                    letter = decode_dead_letter(value)
-                    replayed.outcome, replayed.detail = "error", f"dead-lettered: {letter.reason}"
+        while True:
+            async with asyncio.timeout(self.step_timeout):
+                topic, value = await events.get()
+            if topic == topics.dead_letter:
+                letter = decode_dead_letter(value)
+                replayed.outcome, replayed.detail = "error", f"dead-lettered: {letter.reason}"
+                return replayed
+            if topic == topics.results:
+                event = decode_result(value)
+                if isinstance(event, ResumeRejected):
+                    replayed.outcome, replayed.detail = "error", f"answer rejected: {event.detail}"
                     return replayed
-                if topic == topics.results:
-                    event = decode_result(value)
-                    if isinstance(event, ResumeRejected):
-                        replayed.outcome, replayed.detail = "error", f"answer rejected: {event.detail}"
-                        return replayed
-                    replayed.end = event
-                    stored = await load_run(self.target, self.target_sealer, run_id)
-                    replayed.messages = stored.messages
-                    replayed.outcome = (
-                        "completed"
-                        if isinstance(event, RunCompleted)
-                        else "expired"
-                        if event.code == "expired"
-                        else "failed"
-                    )
-                    return replayed
-                raised = decode_approval(value)
-                if not isinstance(raised, InterruptRaised) or raised.snapshot.version in handled:
-                    continue
-                handled.add(raised.snapshot.version)
-                if not await self._answer(raised, remaining, replayed):
-                    stored = await load_run(self.target, self.target_sealer, run_id)
-                    replayed.messages = stored.messages
-                    replayed.outcome = "stopped"
-                    return replayed
+                replayed.end = event
+                stored = await load_run(self.target, self.target_sealer, run_id)
+                replayed.messages = stored.messages
+                replayed.outcome = (
+                    "completed"
+                    if isinstance(event, RunCompleted)
+                    else "expired"
+                    if event.code == "expired"
+                    else "failed"
+                )
+                return replayed
+            raised = decode_approval(value)
+            if not isinstance(raised, InterruptRaised) or raised.snapshot.version in handled:
+                continue
+            handled.add(raised.snapshot.version)
+            if not await self._answer(raised, remaining, replayed):
+                stored = await load_run(self.target, self.target_sealer, run_id)
+                replayed.messages = stored.messages
+                replayed.outcome = "stopped"
+                return replayed
 
     async def _answer(self, raised: InterruptRaised, remaining: list[Answer], replayed: _Replayed) -> bool:
         by_answerer: dict[str, list[Answer]] = defaultdict(list)
@@ -439,15 +468,6 @@ class Replay:
         replayed.unused = len(remaining)
         return True
 
-    async def _events(self, log: MemoryLog, run_id: str) -> AsyncGenerator[tuple[str, bytes], None]:
-        topics = self.settings.topics
-        key = run_id.encode()
-        wanted = [topics.approvals, topics.results, topics.dead_letter]
-        async with log.read(wanted, start="beginning") as records:
-            async for record in records:
-                if record.key == key and record.value is not None:
-                    yield record.topic, record.value
-
     _client: IntermissionClient
 
 
@@ -456,6 +476,36 @@ def _model_input(part: Any) -> Any:
     replaced input in the request and the model's in ``replacedInput``)."""
     metadata = part.metadata or {}
     return metadata.get("replacedInput", part.tool_request.input)
+
+
+_Events: TypeAlias = asyncio.Queue[tuple[str, bytes]]  # (topic, value) of one run, in order
+
+
+class _Router:
+    """One reader of a batch's event topics, handing each record to the run it is keyed by.
+
+    Each run reading the log from its beginning would cost every run the whole batch's records;
+    this reads each record once."""
+
+    def __init__(self, log: MemoryLog, topics: list[str]) -> None:
+        self.log = log
+        self.topics = topics
+        self.runs: dict[bytes, _Events] = {}
+
+    def follow(self, run_id: str) -> _Events:
+        queue: _Events = asyncio.Queue()
+        self.runs[run_id.encode()] = queue
+        return queue
+
+    def forget(self, run_id: str) -> None:
+        self.runs.pop(run_id.encode(), None)
+
+    async def run(self) -> None:
+        async with self.log.read(self.topics, start="beginning") as records:
+            async for record in records:
+                queue = self.runs.get(record.key or b"")
+                if queue is not None and record.value is not None:
+                    queue.put_nowait((record.topic, record.value))
 
 
 _LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
