@@ -120,13 +120,16 @@ def replay(
         )
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"replaying as {label}", total=len(dict.fromkeys(ids)))
-            summary = await replay.run(ids, on_progress=lambda _report: progress.advance(task))
+            summary = await replay.run(
+                ids, on_progress=lambda _report: progress.advance(task), keep_same=False
+            )
         every = await replay.reports() if out is not None or html_report is not None else []
         return summary, every
 
     with usage_errors():
         summary, every = with_store(settings, work)
-    table = Table(title=f"replay {label}: {len(summary.reports)} run(s) replayed", title_justify="left")
+    title = f"replay {label}: {summary.replayed} run(s) replayed, {len(summary.reports)} differ"
+    table = Table(title=title, title_justify="left")
     for column in ("run", "replayed as", "outcome", "same", "why"):
         table.add_column(column)
     for report in summary.reports:
@@ -138,9 +141,9 @@ def replay(
             "; ".join(report.reasons),
         )
     console.print(table)
-    differing = len(summary.differing)
+    differing = summary.replayed - summary.same
     console.print(
-        f"{len(summary.reports) - differing} same, {differing} different, "
+        f"{summary.same} same, {differing} different, "
         f"{len(summary.skipped)} skipped (replayed before under {label})"
     )
     if out is not None:

@@ -93,8 +93,11 @@ class ReplayReport(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
     label: str
-    reports: list[ReplayReport]  # the runs replayed by this invocation
+    # The runs replayed by this invocation; only the differing ones with run(keep_same=False).
+    reports: list[ReplayReport]
     skipped: list[str]  # run ids replayed by an earlier invocation (their reports are stored)
+    replayed: int = 0  # runs replayed by this invocation, kept in ``reports`` or not
+    same: int = 0  # of those, the runs that replayed the same
 
     @property
     def differing(self) -> list[ReplayReport]:
@@ -259,10 +262,15 @@ class Replay:
         return found
 
     async def run(
-        self, run_ids: Iterable[str], on_progress: Callable[[ReplayReport | None], None] | None = None
+        self,
+        run_ids: Iterable[str],
+        on_progress: Callable[[ReplayReport | None], None] | None = None,
+        *,
+        keep_same: bool = True,
     ) -> ReplaySummary:
         """Replay each run not replayed before; ``on_progress`` gets each report (None for a
-        skipped run)."""
+        skipped run). ``keep_same=False`` keeps only differing reports in the summary (every
+        report is stored: `reports()`), so a replay of any size holds only what differs."""
         wanted = list(dict.fromkeys(run_ids))
         done = await self.done()
         skipped = [r for r in wanted if r in done]
@@ -271,13 +279,18 @@ class Replay:
                 on_progress(None)
         todo = [r for r in wanted if r not in done]
         reports: list[ReplayReport] = []
+        same = 0
         # In batches, each on a log and worker of its own: the in-memory log keeps every record
         # it is given, so one log for all runs would grow with the replay.
         for start in range(0, len(todo), self.batch):
-            reports += await self._batch(todo[start : start + self.batch], on_progress)
+            batch = await self._batch(todo[start : start + self.batch], on_progress)
+            same += sum(1 for r in batch if r.same)
+            reports += batch if keep_same else [r for r in batch if not r.same]
         order = {r: i for i, r in enumerate(todo)}
         reports.sort(key=lambda r: order[r.run_id])
-        return ReplaySummary(label=self.label, reports=reports, skipped=skipped)
+        return ReplaySummary(
+            label=self.label, reports=reports, skipped=skipped, replayed=len(todo), same=same
+        )
 
     async def _batch(
         self, todo: list[str], on_progress: Callable[[ReplayReport | None], None] | None
