@@ -131,11 +131,14 @@ SCHEMAS_ALL = [
     "encode_snapshot",
     "hmac_signature",
     "json_schema",
+    "pending_interrupts",
     "reply_topic_problem",
     "request_schema_problem",
     "schema_problem",
     "signing_payload",
+    "tool_request_refs",
     "with_metadata",
+    "with_ref",
 ]
 
 SERVICE_ALL = [

@@ -39,6 +39,8 @@ from intermission_schemas import (
     ToolResponsePart,
     decode_messages,
     encode,
+    tool_request_refs,
+    with_ref,
 )
 from pydantic import BaseModel
 
@@ -100,9 +102,11 @@ class Lookups:
 
     def __init__(self, ai: Intermission, name: str = "lookup") -> None:
         self.calls: list[Any] = []
+        self.refs: list[str | None] = []
 
         async def lookup(input: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
             self.calls.append(input)
+            self.refs.append(ctx.ref)
             return {"found": input.get("q", ""), "n": len(self.calls)}
 
         self.tool = ai.define_tool(lookup, name=name, description="looks something up")
@@ -112,8 +116,10 @@ def roles(messages: list[Message]) -> list[str]:
     return [m.role for m in messages]
 
 
-def request_part(message: Message, ref: str) -> ToolRequestPart:
-    return next(p for p in message.tool_requests if p.tool_request.ref == ref)
+def request_part(message: Message, ref: str, position: int = 1) -> ToolRequestPart:
+    """The request ``ref`` names in ``message`` (at ``position`` in its history), as stored."""
+    refs = tool_request_refs(message, position)
+    return next(p for i, p in enumerate(message.content) if refs.get(i) == ref)
 
 
 def responses(message: Message) -> list[ToolResponsePart]:
@@ -140,7 +146,12 @@ async def test_pure_interrupt_pauses_and_resumes_with_respond() -> None:
     assert interrupt.interrupt is True
     assert interrupt.metadata == {Marker.INTERRUPT: True}
     assert roles(response.messages) == ["user", "model"]
-    assert response.messages[-1].content[1] == interrupt
+    # The history holds the request as the model sent it, without a ref; the interrupt carries
+    # the ref the service names it by.
+    stored = response.messages[-1].content[1]
+    assert isinstance(stored, ToolRequestPart)
+    assert stored.tool_request.ref is None
+    assert with_ref(stored, "askQuestion-1-1") == interrupt
     assert response.text == "Here is a question."
     # The model saw the interrupt as an ordinary tool, with its schemas.
     assert len(model.requests) == 1
@@ -165,9 +176,9 @@ async def test_pure_interrupt_pauses_and_resumes_with_respond() -> None:
     assert not part.is_interrupted
     assert part.interrupt is None
     assert part.metadata == {Marker.RESOLVED_INTERRUPT: True}
-    assert part.tool_request == interrupt.tool_request
+    assert part.tool_request == stored.tool_request
     [tool_response] = responses(final.messages[2])
-    assert tool_response.tool_response == ToolResponse(name="askQuestion", ref=ref, output="Casablanca")
+    assert tool_response.tool_response == ToolResponse(name="askQuestion", ref=None, output="Casablanca")
     assert tool_response.metadata == {Marker.INTERRUPT_RESPONSE: True}
     # The model got the answered history, and only once more.
     assert len(model.requests) == 2
@@ -219,9 +230,10 @@ async def test_several_interrupts_in_one_turn_are_all_answered() -> None:
     final = await ai.generate(messages=response.messages, tools=[ask], resume=Resume(respond=answers))
 
     assert final.text == "Red cake it is."
+    # Genkit's history: each response carries its request's ref as the model sent it (none).
     assert [(r.tool_response.ref, r.tool_response.output) for r in responses(final.messages[2])] == [
-        (refs[0], "red"),
-        (refs[1], "pie"),
+        (None, "red"),
+        (None, "pie"),
     ]
     assert all(p.metadata == {Marker.RESOLVED_INTERRUPT: True} for p in final.messages[1].tool_requests)
     assert len(model.requests) == 2
@@ -274,7 +286,8 @@ async def test_normal_tool_beside_an_interrupt_runs_once_and_is_replayed() -> No
     assert lookups.calls == [{"q": "venues"}]  # exactly once across pause and resume
     assert final.text == "Booked."
     model_message, tool_message = final.messages[1], final.messages[2]
-    assert model_message.tool_requests[0].metadata is None  # pendingOutput is consumed
+    # pendingOutput is consumed; as Genkit JS writes it, an empty metadata object stays.
+    assert model_message.tool_requests[0].metadata == {}
     replayed, answered = responses(tool_message)
     assert replayed.tool_response == ToolResponse(
         name="lookup", ref=lookup_part.tool_request.ref, output={"found": "venues", "n": 1}
@@ -459,7 +472,7 @@ async def test_restart_approved_transfers_once() -> None:
     assert final.messages[2].metadata == {Marker.RESUMED: True}
     [tool_response] = responses(final.messages[2])
     assert tool_response.tool_response == ToolResponse(
-        name="transferMoney", ref=ref, output={"status": "OK", "message": "sent 100000 to ABC123"}
+        name="transferMoney", ref=None, output={"status": "OK", "message": "sent 100000 to ABC123"}
     )
     assert len(model.requests) == 2
     assert model.requests[1].messages == final.messages[:3]
@@ -684,10 +697,9 @@ async def test_a_responded_interrupt_waits_as_pending_output_while_another_pause
     assert final.text == "All set."
     assert approvals.spent == [70]
     replayed, spent = responses(final.messages[2])
-    assert replayed.tool_response == ToolResponse(
-        name="askQuestion", ref=question.tool_request.ref, output="Psycho"
-    )
-    assert replayed.metadata == {Marker.SOURCE: "pending"}
+    assert replayed.tool_response == ToolResponse(name="askQuestion", ref=None, output="Psycho")
+    # As Genkit JS writes it: the request's metadata rides on the replayed response.
+    assert replayed.metadata == {Marker.RESOLVED_INTERRUPT: True, Marker.SOURCE: "pending"}
     assert spent.tool_response.output == {"spent": 70}
     assert request_part(final.messages[1], question.tool_request.ref).metadata == {
         Marker.RESOLVED_INTERRUPT: True
@@ -776,7 +788,7 @@ async def test_resume_of_a_tool_request_with_neither_interrupt_nor_pending_outpu
             resume=Resume(respond=[ask.respond(response.interrupts[1], "pie")]),
         )
     assert caught.value.code == "not_interrupted"
-    assert caught.value.ref == stripped_first.tool_request.ref
+    assert caught.value.ref == response.interrupts[0].tool_request.ref
 
 
 # -- resuming in another process ---------------------------------------------------------------
@@ -1108,7 +1120,7 @@ async def test_output_without_a_schema_is_a_schema_error() -> None:
 # -- refs --------------------------------------------------------------------------------------
 
 
-async def test_tool_requests_without_refs_get_unique_refs() -> None:
+async def test_tool_requests_without_refs_are_stored_without_and_run_with_unique_refs() -> None:
     model = ScriptedModel(
         [
             reply(tool_call("lookup", {"q": "a"}), tool_call("lookup", {"q": "b"})),
@@ -1120,18 +1132,18 @@ async def test_tool_requests_without_refs_get_unique_refs() -> None:
     lookups = Lookups(ai)
     response = await ai.generate(prompt="go", tools=[lookups.tool])
     requests = [p for m in response.messages for p in m.tool_requests]
-    refs = [p.tool_request.ref for p in requests]
-    assert len(refs) == 4
-    assert all(refs)
-    assert len(set(refs)) == 4
-    # Each response answers its own request.
+    # Stored as the model sent them, as Genkit stores them: no ref written in.
+    assert [p.tool_request.ref for p in requests] == [None] * 4
+    # Each response answers its own request, in order, as Genkit writes it.
     answered = [
         (r.tool_response.ref, r.tool_response.output["found"])
         for m in response.messages
         if m.role == "tool"
         for r in responses(m)
     ]
-    assert answered == [(p.tool_request.ref, p.tool_request.input["q"]) for p in requests]
+    assert answered == [(None, p.tool_request.input["q"]) for p in requests]
+    # Each tool call saw a ref of its own (idempotency keys are built on it).
+    assert sorted(lookups.refs) == ["lookup-1-0", "lookup-1-1", "lookup-3-0", "lookup-3-1"]
 
 
 async def test_model_refs_are_kept_and_duplicates_renamed() -> None:

@@ -109,14 +109,12 @@ async def test_a_restart_leaves_the_historical_request_alone() -> None:
         messages=paused.messages, tools=[tool], resume=Resume(restart=tool.restart(interrupt, {"ok": 1}))
     )
     [request] = done.messages[1].tool_requests
-    assert request == ToolRequestPart(interrupt.tool_request, metadata={Marker.RESOLVED_INTERRUPT: CONFIRM})
+    assert request == ToolRequestPart(
+        paused.messages[1].tool_requests[0].tool_request, metadata={Marker.RESOLVED_INTERRUPT: CONFIRM}
+    )
     assert done.messages[2] == Message(
         role="tool",
-        content=[
-            ToolResponsePart(
-                ToolResponse(name="transferMoney", ref=interrupt.tool_request.ref, output={"sent": 500})
-            )
-        ],
+        content=[ToolResponsePart(ToolResponse(name="transferMoney", ref=None, output={"sent": 500}))],
         metadata={Marker.RESUMED: True},
     )
     assert seen[-1] == (500, {"ok": 1}, None)

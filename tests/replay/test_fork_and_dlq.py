@@ -6,8 +6,9 @@ import asyncio
 import json
 
 import pytest
+import seed_app
 from conftest import TOOLS, answer, cli_env
-from harness import Harness
+from harness import Harness, RealBackend
 from intermission.cli import app
 from intermission.replay import FORKED_FROM, load_run
 from intermission.service import Sealer, audit_run
@@ -120,6 +121,9 @@ async def test_dead_letters_of_three_kinds_are_listed_and_one_fixed_is_redriven(
         dry = await cli(env, "dlq", "redrive", letter_id, "--set", "maxTurns=5", "--dry-run")
         assert dry.exit_code == 0, dry.output
         assert "would send" in dry.output
+        # Issue 19 (3): the dry run shows the exact bytes the re-drive sends, the edit applied.
+        sent = json.dumps({**broken, "maxTurns": 5}, ensure_ascii=False)
+        assert sent in dry.output.splitlines(), dry.output
         await asyncio.sleep(1)
         assert not [a for a in harness.approvals if a.run_id == "fixme"]  # nothing was sent
 
@@ -131,3 +135,56 @@ async def test_dead_letters_of_three_kinds_are_listed_and_one_fixed_is_redriven(
         assert end.text == "Ordered size M for 17 EUR."
     finally:
         await worker.stop()
+
+
+async def test_a_fork_approves_denies_or_replaces_the_input_of_a_gated_tool(
+    real: RealBackend, s3_bucket: S3Bucket
+) -> None:
+    # Issue 19 (2): fork could only respond, so `--answer ref={"status": "APPROVED"}` became the
+    # tool's output and the tool never ran. It now speaks the engine's answer kinds.
+    harness = Harness(real, seed_app.ai)
+    await harness.watch()
+    worker = await harness.start_worker()
+    env = {**cli_env(s3_bucket, real.bootstrap, real.topics), "INTERMISSION_APP": "seed_app:ai"}
+    try:
+        await harness.submit("gated", "transfer order 5", tools=["transferMoney"])
+        ref = (await harness.approval("gated")).interrupts[0].ref
+
+        async def fork(name: str, *answers: str) -> Result:
+            return await cli(env, "runs", "fork", "gated", "--from", "1", "--new-run-id", name, *answers)
+
+        cases = {
+            "gated.approve": (["--approve", ref], "{'status': 'OK', 'message': 'sent 700 to ACC5'}"),
+            "gated.input": (
+                ["--approve", ref, "--input", '{"toAccountId": "ACC5", "amount": 50}'],
+                "{'status': 'OK', 'message': 'sent 50 to ACC5'}",
+            ),
+            "gated.deny": (
+                ["--deny", ref, "--reason", "too much"],
+                "{'status': 'REJECTED', 'message': 'declined'}",
+            ),
+        }
+        for name, (answers, _) in cases.items():
+            forked = await fork(name, *answers, "--answered-by", "carol")
+            assert forked.exit_code == 0, forked.output
+        for name, (_, text) in cases.items():
+            end = await harness.result(name, RunCompleted)
+            assert end.text == f"Done: {text}"
+
+        # Checked as a live answer is, before anything is stored or sent.
+        bad_input = await fork(
+            "gated.bad-input", "--approve", ref, "--input", '{"toAccountId": "A", "amount": "x"}'
+        )
+        assert bad_input.exit_code == 2, bad_input.output
+        assert "amount" in flat(bad_input)
+        as_output = await fork("gated.as-output", "--respond", f'{ref}={{"status": "APPROVED"}}')
+        assert as_output.exit_code == 2, as_output.output
+        assert "not forked" in flat(as_output)
+        misuse = await fork("gated.misuse", "--input", "{}")
+        assert misuse.exit_code == 2
+        assert "--input goes with --approve" in flat(misuse)
+        for name in ("gated.bad-input", "gated.as-output", "gated.misuse"):
+            assert await real.store.list(f"runs/{name}/") == []
+    finally:
+        await worker.stop()
+        await harness.close()

@@ -147,7 +147,9 @@ async def test_replay_command_writes_a_table_and_jsonl_and_resumes(
     ids = await record_runs(harness, 6, prefix="cli")
     env = cli_env(s3_bucket, harness.backend.bootstrap, harness.backend.topics)
     out = tmp_path / "report.jsonl"
-    args = ["replay", *ids, "--label", "cli", "--model", "second", "--out", str(out), "--concurrency", "3"]
+    html = tmp_path / "report.html"
+    args = ["replay", *ids, "--label", "cli", "--model", "second", "--out", str(out), "--concurrency", "3",
+            "--report", str(html)]  # fmt: skip
     effects_before = len(replay_app.EFFECTS)
 
     def invoke() -> object:
@@ -159,6 +161,9 @@ async def test_replay_command_writes_a_table_and_jsonl_and_resumes(
     assert "3 same, 3 different, 0 skipped" in output, output
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert {line["runId"] for line in lines if not line["same"]} == {"cli-0", "cli-1", "cli-5"}
+    page = html.read_text(encoding="utf-8")  # next to the JSONL: the same reports as a page
+    assert "<strong>3</strong> same" in page
+    assert all(f'id="cli-{n}"' in page for n in (0, 1, 5))
     assert len(replay_app.EFFECTS) == effects_before
     second = await asyncio.to_thread(invoke)
     assert second.exit_code == 0, second.output  # type: ignore[attr-defined]

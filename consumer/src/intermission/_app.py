@@ -16,6 +16,7 @@ from intermission_schemas import (
     TextPart,
     decode_chat_state,
     decode_paused,
+    pending_interrupts,
 )
 
 from ._chat import Chat
@@ -128,8 +129,14 @@ class Intermission:
         """
 
         def define(function: ToolFunction) -> Tool:
+            if isinstance(function, Tool):
+                raise UsageError(
+                    f"define_tool was given the Tool {function.name!r}, which is already a tool: "
+                    "give define_tool its async function, or pass the Tool to generate(tools=[...])"
+                )
             if not inspect.iscoroutinefunction(function):
-                raise UsageError(f"tool {function.__name__!r} must be an async function")
+                what = getattr(function, "__name__", None) or repr(function)
+                raise UsageError(f"tool {what!r} must be an async function: `async def {what}(input, ctx)`")
             hints = _annotations(function)
             return self._register(
                 Tool(
@@ -312,9 +319,7 @@ class Intermission:
 
 def _check_pending(messages: Sequence[Message], interrupts: Sequence[Any]) -> None:
     """A stored interrupt list must be exactly what the history says is pending."""
-    last = messages[-1] if messages else None
-    derived = [p for p in last.tool_requests if p.is_interrupted] if last and last.role == "model" else []
-    if list(interrupts) != derived:
+    if list(interrupts) != pending_interrupts(messages):
         raise ResumeError(
             "not_interrupted",
             "the stored interrupts do not match the pending requests in the history",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from intermission_schemas import ChatState, Message, Part, TextPart, encode
+from intermission_schemas import ChatState, Message, Part, TextPart, encode, pending_interrupts
 
 from ._response import GenerateResponse, Resume
 from ._stream import GenerateStream
@@ -37,10 +37,7 @@ class Chat:
     @property
     def interrupts(self) -> list[Any]:
         """The interrupts this chat waits on; empty unless the last send paused."""
-        last = self.messages[-1] if self.messages else None
-        if last is None or last.role != "model":
-            return []
-        return [p for p in last.tool_requests if p.is_interrupted]
+        return pending_interrupts(self.messages)
 
     async def send(
         self,

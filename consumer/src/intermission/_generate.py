@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
+import msgspec
 from intermission_schemas import (
     Marker,
     Message,
@@ -19,6 +20,8 @@ from intermission_schemas import (
     ToolRequestPart,
     ToolResponse,
     ToolResponsePart,
+    pending_interrupts,
+    tool_request_refs,
     with_metadata,
 )
 
@@ -75,7 +78,9 @@ class Generation:
                 reply = await self.model.generate(request, self.on_chunk)
                 note_reply(span, reply)
             usage = _add_usage(usage, reply.usage)
-            message = _with_refs(reply.message, len(messages))
+            # Stored as the model sent it; a request without a ref is named by tool_request_refs.
+            message = reply.message
+            refs = tool_request_refs(message, len(messages))
             requests = message.tool_requests
             if not requests:
                 messages.append(message)
@@ -86,7 +91,13 @@ class Generation:
                     usage=usage,
                     output_schema=self.output,
                 )
-            outcomes = await _all([self._call(part.tool_request) for part in requests])
+            outcomes = await _all(
+                [
+                    self._call(part.tool_request, refs[index])
+                    for index, part in enumerate(message.content)
+                    if isinstance(part, ToolRequestPart)
+                ]
+            )
             if any(isinstance(o, Paused) for o in outcomes):
                 messages.append(_mark(message, dict(zip(map(id, requests), outcomes, strict=True))))
                 return self._paused(messages, usage)
@@ -95,11 +106,10 @@ class Generation:
         raise MaxTurnsError(self.max_turns)
 
     def _paused(self, messages: list[Message], usage: Usage | None) -> GenerateResponse:
-        interrupts = [p for p in messages[-1].tool_requests if p.is_interrupted]
         return GenerateResponse(
             messages=messages,
             finish_reason="interrupted",
-            interrupts=interrupts,
+            interrupts=pending_interrupts(messages),
             usage=usage,
             output_schema=self.output,
         )
@@ -110,8 +120,13 @@ class Generation:
             raise UnknownToolError("tool", name)
         return tool
 
-    async def _call(self, request: ToolRequest, resumed: Any = None, original_input: Any = None) -> Outcome:
+    async def _call(
+        self, request: ToolRequest, ref: str, resumed: Any = None, original_input: Any = None
+    ) -> Outcome:
+        """Run ``request``; its tool sees ``ref`` as ``ctx.ref`` (the model's, or the derived one)."""
         tool = self._tool(request.name)
+        if request.ref != ref:
+            request = msgspec.structs.replace(request, ref=ref)
         with tool_call_span(request.name, request.ref) as span:
             outcome = await tool.run(request, self.context, resumed=resumed, original_input=original_input)
             if isinstance(outcome, Paused):
@@ -120,10 +135,8 @@ class Generation:
 
     async def _resume(self, messages: list[Message], resume: Resume) -> tuple[list[Message], bool]:
         """The history with the answers applied; True when a restarted tool paused again."""
-        last = messages[-1] if messages else None
-        pending = _pending(last)
-        answers = _match_answers(pending, resume)
-        assert last is not None  # _pending raised otherwise
+        last, refs = _paused_turn(messages)
+        answers = _match_answers(last, refs, resume)
         parts: list[Part] = list(last.content)
         responses: dict[int, ToolResponsePart] = {}
         restarts: list[tuple[int, ToolRequestPart, ToolRequestPart]] = []
@@ -132,22 +145,20 @@ class Generation:
                 continue
             metadata = part.metadata or {}
             request = part.tool_request
+            ref = refs[index]
             if Marker.PENDING_OUTPUT in metadata:
-                parts[index] = with_metadata(part, pendingOutput=None)
-                responses[index] = _response(
-                    request, metadata[Marker.PENDING_OUTPUT], {Marker.SOURCE: "pending"}
-                )
+                parts[index], responses[index] = _replayed(part)
                 continue
             if not part.is_interrupted:
                 raise ResumeError(
                     "not_interrupted",
-                    f"tool request {request.ref!r} has neither an interrupt nor pending output",
-                    ref=request.ref,
+                    f"tool request {ref!r} has neither an interrupt nor pending output",
+                    ref=ref,
                 )
-            answer = answers[request.ref or ""]
+            answer = answers[index]
             tool = self._tool(request.name)
             if isinstance(answer, ToolResponsePart):
-                output = tool.check_output(answer.tool_response.output, request.ref)
+                output = tool.check_output(answer.tool_response.output, ref)
                 parts[index] = _resolved(part)
                 # Genkit puts the answer in the history as it was given (interruptResponse and all).
                 responses[index] = _response(request, output, answer.metadata)
@@ -156,12 +167,12 @@ class Generation:
                     raise ResumeError(
                         "not_restartable",
                         f"{tool.name!r} is an interrupt with no function; answer it with respond",
-                        ref=request.ref,
+                        ref=ref,
                     )
                 restarts.append((index, part, answer))
         waiting = False
         if restarts:
-            outcomes = await _all([self._restart(part, answer) for _, part, answer in restarts])
+            outcomes = await _all([self._restart(part, answer, refs[i]) for i, part, answer in restarts])
             for (index, part, answer), outcome in zip(restarts, outcomes, strict=True):
                 if isinstance(outcome, Paused):
                     parts[index] = _paused_again(part, answer, outcome)
@@ -190,7 +201,7 @@ class Generation:
         )
         return [*messages[:-1], model_message, tool_message], False
 
-    async def _restart(self, part: ToolRequestPart, answer: ToolRequestPart) -> Outcome:
+    async def _restart(self, part: ToolRequestPart, answer: ToolRequestPart, ref: str) -> Outcome:
         tool = self._tool(part.tool_request.name)
         answer_metadata = answer.metadata or {}
         request = part.tool_request
@@ -198,29 +209,43 @@ class Generation:
         # The input comes from the stored history unless the answer explicitly replaces it, so a
         # restart cannot slip in a different input unchecked.
         if Marker.REPLACED_INPUT in answer_metadata:
-            new_input = tool.check_input(answer.tool_request.input, request.ref)
+            new_input = tool.check_input(answer.tool_request.input, ref)
             original_input = request.input
             request = ToolRequest(name=request.name, ref=request.ref, input=new_input)
         return await self._call(
             request,
+            ref,
             resumed=answer_metadata.get(Marker.RESUMED, True),
             original_input=original_input,
         )
 
 
-def _pending(last: Message | None) -> dict[str, ToolRequestPart]:
+def _paused_turn(messages: Sequence[Message]) -> tuple[Message, dict[int, str]]:
+    """The paused model turn a resume answers, and the ref of each of its tool requests."""
+    last = messages[-1] if messages else None
     if last is None or last.role != "model":
         raise ResumeError("not_interrupted", "the history does not end in a paused model turn")
-    pending = {p.tool_request.ref or "": p for p in last.tool_requests if p.is_interrupted}
-    if not pending:
+    if not any(p.is_interrupted for p in last.tool_requests):
         raise ResumeError("not_interrupted", "the last model turn has no pending interrupt")
-    return pending
+    return last, tool_request_refs(last, len(messages) - 1)
 
 
 def _match_answers(
-    pending: Mapping[str, ToolRequestPart], resume: Resume
-) -> dict[str, ToolResponsePart | ToolRequestPart]:
-    answers: dict[str, ToolResponsePart | ToolRequestPart] = {}
+    last: Message, refs: Mapping[int, str], resume: Resume
+) -> dict[int, ToolResponsePart | ToolRequestPart]:
+    """Each pending request's answer, by its index in ``last.content``.
+
+    An answer names its request by ref (the model's or the derived one, see tool_request_refs).
+    An answer without a ref takes every pending request of its tool that the model sent without
+    one, as Genkit JS matches name plus ref.
+    """
+    pending = {
+        index: part
+        for index, part in enumerate(last.content)
+        if isinstance(part, ToolRequestPart) and part.is_interrupted
+    }
+    by_ref = {refs[index]: index for index in pending}
+    answers: dict[int, ToolResponsePart | ToolRequestPart] = {}
     for answer in [*resume.respond, *resume.restart]:
         if isinstance(answer, ToolResponsePart):
             name, ref = answer.tool_response.name, answer.tool_response.ref
@@ -228,19 +253,28 @@ def _match_answers(
             name, ref = answer.tool_request.name, answer.tool_request.ref
         else:
             raise ResumeError("unknown_ref", f"an answer must be a tool part, got {type(answer)!r}")
-        target = pending.get(ref or "")
-        if target is None:
+        if ref is None:
+            targets = [
+                i for i, p in pending.items() if p.tool_request.ref is None and p.tool_request.name == name
+            ]
+            if not targets:
+                raise ResumeError("unknown_ref", f"no pending interrupt of {name!r} was sent without a ref")
+        elif ref in by_ref:
+            targets = [by_ref[ref]]
+        else:
             raise ResumeError("unknown_ref", f"no pending interrupt has ref {ref!r}", ref=ref)
-        if target.tool_request.name != name:
-            raise ResumeError(
-                "unknown_ref",
-                f"ref {ref!r} is an interrupt of {target.tool_request.name!r}, not {name!r}",
-                ref=ref,
-            )
-        if (ref or "") in answers:
-            raise ResumeError("duplicate_answer", f"ref {ref!r} is answered twice", ref=ref)
-        answers[ref or ""] = answer
-    missing = [ref for ref in pending if ref not in answers]
+        for index in targets:
+            target = pending[index].tool_request.name
+            if target != name:
+                raise ResumeError(
+                    "unknown_ref", f"ref {ref!r} is an interrupt of {target!r}, not {name!r}", ref=ref
+                )
+            if index in answers:
+                raise ResumeError(
+                    "duplicate_answer", f"ref {refs[index]!r} is answered twice", ref=refs[index]
+                )
+            answers[index] = answer
+    missing = [refs[index] for index in pending if index not in answers]
     if missing:
         raise ResumeError(
             "missing_answer", f"no answer for pending ref(s) {', '.join(missing)}", ref=missing[0]
@@ -278,31 +312,6 @@ def _response(request: ToolRequest, output: Any, metadata: dict[str, Any] | None
     )
 
 
-def _with_refs(message: Message, position: int) -> Message:
-    """Give every tool request a ref unique in the history, since resumes match answers by ref."""
-    seen: set[str] = set()
-    # Refs the model chose; a generated ref must not take one a later part already has.
-    given = {p.tool_request.ref for p in message.tool_requests if p.tool_request.ref}
-    changed = False
-    parts: list[Part] = []
-    for index, part in enumerate(message.content):
-        if isinstance(part, ToolRequestPart):
-            ref = part.tool_request.ref
-            if not ref or ref in seen:
-                base = ref = f"{part.tool_request.name}-{position}-{index}"
-                suffix = 1
-                while ref in seen or ref in given:
-                    ref, suffix = f"{base}-{suffix}", suffix + 1
-                request = ToolRequest(name=part.tool_request.name, ref=ref, input=part.tool_request.input)
-                part = ToolRequestPart(request, metadata=part.metadata)
-                changed = True
-            seen.add(ref)
-        parts.append(part)
-    if not changed:
-        return message
-    return Message(role=message.role, content=parts, metadata=message.metadata)
-
-
 def _mark(message: Message, outcomes: Mapping[int, Outcome]) -> Message:
     """The model message with each request marked as paused or as finished with pending output."""
     parts: list[Part] = []
@@ -315,6 +324,16 @@ def _mark(message: Message, outcomes: Mapping[int, Outcome]) -> Message:
                 part = _hold(part, outcome.output)
         parts.append(part)
     return Message(role=message.role, content=parts, metadata=message.metadata)
+
+
+def _replayed(part: ToolRequestPart) -> tuple[ToolRequestPart, ToolResponsePart]:
+    """A finished request's stored output replayed as its response, as Genkit JS writes it: the
+    request keeps its other metadata (``{}`` when none is left), and the response carries that
+    metadata too, with ``source: "pending"``. Genkit Python 0.12 writes only the marker."""
+    metadata = dict(part.metadata or {})
+    output = metadata.pop(Marker.PENDING_OUTPUT)
+    request = ToolRequestPart(part.tool_request, metadata=metadata)
+    return request, _response(part.tool_request, output, {**metadata, Marker.SOURCE: "pending"})
 
 
 def _hold(part: ToolRequestPart, output: Any) -> ToolRequestPart:

@@ -24,6 +24,14 @@ def _json_hook(value: Any) -> Any:
         raise TypeError(str(exc)) from exc
 
 
+def _answer_hook(value: Any) -> Any:
+    if isinstance(value, pydantic.BaseModel):
+        # As given: a None that was set is kept (the schema may require it: ``note: str | None``);
+        # a default that was never set is left out, as if the field had not been written.
+        return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return _json_hook(value)
+
+
 def to_json_data(value: Any, what: str = "value") -> Any:
     """``value`` as JSON data (dicts, lists, str, numbers, bools, None), ready to be stored.
 
@@ -43,6 +51,18 @@ def to_json_data(value: Any, what: str = "value") -> Any:
 _to_builtins = msgspec.to_builtins
 
 
+def answer_data(value: Any, what: str) -> Any:
+    """An answer as JSON data, as given: like `to_json_data`, but a pydantic model keeps its nulls."""
+    try:
+        return _to_builtins(value)
+    except TypeError:
+        pass
+    try:
+        return _to_builtins(value, enc_hook=_answer_hook)
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(what, "", f"cannot be stored as JSON ({exc})") from exc
+
+
 class Schema(Protocol):
     json_schema: dict[str, Any] | None
 
@@ -57,7 +77,9 @@ class Schema(Protocol):
     def check(self, value: Any, what: str) -> Any:
         """An answer (respond output, restart input) as JSON data, checked strictly: a JSON
         value of the wrong type is rejected, never coerced ("5" is not an integer, "no" is not
-        a boolean), as the producer's JSON Schema check and Genkit JS do."""
+        a boolean), as the producer's JSON Schema check and Genkit JS do. Once it passes, it is
+        returned as given, as Genkit JS stores it: nulls kept, keys the schema does not name
+        kept where it allows them, ``10`` not rewritten as ``10.0``."""
         ...
 
 
@@ -72,7 +94,7 @@ class AnySchema:
         return to_json_data(value)
 
     def check(self, value: Any, what: str) -> Any:
-        return to_json_data(value, what)
+        return answer_data(value, what)
 
 
 class TypeSchema:
@@ -94,16 +116,16 @@ class TypeSchema:
         return self._adapter.dump_python(value, mode="json", exclude_none=True, by_alias=True)
 
     def check(self, value: Any, what: str) -> Any:
-        data = msgspec.json.encode(to_json_data(value, what))
+        given = answer_data(value, what)
         try:
             # JSON mode: strict about JSON types, while a string still reads as a date or an enum
             # member, as JSON Schema's "format" and "enum" allow.
-            checked = self._adapter.validate_json(data, strict=True)
+            self._adapter.validate_json(msgspec.json.encode(given), strict=True)
         except pydantic.ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
             raise SchemaError(what, field, first["msg"].lower()) from exc
-        return self.dump(checked)
+        return given
 
 
 class JsonSchema:
@@ -139,7 +161,7 @@ class JsonSchema:
         return to_json_data(value)
 
     def check(self, value: Any, what: str) -> Any:
-        data = to_json_data(value, what)
+        data = answer_data(value, what)
         self.validate(data, what)
         return data
 

@@ -78,6 +78,7 @@ from ._messages import (
     ToolResponsePart,
     with_metadata,
 )
+from ._refs import pending_interrupts, tool_request_refs, with_ref
 from ._signing import call_digest, hmac_signature, signing_payload
 from ._stored import StoredSnapshot, decode_snapshot, encode_snapshot
 from ._topics import Topics
@@ -162,9 +163,12 @@ __all__ = [
     "encode_snapshot",
     "hmac_signature",
     "json_schema",
+    "pending_interrupts",
     "reply_topic_problem",
     "request_schema_problem",
     "schema_problem",
     "signing_payload",
+    "tool_request_refs",
     "with_metadata",
+    "with_ref",
 ]

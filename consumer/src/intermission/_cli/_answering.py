@@ -29,6 +29,13 @@ class Verdict(StrEnum):
 
 # What a restarted tool finds in ctx.resumed: the convention of the seed's transferMoney.
 _RESUMED = {Verdict.approve: {"status": "APPROVED"}, Verdict.reject: {"status": "REJECTED"}}
+
+
+def resumed_for(verdict: Verdict, reason: str | None = None) -> dict[str, Any]:
+    """What the restarted tool finds in ctx.resumed for ``verdict`` (and a denial's reason)."""
+    return {**_RESUMED[verdict], **({"reason": reason} if reason else {})}
+
+
 _VERDICT_WORDS = {
     "a": Verdict.approve,
     "approve": Verdict.approve,

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from ..service.wiring.settings import Settings
 from ._common import (
@@ -169,7 +170,9 @@ def redrive(
         Path | None,
         typer.Option(exists=True, dir_okay=False, help="Send this file's bytes instead of the value"),
     ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be sent; send nothing")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the exact bytes each re-drive would send; send nothing")
+    ] = False,
     bootstrap_servers: BootstrapServers = None,
     topic_dead_letter: TopicDeadLetter = None,
 ) -> None:
@@ -206,9 +209,23 @@ def redrive(
             progress.advance(task)
             progress.console.print(f"{entry.id} -> {entry.letter.topic}: {outcome}", soft_wrap=True)
 
+        def would_send(entry: DeadLetterEntry, value: bytes) -> None:
+            # Verbatim, one line, no markup or wrapping: what the topic would get, byte for byte.
+            progress.console.print(
+                f"{entry.id} would send {len(value)} bytes to {entry.letter.topic} (key {entry.key!r}):",
+                soft_wrap=True,
+            )
+            try:
+                shown = Text(value.decode("utf-8"))
+            except UnicodeDecodeError:
+                shown = Text(repr(value))
+            progress.console.print(shown, soft_wrap=True, markup=False, highlight=False)
+
         counts = _on_kafka(
             settings,
-            lambda transport: redrive(transport, entries, edit=edit, dry_run=dry_run, on_progress=advanced),
+            lambda transport: redrive(
+                transport, entries, edit=edit, dry_run=dry_run, on_progress=advanced, on_would_send=would_send
+            ),
         )
     summary = Table(title="re-drive" + (" (dry run)" if dry_run else ""), title_justify="left")
     for column in ("selected", "sent", "would send", "edited", "skipped (truncated)", "failed"):

@@ -42,6 +42,12 @@ def replay(
     ] = False,
     concurrency: Annotated[int, typer.Option(min=1, help="Runs replayed at once")] = 8,
     out: Annotated[Path | None, typer.Option(help="Write every report of the label as JSONL")] = None,
+    html_report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report", help="Write every report of the label as one HTML page (summary, chart, diffs)"
+        ),
+    ] = None,
     target_dir: Annotated[
         Path | None, typer.Option(help="Keep the replay's runs in this directory instead of the bucket")
     ] = None,
@@ -114,13 +120,16 @@ def replay(
         )
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"replaying as {label}", total=len(dict.fromkeys(ids)))
-            summary = await replay.run(ids, on_progress=lambda _report: progress.advance(task))
-        every = await replay.reports() if out is not None else []
+            summary = await replay.run(
+                ids, on_progress=lambda _report: progress.advance(task), keep_same=False
+            )
+        every = await replay.reports() if out is not None or html_report is not None else []
         return summary, every
 
     with usage_errors():
         summary, every = with_store(settings, work)
-    table = Table(title=f"replay {label}: {len(summary.reports)} run(s) replayed", title_justify="left")
+    title = f"replay {label}: {summary.replayed} run(s) replayed, {len(summary.reports)} differ"
+    table = Table(title=title, title_justify="left")
     for column in ("run", "replayed as", "outcome", "same", "why"):
         table.add_column(column)
     for report in summary.reports:
@@ -132,9 +141,9 @@ def replay(
             "; ".join(report.reasons),
         )
     console.print(table)
-    differing = len(summary.differing)
+    differing = summary.replayed - summary.same
     console.print(
-        f"{len(summary.reports) - differing} same, {differing} different, "
+        f"{summary.same} same, {differing} different, "
         f"{len(summary.skipped)} skipped (replayed before under {label})"
     )
     if out is not None:
@@ -142,5 +151,10 @@ def replay(
             for report in every:
                 sink.write(json.dumps(msgspec.to_builtins(report), ensure_ascii=False) + "\n")
         console.print(f"wrote {len(every)} report(s) to {out}", soft_wrap=True)
+    if html_report is not None:
+        from ..replay import render_report
+
+        html_report.write_text(render_report(label, every), encoding="utf-8")
+        console.print(f"wrote the HTML report of {len(every)} run(s) to {html_report}", soft_wrap=True)
     if any(r.replayed == "error" for r in summary.reports):
         raise typer.Exit(EXIT_FAILED)

@@ -26,9 +26,9 @@ from ._common import (
     fail,
     kafka_errors,
     load_settings,
-    parse_answer,
     usage_errors,
 )
+from ._fork_answers import fork_answers
 
 runs_app = typer.Typer(help="Stored runs: list, show, history, audit, fork.", no_args_is_help=True)
 
@@ -294,9 +294,31 @@ def audit(
 def fork(
     run_id: Annotated[str, typer.Argument(help="The run to fork")],
     from_version: Annotated[int, typer.Option("--from", min=1, help="The pause to fork from")],
-    answer: Annotated[
+    approve: Annotated[
         list[str] | None,
-        typer.Option(help="REF=VALUE (JSON or text) answering the fork's pause; repeat for more"),
+        typer.Option(help='REF: run the paused tool (ctx.resumed = {"status": "APPROVED"}); repeat for more'),
+    ] = None,
+    input: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            help="JSON: the input an approved tool runs with instead (REF=JSON with several --approve)",
+        ),
+    ] = None,
+    deny: Annotated[
+        list[str] | None,
+        typer.Option(help='REF: restart the tool with ctx.resumed = {"status": "REJECTED"}; repeat'),
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Why, for --deny (ctx.resumed.reason)", show_default=False)
+    ] = None,
+    respond: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--respond",
+            "--answer",
+            help="REF=VALUE (JSON or text): the tool's output, given instead of running it; repeat",
+        ),
     ] = None,
     answered_by: Annotated[str, typer.Option(help="Who answers")] = "cli",
     new_run_id: Annotated[str | None, typer.Option(help="The fork's run id", show_default=False)] = None,
@@ -306,8 +328,9 @@ def fork(
     s3_endpoint_url: Endpoint = None,
 ) -> None:
     """A new run from a stored pause, chained to its parent and published like any pause; with
-    --answer, resumed at once with those answers."""
-    from intermission_producer import KafkaTransport
+    answers (--approve [--input], --deny [--reason], --respond), resumed at once with them, each
+    checked against the tool's schemas as a live answer is, before anything is stored."""
+    from intermission_producer import AnswerError, KafkaTransport
 
     from ..replay import Fork, fork_run
     from ..service.wiring.compose import load_app
@@ -316,12 +339,7 @@ def fork(
     with usage_errors():
         settings.require("bootstrap_servers")
         ai = load_app(settings.app)
-    respond = {}
-    for given in answer or []:
-        ref, sep, value = given.partition("=")
-        if not sep:
-            fail(f"an answer is REF=VALUE, not {given!r}", EXIT_USAGE)
-        respond[ref] = parse_answer(value)
+    answers = fork_answers(approve or [], input or [], deny or [], reason, respond or [])
 
     async def work(store: Any, sealer: Any) -> Fork:
         assert settings.bootstrap_servers is not None
@@ -337,12 +355,18 @@ def fork(
                 run_id=run_id,
                 version=from_version,
                 new_run_id=new_run_id,
-                respond=respond or None,
+                respond=answers.respond or None,
+                restart=answers.restart or None,
+                replace_input=answers.replace_input or None,
                 answered_by=answered_by,
             )
 
-    with usage_errors(), kafka_errors(settings):
-        made = with_store(settings, work)
+    try:
+        with usage_errors(), kafka_errors(settings):
+            made = with_store(settings, work)
+    except AnswerError as exc:
+        where = f", field {exc.field!r}" if exc.field else ""
+        fail(f"not forked: the answer to {exc.ref}{where} is invalid: {exc.detail}", EXIT_USAGE)
     console.print(f"forked {made.parent} as run {made.run_id}", soft_wrap=True)
     for pending in made.raised.interrupts:
         console.print(f"  pause 1: {pending.tool} ({pending.ref}) {as_json(pending.input)}", soft_wrap=True)

@@ -94,9 +94,11 @@ async def redrive(
     edit: Callable[[DeadLetterEntry], bytes] | None = None,
     dry_run: bool = False,
     on_progress: Callable[[DeadLetterEntry, str], None] | None = None,
+    on_would_send: Callable[[DeadLetterEntry, bytes], None] | None = None,
 ) -> RedriveCounts:
     """Publish each entry's value (or ``edit(entry)``) to its original topic, one by one, in
-    order; ``on_progress(entry, outcome)`` after each."""
+    order; ``on_progress(entry, outcome)`` after each. In a dry run, ``on_would_send(entry,
+    value)`` gets exactly the bytes a re-drive would publish (the edit applied)."""
     counts = RedriveCounts()
     for entry in entries:
         letter = entry.letter
@@ -115,6 +117,8 @@ async def redrive(
                 if dry_run:
                     outcome = "would send"
                     counts.would_send += 1
+                    if on_would_send is not None:
+                        on_would_send(entry, value)
                 else:
                     await transport.publish(letter.topic, entry.key, value)
                     counts.sent += 1

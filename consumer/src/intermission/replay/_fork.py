@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from intermission_producer import IntermissionClient, Transport
+from intermission_producer import IntermissionClient, Transport, build_resume
 from intermission_schemas import InterruptRaised, ResumeRequested, Snapshot, Topics, encode
 
 from .._app import Intermission
@@ -96,19 +96,33 @@ async def fork_run(
     new_run_id: str | None = None,
     respond: Mapping[str, Any] | None = None,
     restart: Mapping[str, Any] | None = None,
+    replace_input: Mapping[str, Any] | None = None,
     answered_by: str = "",
 ) -> Fork:
-    """Fork ``run_id`` at pause ``version``; with answers (ref -> output, checked against the
-    pause's schemas before anything is sent), also resume the fork with them.
+    """Fork ``run_id`` at pause ``version``; with answers, also resume the fork with them.
+
+    The answers are the engine's kinds, as `IntermissionClient.resume` takes them: ``respond``
+    (ref -> output), ``restart`` (ref -> the tool's ``ctx.resumed``: an approval or a denial),
+    ``replace_input`` (restarted ref -> new input). They are checked against the pause's schemas
+    as a live answer is (AnswerError naming the field) before anything is stored or sent.
 
         fork = await fork_run(ai=ai, store=store, sealer=Sealer(None), transport=transport,
                               topics=Topics(), run_id="r1", version=1,
-                              respond={"ref-1": "Sunday"}, answered_by="alice")
+                              restart={"transferMoney-1-0": {"status": "APPROVED"}},
+                              answered_by="alice")
     """
     snapshots = Snapshots(store, sealer)
     loaded = await snapshots.load(run_id, version)
     if loaded is None:
         raise UsageError(f"run {run_id!r} has no stored pause {version}")
+    if respond or restart:
+        # The parent's pause shows the same questions the fork will (none answered yet in the
+        # fork, whatever the parent collected): a wrong answer stops here.
+        parent_raised = interrupt_raised(loaded, await RunSpecs(ai).of(loaded.snapshot.request))
+        shown = msgspec.structs.replace(parent_raised, answered=[])
+        build_resume(
+            shown, respond=respond, restart=restart, replace_input=replace_input, answered_by=answered_by
+        )
     child = new_run_id or fork_id(run_id, version, datetime.now(UTC).isoformat())
     parent = f"{run_id}@{version}"
     raised = await start_from_pause(
@@ -129,6 +143,7 @@ async def fork_run(
                     raised,
                     respond=respond,
                     restart=restart,
+                    replace_input=replace_input,
                     answered_by=answered_by,
                     resume_id=f"fork-{child[-40:]}",
                 )

@@ -32,8 +32,8 @@ import difflib
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, TypeAlias
 
 import msgspec
 from intermission_producer import IntermissionClient
@@ -52,6 +52,7 @@ from intermission_schemas import (
 from .._app import Intermission
 from .._model import Model
 from .._tools import Tool, ToolContext
+from ..errors import UsageError
 from ..service.adapters.local import MemoryLog
 from ..service.ports import PreconditionFailed, SnapshotStore
 from ..service.runs.sealing import Sealer
@@ -92,8 +93,11 @@ class ReplayReport(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
     label: str
-    reports: list[ReplayReport]  # the runs replayed by this invocation
+    # The runs replayed by this invocation; only the differing ones with run(keep_same=False).
+    reports: list[ReplayReport]
     skipped: list[str]  # run ids replayed by an earlier invocation (their reports are stored)
+    replayed: int = 0  # runs replayed by this invocation, kept in ``reports`` or not
+    same: int = 0  # of those, the runs that replayed the same
 
     @property
     def differing(self) -> list[ReplayReport]:
@@ -118,13 +122,26 @@ def _report_key(label: str, run_id: str) -> str:
 
 
 class _Recorded:
-    """Per original run: recorded outputs of tool calls, and what the replay did with tools."""
+    """Per original run: recorded outputs of tool calls, the pauses its tools raised, and what
+    the replay did with tools."""
 
     def __init__(self, run: StoredRun) -> None:
         self.outputs: dict[tuple[str, str], list[Any]] = defaultdict(list)
         for call in run.tool_calls():
             if call.answered:
                 self.outputs[(call.name, _canonical(call.input))].append(call.output)
+        # A gated tool (transferMoney) paused before it ran: each pause it raised, in order, so
+        # the replay pauses where the original did and the recorded answer is asked for again.
+        self.interrupts: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        seen: set[tuple[int, str]] = set()
+        for snapshot in run.snapshots:
+            for part in snapshot.paused.interrupts:
+                if (snapshot.snapshot_version, part.tool_request.ref or "") in seen:
+                    continue
+                seen.add((snapshot.snapshot_version, part.tool_request.ref or ""))
+                key = (part.tool_request.name, _canonical(_model_input(part)))
+                self.interrupts[key].append(part.interrupt)
+        self.calls: dict[tuple[str, str], int] = defaultdict(int)
         self.effects_run = 0
         self.effects_replayed = 0
         self.blocked: list[str] = []
@@ -153,9 +170,21 @@ class Replay:
         from_version: int | None = None,
         concurrency: int = 8,
         step_timeout: float = 30.0,
+        batch: int = 500,
     ) -> None:
         if not label or any(c not in _LABEL_CHARS for c in label):
-            raise ValueError("a replay label is letters, digits, '.', '_' and '-'")
+            raise UsageError(f"label={label!r}: a replay label is letters, digits, '.', '_' and '-'")
+        if not isinstance(ai, Intermission):
+            raise UsageError(
+                f"ai={type(ai).__name__}: pass the app (the Intermission your tools are defined on), "
+                "as `--app module:attribute` names it"
+            )
+        if concurrency < 1:
+            raise UsageError(f"concurrency={concurrency}: replay at least one run at a time")
+        if batch < 1:
+            raise UsageError(f"batch={batch}: a batch holds at least one run")
+        if from_version is not None and from_version < 1:
+            raise UsageError(f"from_version={from_version}: pauses are numbered from 1")
         self.source = source
         self.sealer = sealer
         self.target = target
@@ -164,6 +193,7 @@ class Replay:
         self.from_version = from_version
         self.concurrency = concurrency
         self.step_timeout = step_timeout
+        self.batch = batch  # runs per in-memory log and worker: bounds the replay's memory
         self.settings = Settings()  # no seal key: the replay's own steps are sealed with sha256
         self.target_sealer = Sealer(None)
         self._recorded: dict[str, _Recorded] = {}
@@ -194,7 +224,14 @@ class Replay:
             if tool.replay_safe or replay.allow_effects:
                 recorded.effects_run += 1
                 return await inner(value, ctx)
-            key = (tool.name, _canonical(tool.input.dump(value)))
+            # Keyed by the model's input: a restart that replaced it still answers that request.
+            given = ctx.original_input if ctx.original_input is not None else tool.input.dump(value)
+            key = (tool.name, _canonical(given))
+            attempt = recorded.calls[key]
+            recorded.calls[key] += 1
+            paused = recorded.interrupts.get(key, [])
+            if attempt < len(paused):
+                ctx.interrupt(paused[attempt])
             outputs = recorded.outputs.get(key)
             if not outputs:
                 recorded.blocked.append(f"{tool.name} {key[1]}")
@@ -225,10 +262,15 @@ class Replay:
         return found
 
     async def run(
-        self, run_ids: Iterable[str], on_progress: Callable[[ReplayReport | None], None] | None = None
+        self,
+        run_ids: Iterable[str],
+        on_progress: Callable[[ReplayReport | None], None] | None = None,
+        *,
+        keep_same: bool = True,
     ) -> ReplaySummary:
         """Replay each run not replayed before; ``on_progress`` gets each report (None for a
-        skipped run)."""
+        skipped run). ``keep_same=False`` keeps only differing reports in the summary (every
+        report is stored: `reports()`), so a replay of any size holds only what differs."""
         wanted = list(dict.fromkeys(run_ids))
         done = await self.done()
         skipped = [r for r in wanted if r in done]
@@ -237,39 +279,67 @@ class Replay:
                 on_progress(None)
         todo = [r for r in wanted if r not in done]
         reports: list[ReplayReport] = []
-        if not todo:
-            return ReplaySummary(label=self.label, reports=reports, skipped=skipped)
+        same = 0
+        # In batches, each on a log and worker of its own: the in-memory log keeps every record
+        # it is given, so one log for all runs would grow with the replay.
+        for start in range(0, len(todo), self.batch):
+            batch = await self._batch(todo[start : start + self.batch], on_progress)
+            same += sum(1 for r in batch if r.same)
+            reports += batch if keep_same else [r for r in batch if not r.same]
+        order = {r: i for i, r in enumerate(todo)}
+        reports.sort(key=lambda r: order[r.run_id])
+        return ReplaySummary(
+            label=self.label, reports=reports, skipped=skipped, replayed=len(todo), same=same
+        )
+
+    async def _batch(
+        self, todo: list[str], on_progress: Callable[[ReplayReport | None], None] | None
+    ) -> list[ReplayReport]:
+        reports: list[ReplayReport] = []
         log = MemoryLog()
         topics = self.settings.topics
         worker = build_worker(self.settings, store=self.target, publisher=log, ai=self.ai)
         subscription = log.subscribe([topics.requests, topics.resumes], "replay")
         task = asyncio.create_task(worker.run(subscription), name=f"replay-{self.label}")
-        slots = asyncio.Semaphore(self.concurrency)
+        router = _Router(log, [topics.approvals, topics.results, topics.dead_letter])
+        routing = asyncio.create_task(router.run(), name=f"replay-{self.label}-events")
+        queue = iter(todo)
 
-        async def one(run_id: str) -> None:
-            async with slots:
-                report = await self._replay_one(run_id, log)
-            with contextlib.suppress(PreconditionFailed):  # a concurrent invocation stored it
-                await self.target.create(_report_key(self.label, run_id), msgspec.json.encode(report))
-            reports.append(report)
-            if on_progress is not None:
-                on_progress(report)
+        async def replayer() -> None:
+            # A fixed pool pulling run ids: no task per run waits on a semaphore.
+            for run_id in queue:
+                report = await self._replay_one(run_id, log, router)
+                with contextlib.suppress(PreconditionFailed):  # a concurrent invocation stored it
+                    await self.target.create(_report_key(self.label, run_id), msgspec.json.encode(report))
+                reports.append(report)
+                if on_progress is not None:
+                    on_progress(report)
 
+        failure: BaseException | None = None
         try:
             async with IntermissionClient(transport=log, topics=topics) as self._client:
-                await asyncio.gather(*(one(r) for r in todo))
+                try:
+                    # A TaskGroup: when one replayer fails (or progress reporting raises), the
+                    # others stop too rather than run on after the replay has returned.
+                    async with asyncio.TaskGroup() as group:
+                        for _ in range(min(self.concurrency, len(todo))):
+                            group.create_task(replayer())
+                except BaseExceptionGroup as failed:
+                    failure = failed.exceptions[0]
         finally:
+            routing.cancel()
             await subscription.close()
             try:
                 async with asyncio.timeout(30):
                     await task
             except TimeoutError:
                 task.cancel()
-        order = {r: i for i, r in enumerate(todo)}
-        reports.sort(key=lambda r: order[r.run_id])
-        return ReplaySummary(label=self.label, reports=reports, skipped=skipped)
+            await asyncio.gather(routing, return_exceptions=True)
+        if failure is not None:
+            raise failure
+        return reports
 
-    async def _replay_one(self, run_id: str, log: MemoryLog) -> ReplayReport:
+    async def _replay_one(self, run_id: str, log: MemoryLog, router: _Router) -> ReplayReport:
         new_id = await self._fresh_id(run_id)
         original = await load_run(self.source, self.sealer, run_id)
 
@@ -289,6 +359,8 @@ class Replay:
                 return error("no stored run")
             return error("not replayable: the run never paused, so its request is not stored")
         recorded = self._recorded[run_id] = _Recorded(original)
+        # Registered before anything is published, so the router keeps every event of the run.
+        events = router.follow(new_id)
         answers = [a for a in original.answers() if a.version >= (self.from_version or 1)]
         tags = {REPLAY_OF: run_id, REPLAY_LABEL: self.label}
         topics = self.settings.topics
@@ -316,11 +388,12 @@ class Replay:
             )
             await log.publish(topics.requests, new_id, encode(request))
         try:
-            replayed = await self._drive(new_id, answers, log)
+            replayed = await self._drive(new_id, answers, events)
         except TimeoutError:
             return error(f"no progress within {self.step_timeout:g} s")
         finally:
             self._recorded.pop(run_id, None)
+            router.forget(new_id)
         return _compare(run_id, new_id, self.label, original, replayed, recorded, len(answers))
 
     async def _fresh_id(self, run_id: str) -> str:
@@ -333,46 +406,45 @@ class Replay:
             new_id = f"{base[: 128 - 8]}.{attempt}"
         return new_id
 
-    async def _drive(self, run_id: str, answers: list[Answer], log: MemoryLog) -> _Replayed:
+    async def _drive(self, run_id: str, answers: list[Answer], events: _Events) -> _Replayed:
         """Answer the replay's pauses from ``answers`` until it ends or asks something new."""
         topics = self.settings.topics
         handled: set[int] = set()
         replayed = _Replayed()
         remaining = list(answers)
         replayed.unused = len(remaining)
-        async with contextlib.aclosing(self._events(log, run_id)) as events:
-            while True:
-                async with asyncio.timeout(self.step_timeout):
-                    topic, value = await anext(events)
-                if topic == topics.dead_letter:
-                    letter = decode_dead_letter(value)
-                    replayed.outcome, replayed.detail = "error", f"dead-lettered: {letter.reason}"
+        while True:
+            async with asyncio.timeout(self.step_timeout):
+                topic, value = await events.get()
+            if topic == topics.dead_letter:
+                letter = decode_dead_letter(value)
+                replayed.outcome, replayed.detail = "error", f"dead-lettered: {letter.reason}"
+                return replayed
+            if topic == topics.results:
+                event = decode_result(value)
+                if isinstance(event, ResumeRejected):
+                    replayed.outcome, replayed.detail = "error", f"answer rejected: {event.detail}"
                     return replayed
-                if topic == topics.results:
-                    event = decode_result(value)
-                    if isinstance(event, ResumeRejected):
-                        replayed.outcome, replayed.detail = "error", f"answer rejected: {event.detail}"
-                        return replayed
-                    replayed.end = event
-                    stored = await load_run(self.target, self.target_sealer, run_id)
-                    replayed.messages = stored.messages
-                    replayed.outcome = (
-                        "completed"
-                        if isinstance(event, RunCompleted)
-                        else "expired"
-                        if event.code == "expired"
-                        else "failed"
-                    )
-                    return replayed
-                raised = decode_approval(value)
-                if not isinstance(raised, InterruptRaised) or raised.snapshot.version in handled:
-                    continue
-                handled.add(raised.snapshot.version)
-                if not await self._answer(raised, remaining, replayed):
-                    stored = await load_run(self.target, self.target_sealer, run_id)
-                    replayed.messages = stored.messages
-                    replayed.outcome = "stopped"
-                    return replayed
+                replayed.end = event
+                stored = await load_run(self.target, self.target_sealer, run_id)
+                replayed.messages = stored.messages
+                replayed.outcome = (
+                    "completed"
+                    if isinstance(event, RunCompleted)
+                    else "expired"
+                    if event.code == "expired"
+                    else "failed"
+                )
+                return replayed
+            raised = decode_approval(value)
+            if not isinstance(raised, InterruptRaised) or raised.snapshot.version in handled:
+                continue
+            handled.add(raised.snapshot.version)
+            if not await self._answer(raised, remaining, replayed):
+                stored = await load_run(self.target, self.target_sealer, run_id)
+                replayed.messages = stored.messages
+                replayed.outcome = "stopped"
+                return replayed
 
     async def _answer(self, raised: InterruptRaised, remaining: list[Answer], replayed: _Replayed) -> bool:
         by_answerer: dict[str, list[Answer]] = defaultdict(list)
@@ -409,16 +481,44 @@ class Replay:
         replayed.unused = len(remaining)
         return True
 
-    async def _events(self, log: MemoryLog, run_id: str) -> AsyncGenerator[tuple[str, bytes], None]:
-        topics = self.settings.topics
-        key = run_id.encode()
-        wanted = [topics.approvals, topics.results, topics.dead_letter]
-        async with log.read(wanted, start="beginning") as records:
-            async for record in records:
-                if record.key == key and record.value is not None:
-                    yield record.topic, record.value
-
     _client: IntermissionClient
+
+
+def _model_input(part: Any) -> Any:
+    """The input the model sent for an interrupted request (a re-paused restart records the
+    replaced input in the request and the model's in ``replacedInput``)."""
+    metadata = part.metadata or {}
+    return metadata.get("replacedInput", part.tool_request.input)
+
+
+_Events: TypeAlias = asyncio.Queue[tuple[str, bytes]]  # (topic, value) of one run, in order
+
+
+class _Router:
+    """One reader of a batch's event topics, handing each record to the run it is keyed by.
+
+    Each run reading the log from its beginning would cost every run the whole batch's records;
+    this reads each record once."""
+
+    def __init__(self, log: MemoryLog, topics: list[str]) -> None:
+        self.log = log
+        self.topics = topics
+        self.runs: dict[bytes, _Events] = {}
+
+    def follow(self, run_id: str) -> _Events:
+        queue: _Events = asyncio.Queue()
+        self.runs[run_id.encode()] = queue
+        return queue
+
+    def forget(self, run_id: str) -> None:
+        self.runs.pop(run_id.encode(), None)
+
+    async def run(self) -> None:
+        async with self.log.read(self.topics, start="beginning") as records:
+            async for record in records:
+                queue = self.runs.get(record.key or b"")
+                if queue is not None and record.value is not None:
+                    queue.put_nowait((record.topic, record.value))
 
 
 _LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")

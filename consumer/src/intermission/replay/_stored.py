@@ -13,6 +13,7 @@ Requests to the store, per call:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -177,26 +178,25 @@ class StoredRun(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def tool_calls(messages: list[Message]) -> list[ToolCall]:
-    outputs: dict[str, Any] = {}
-    for message in messages:
-        for part in message.content:
-            if isinstance(part, ToolResponsePart):
-                outputs[part.tool_response.ref or part.tool_response.name] = part.tool_response.output
+    """Every tool request with its recorded output. A response answers the first request before
+    it with the same name and ref not yet answered, as Genkit pairs them (a model may send no
+    ref, so a name alone can recur)."""
+    waiting: dict[tuple[str, str | None], list[int]] = defaultdict(list)
     calls: list[ToolCall] = []
     for message in messages:
         for part in message.content:
             if isinstance(part, ToolRequestPart):
                 request = part.tool_request
-                key = request.ref or request.name
-                calls.append(
-                    ToolCall(
-                        name=request.name,
-                        input=request.input,
-                        ref=request.ref,
-                        output=outputs.get(key),
-                        answered=key in outputs,
+                waiting[(request.name, request.ref)].append(len(calls))
+                calls.append(ToolCall(name=request.name, input=request.input, ref=request.ref))
+            elif isinstance(part, ToolResponsePart):
+                response = part.tool_response
+                queue = waiting.get((response.name, response.ref))
+                if queue:
+                    index = queue.pop(0)
+                    calls[index] = msgspec.structs.replace(
+                        calls[index], output=response.output, answered=True
                     )
-                )
     return calls
 
 
