@@ -13,7 +13,9 @@ function collect(el, errors, path) {
   const nullable = el.dataset.nullable === "true";
   const input = el.querySelector(":scope > .input");
   const fail = (message) => { errors.push({ el, path, message }); return undefined; };
-  const empty = () => (nullable ? null : required ? fail("is required") : undefined);
+  // An empty optional field is left out (answers are stored as given, so null would be kept);
+  // a required one may be null only where the schema allows it.
+  const empty = () => (!required ? undefined : nullable ? null : fail("is required"));
   switch (kind) {
     case "object": {
       const out = {};
