@@ -13,14 +13,17 @@ __all__ = ["CountingStore"]
 
 
 class CountingStore:
-    def __init__(self, inner: SnapshotStore) -> None:
+    def __init__(self, inner: SnapshotStore, *, keep_requests: bool = True) -> None:
         self.inner = inner
         self.calls: Counter[str] = Counter()
         self.requests: list[tuple[str, str]] = []  # (method, key or prefix), in call order
+        # Off for long benchmarks: a kept (method, key) per request is ~4 KB per replayed run.
+        self.keep_requests = keep_requests
 
     def _count(self, method: str, key: str) -> None:
         self.calls[method] += 1
-        self.requests.append((method, key))
+        if self.keep_requests:
+            self.requests.append((method, key))
 
     async def create(self, key: str, data: bytes) -> str:
         self._count("create", key)

@@ -13,6 +13,7 @@ from intermission.service import Sealer
 from intermission.service.adapters.local import LocalSnapshotStore
 from intermission.testing import ServiceHarness
 from seed_app import RUNS, record
+from storecount import CountingStore
 
 
 class Stop(Exception):
@@ -57,3 +58,21 @@ async def test_batches_report_progress_and_an_interrupted_replay_resumes(tmp_pat
         every = await replay().reports()
         assert sorted(r.run_id for r in every) == sorted(ids)
         assert [r.run_id for r in every if not r.same] == []
+
+
+async def test_a_replay_counted_as_the_benchmark_counts_it_keeps_no_request_per_run(tmp_path: Path) -> None:
+    """bench/replay_scale.py counts S3 requests around a replay of 10,000 runs: the counts must
+    not keep a (method, key) per request, which grew its resident memory ~4 KB per run."""
+    async with ServiceHarness(seed_app.ai) as service:
+        ids = await record(service)
+        source = CountingStore(service.store, keep_requests=False)
+        target = CountingStore(LocalSnapshotStore(tmp_path / "target"), keep_requests=False)
+        replay = Replay(
+            source=source, sealer=Sealer(None), ai=seed_app.ai, target=target, label="counted", batch=5
+        )
+        summary = await replay.run(ids, keep_same=False)
+        assert summary.same == RUNS
+        assert source.total() >= RUNS
+        assert target.total() >= RUNS
+        # Kept, they were ~25 requests and ~3.7 KB per replayed run (measured on these 16 runs).
+        assert source.requests == target.requests == []

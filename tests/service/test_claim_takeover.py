@@ -16,6 +16,7 @@ from harness import Harness, approve
 from intermission import Intermission, ScriptedModel, ToolContext, reply, tool_call
 from intermission.service import snapshot_key
 from intermission.service.ports import SnapshotStore, StoredObject
+from intermission.service.runs import Runs
 from intermission.service.runs.keys import journal_claim_key
 from intermission_schemas import GenerateRequest, Message, ResumeRejected, RunCompleted, TextPart
 from storecount import CountingStore
@@ -63,6 +64,22 @@ async def _completed_unrejected(harness: Harness, run_id: str) -> RunCompleted:
     return done
 
 
+async def _owner_working_and_a_waiter(
+    harness: Harness, app: GatedApp, clock: Clock
+) -> tuple[str, asyncio.Task[None], WatchedStore, Runs, asyncio.Task[None]]:
+    """A paused run whose answer an owner is working on (in its tool, at the gate), and a
+    second worker handling the same answer, waiting on the owner's claim."""
+    run_id, ref = await _paused(harness, app)
+    event = approve(run_id, ref)
+    owner = harness.runs(ai=app.ai, owner="owner", lease=LEASE, clock=clock)
+    app.gate.clear()
+    working = asyncio.create_task(owner.on_resume(event))
+    await asyncio.wait_for(app.entered.wait(), 10)
+    store = WatchedStore(harness.backend.store, snapshot_key(run_id, 1))
+    second = harness.runs(ai=app.ai, owner="second", lease=LEASE, clock=clock, store=store)
+    return run_id, working, store, second, asyncio.create_task(second.on_resume(event))
+
+
 @pytest.mark.parametrize("backend", ["memory"], indirect=True)
 @pytest.mark.parametrize("owner_clock_ahead", [timedelta(0), timedelta(hours=1)], ids=["same", "skewed"])
 async def test_an_abandoned_claim_is_taken_over_after_a_lease_seen_here(
@@ -95,17 +112,8 @@ async def test_an_abandoned_claim_is_taken_over_after_a_lease_seen_here(
 async def test_a_renewing_owner_is_never_taken_over(harness: Harness) -> None:
     """The owner is alive and renews: each renewal is a new claim, so the wait starts again,
     and the successor never takes over, however long the owner works."""
-    app = GatedApp()
-    run_id, ref = await _paused(harness, app)
-    event = approve(run_id, ref)
-    clock = Clock()
-    owner = harness.runs(ai=app.ai, owner="owner", lease=LEASE, clock=clock)
-    app.gate.clear()
-    working = asyncio.create_task(owner.on_resume(event))
-    await asyncio.wait_for(app.entered.wait(), 10)
-    store = WatchedStore(harness.backend.store, snapshot_key(run_id, 1))
-    second = harness.runs(ai=app.ai, owner="second", lease=LEASE, clock=clock, store=store)
-    waiting = asyncio.create_task(second.on_resume(event))
+    app, clock = GatedApp(), Clock()
+    run_id, working, store, _second, waiting = await _owner_working_and_a_waiter(harness, app, clock)
     for round_ in range(1, 4):
         # Less than a lease passes between renewals (the owner renews every third of one).
         clock.now += LEASE / 2
@@ -170,3 +178,37 @@ class SlowLookup:
             messages=[Message(role="user", content=[TextPart("what is my balance?")])],
             tools=["lookup"],
         )
+
+
+@pytest.mark.parametrize("backend", ["memory"], indirect=True)
+async def test_a_waiter_that_is_cancelled_forgets_the_claims_it_watched(harness: Harness) -> None:
+    """A worker waiting on another's claim keeps how long it has seen it; when its handling
+    ends (here: cancelled, as on a rebalance or shutdown) the entry goes, or a long-lived worker
+    would keep one per run that ever waited."""
+    app, clock = GatedApp(), Clock()
+    run_id, working, store, second, waiting = await _owner_working_and_a_waiter(harness, app, clock)
+    await store.reads(at_least=3)
+    assert second._claims._watch._seen  # it is waiting, and watching the owner's claim
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    assert second._claims._watch._seen == {}
+    app.gate.set()
+    await asyncio.wait_for(working, 20)
+    await _completed_unrejected(harness, run_id)
+
+    request = SlowLookup().request(f"first-{uuid.uuid4().hex[:8]}")
+    lookup = SlowLookup()
+    first = harness.runs(ai=lookup.ai, owner="first", lease=LEASE, clock=clock)
+    lookup.gate.clear()
+    running = asyncio.create_task(first.on_request(request))
+    await asyncio.wait_for(lookup.entered.wait(), 10)
+    journal = WatchedStore(harness.backend.store, journal_claim_key(request.run_id, 0))
+    other = harness.runs(ai=lookup.ai, owner="other", lease=LEASE, clock=clock, store=journal)
+    held_off = asyncio.create_task(other.on_request(request))
+    await journal.reads(at_least=3)
+    assert other._requests._watch._seen
+    held_off.cancel()
+    await asyncio.gather(held_off, return_exceptions=True)
+    assert other._requests._watch._seen == {}
+    lookup.gate.set()
+    await asyncio.wait_for(running, 20)

@@ -77,6 +77,14 @@ class Claims:
         self._watch = ClaimWatch(steps.clock)
 
     async def handle(self, event: ResumeRequested) -> None:
+        # Forgotten however handling ends (done, rejected, cancelled, failed): an entry left
+        # behind would stay for the worker's life, one per pause that ever waited.
+        try:
+            await self._handle(event)
+        finally:
+            self._watch.forget((event.run_id, event.snapshot_version))
+
+    async def _handle(self, event: ResumeRequested) -> None:
         conflicts = 0
         while True:
             try:
@@ -86,7 +94,6 @@ class Claims:
                 return
             match outcome:
                 case "done":
-                    self._watch.forget((event.run_id, event.snapshot_version))
                     return
                 case "retry":
                     continue  # an applied answer waits or retries as long as it takes
@@ -100,7 +107,6 @@ class Claims:
                     assert_never(never)
 
     async def _reject(self, event: ResumeRequested, problem: AnswerProblem) -> None:
-        self._watch.forget((event.run_id, event.snapshot_version))
         await self.steps.announce.rejection(event, problem)
         self.steps.observer.observe(
             AnswerRejected(

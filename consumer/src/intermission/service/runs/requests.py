@@ -23,6 +23,14 @@ class Requests:
         self._watch = ClaimWatch(steps.clock)
 
     async def handle(self, request: GenerateRequest) -> None:
+        # Forgotten however handling ends (claimed, already done, cancelled, failed): an entry
+        # left behind would stay for the worker's life, one per run that ever waited.
+        try:
+            await self._handle(request)
+        finally:
+            self._watch.forget(request.run_id)
+
+    async def _handle(self, request: GenerateRequest) -> None:
         steps = self.steps
         while True:
             # The lookups miss for every new request, and the step's claim is made with them:
@@ -38,7 +46,6 @@ class Requests:
                 steps.owner, steps.clock, steps.lease, lambda held: self._watch.seen_for(request.run_id, held)
             )
             if isinstance(claimed, Lease):
-                self._watch.forget(request.run_id)
                 break
             # Another worker holds the first step (a rebalance handed this record over while
             # it ran): wait for its outcome, or for a whole lease to pass here unrenewed.
