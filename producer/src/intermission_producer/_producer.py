@@ -192,7 +192,8 @@ class KafkaProducer(StartStop):
         try:
             if producer is not None:
                 try:
-                    await asyncio.wait_for(producer.stop(), self.delivery_timeout)
+                    async with asyncio.timeout(self.delivery_timeout):
+                        await producer.stop()
                 except KafkaError as exc:
                     raise broker_error("flushing the producer", exc) from exc
                 except TimeoutError as exc:
@@ -219,8 +220,11 @@ class KafkaProducer(StartStop):
             with _classified(what, topic, size, self.max_request_size):
                 delivery = await producer.send(topic, value=value, key=encoded, headers=list(headers) or None)
             # Refused at delivery: the broker's message.max.bytes (or the topic's) is lower.
+            # asyncio.timeout, never wait_for: Python 3.11's wait_for returns the result when a
+            # cancel arrives as the delivery completes, and the cancelled caller carries on.
             with _classified(what, topic, size, None):
-                await asyncio.wait_for(asyncio.shield(delivery), self.delivery_timeout)
+                async with asyncio.timeout(self.delivery_timeout):
+                    await asyncio.shield(delivery)
         except TimeoutError as exc:
             self._mark_broken(producer)
             raise BrokerError(f"{what}: no delivery in {self.delivery_timeout:g} s", retriable=True) from exc
@@ -323,4 +327,5 @@ def _sender_died(producer: Any) -> bool:
 async def _retire(producer: Any) -> None:
     # Bounded: a broken producer's flush can wait forever.
     with contextlib.suppress(Exception, TimeoutError):
-        await asyncio.wait_for(producer.stop(), 5.0)
+        async with asyncio.timeout(5.0):
+            await producer.stop()

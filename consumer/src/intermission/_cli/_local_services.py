@@ -86,7 +86,8 @@ async def _until_stopped(stack: LocalStack) -> None:
             dead = "Kafka" if not stack.kafka.running else "SeaweedFS"
             raise LocalServiceError(f"{dead} exited by itself; stopping the other one too")
         try:
-            await asyncio.wait_for(stop.wait(), _WATCH_INTERVAL_S)
+            async with asyncio.timeout(_WATCH_INTERVAL_S):
+                await stop.wait()
         except TimeoutError:
             continue
     print("Stopping Kafka and SeaweedFS...", file=sys.stderr, flush=True)

@@ -81,4 +81,5 @@ async def serve_dev(
     finally:
         await subscription.close()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(serving, 10)
+            async with asyncio.timeout(10):
+                await serving

@@ -85,7 +85,8 @@ class StreamLimits:
 
         async def guarded(message: Message) -> None:
             try:
-                await asyncio.wait_for(send(message), self.write_timeout)
+                async with asyncio.timeout(self.write_timeout):
+                    await send(message)
             except TimeoutError:
                 progress.stalled = True
                 raise _Stalled from None
@@ -108,7 +109,8 @@ class StreamLimits:
             # Ending the response cleanly lets EventSource reconnect at once.
             end: Message = {"type": "http.response.body", "body": b"", "more_body": False}
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(send(end), self.write_timeout)
+                async with asyncio.timeout(self.write_timeout):
+                    await send(end)
 
 
 def _client(scope: Scope) -> str:

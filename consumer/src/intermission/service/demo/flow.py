@@ -61,9 +61,8 @@ async def run_demo(
         results = log.subscribe([topics.results], "demo-caller")
         serving = asyncio.create_task(worker.run(inbox))
         try:
-            return await asyncio.wait_for(
-                _flow(log, topics.requests, topics.resumes, approvals, results, decide, say), time_limit
-            )
+            async with asyncio.timeout(time_limit):
+                return await _flow(log, topics.requests, topics.resumes, approvals, results, decide, say)
         finally:
             await inbox.close()
             await approvals.close()

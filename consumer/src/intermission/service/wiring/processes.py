@@ -149,7 +149,8 @@ async def _keep_running(
         log.error("worker process %d exited with %s; starting it again in %.0f s", slot.index, code, backoff)
         restarts.inc()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), backoff)
+            async with asyncio.timeout(backoff):
+                await stop.wait()
         backoff = min(backoff * 2, _BACKOFF_CAP_S)
 
 
@@ -181,7 +182,8 @@ async def _note_readiness(slots: Sequence[_Slot], stop: asyncio.Event) -> None:
                 else:
                     await _stop_if_stalled(slot)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), _WATCH_READY_EVERY_S)
+            async with asyncio.timeout(_WATCH_READY_EVERY_S):
+                await stop.wait()
 
 
 async def _stop_if_stalled(slot: _Slot) -> None:
