@@ -51,7 +51,24 @@ async def test_sign_in_at_the_provider_then_approve_as_that_person(tmp_path: Pat
         asker = await _signed_in(dave, url, provider.issuer, "dave")
         run_id = await start_a_transfer(asker, url)
         card = asker.locator(f'article.run[data-run="{run_id}"]')
-        await card.locator("button[data-action=approve]").click()
+        # His page offers no buttons that cannot work: it says why, and who must answer.
+        await expect(card.get_by_role("note").filter(has_text="You asked for this run")).to_be_visible()
+        await expect(card.get_by_role("button", name=re.compile("Approve|Deny"))).to_have_count(0)
+        # Sent anyway, through the API his session may use, the worker still refuses it.
+        sent = await asker.evaluate(
+            """async (run) => {
+                const state = await (await fetch(`/api/runs/${run}`)).json();
+                const [call] = state.pending.interrupts;
+                const reply = await fetch(`/api/runs/${run}/answers?wait=10`, {method: "POST",
+                    headers: {"content-type": "application/json", "x-csrftoken":
+                        document.querySelector('meta[name="csrf-token"]').content},
+                    body: JSON.stringify({snapshotVersion: state.pending.snapshot.version,
+                        restart: {[call.ref]: {status: "APPROVED"}}})});
+                return reply.json();
+            }""",
+            run_id,
+        )
+        assert sent["outcome"] == "rejected", sent
         await expect(card).to_contain_text("self_approval", timeout=15_000)  # the run's history
 
         context = await browser.new_context(viewport={"width": 1280, "height": 900})

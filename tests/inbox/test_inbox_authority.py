@@ -101,3 +101,31 @@ async def test_a_calls_token_is_shown_only_to_whom_its_rule_admits() -> None:
         as_carol = (await tokens("carol")).json()["pending"]["interrupts"][0]
         assert "token" not in as_bob  # bob asked for the run, and is not in finance
         assert as_carol.get("token")
+
+
+async def test_a_card_offers_buttons_only_to_those_the_worker_would_take_an_answer_from() -> None:
+    # Buttons whose answer the worker must refuse are a trap: the page says why instead, and
+    # whom the call waits for; "mine" finds the run for a named approver.
+    async with (
+        ServiceHarness(demo.ai, settings=_settings()) as service,
+        inbox_client(service, authenticator=DIRECTORY) as client,
+    ):
+        client.headers[USER] = "alice"
+        run = await paused(client, "cards", {**TRANSFER, "approvers": ["@finance", "dave"]})
+        card = f"/runs/{run['runId']}/card"
+
+        asker = (await client.get(card, headers={USER: "alice"})).text
+        assert "You asked for this run, so someone else must answer it." in asker
+        assert "Waiting for: @finance, dave." in asker
+        assert 'data-action="approve"' not in asker
+        assert 'data-action="respond"' not in asker
+
+        outsider = (await client.get(card, headers={USER: "bob"})).text
+        assert "You are not among the approvers of this call." in outsider
+        assert 'data-action="approve"' not in outsider
+
+        for approver in ("carol", "dave"):  # by group, by name
+            page = (await client.get(card, headers={USER: approver})).text
+            assert 'data-action="approve"' in page
+            assert "not-yours" not in page
+        assert "&quot;dave&quot;" in page  # data-people: the "mine" filter finds it for dave

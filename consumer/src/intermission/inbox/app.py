@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+from intermission_schemas import AnswerProblem
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -21,7 +22,7 @@ from starlette.routing import Route
 
 from .api import ROUTES
 from .context import Inbox
-from .identity import RequireIdentity, identity_of
+from .identity import Identity, RequireIdentity, identity_of, why_not_answer
 from .openapi import openapi_document
 from .pages import render_card, render_page
 from .static import SCRIPT, STYLE
@@ -44,9 +45,14 @@ async def _messages(inbox: Inbox, state: RunState) -> list[object] | None:
         return None
 
 
-async def _card(inbox: Inbox, state: RunState) -> str:
+async def _card(inbox: Inbox, state: RunState, viewer: Identity) -> str:
     messages = await _messages(inbox, state)
-    return render_card(state, messages, datetime.now(UTC))  # type: ignore[arg-type]
+    request = state.request
+
+    def refusal(tool: str) -> AnswerProblem | None:
+        return None if request is None else why_not_answer(viewer, request, tool)
+
+    return render_card(state, messages, datetime.now(UTC), refusal=refusal)  # type: ignore[arg-type]
 
 
 async def page(request: Request) -> Response:
@@ -54,9 +60,9 @@ async def page(request: Request) -> Response:
     now = datetime.now(UTC)
     # Pending runs first, then the newest.
     runs = sorted(reversed(list(inbox.view.runs.values())), key=lambda s: s.status(now) != "pending")
-    cards = [await _card(inbox, state) for state in runs[:50]]
-    me = identity_of(request).name
-    return HTMLResponse(render_page(runs, sorted(inbox.tools), cards, csrf_token(request), me=me))
+    viewer = identity_of(request)
+    cards = [await _card(inbox, state, viewer) for state in runs[:50]]
+    return HTMLResponse(render_page(runs, sorted(inbox.tools), cards, csrf_token(request), me=viewer.name))
 
 
 async def card(request: Request) -> Response:
@@ -64,7 +70,7 @@ async def card(request: Request) -> Response:
     state = inbox.view.get(request.path_params["run_id"])
     if state is None:
         return HTMLResponse("no such run", status_code=404)
-    return HTMLResponse(await _card(inbox, state))
+    return HTMLResponse(await _card(inbox, state, identity_of(request)))
 
 
 async def script(_: Request) -> Response:

@@ -36,6 +36,7 @@ __all__ = [
     "identity_of",
     "may_answer",
     "parse_networks",
+    "why_not_answer",
 ]
 
 Method = Literal["dev", "proxy", "bearer", "session"]
@@ -65,14 +66,19 @@ class Authenticator(Protocol):
     async def authenticate(self, request: HTTPConnection) -> Identity | Refusal: ...
 
 
-def may_answer(identity: Identity, request: GenerateRequest, tool: str) -> bool:
-    """Whether the worker would take ``identity``'s answer to a ``tool`` call of ``request``:
-    the worker's own rule (approvers, per-tool rules, no self-approval), asked here."""
+def why_not_answer(identity: Identity, request: GenerateRequest, tool: str) -> AnswerProblem | None:
+    """Why the worker would refuse ``identity``'s answer to a ``tool`` call of ``request``, or
+    None if it would take it: the worker's own rule (approvers, per-tool rules, no
+    self-approval), asked here."""
     try:
         authorize(request, tool, "", Answerer(identity.name, frozenset(identity.groups)))
-    except AnswerProblem:
-        return False
-    return True
+    except AnswerProblem as problem:
+        return problem
+    return None
+
+
+def may_answer(identity: Identity, request: GenerateRequest, tool: str) -> bool:
+    return why_not_answer(identity, request, tool) is None
 
 
 def identity_of(request: Request) -> Identity:

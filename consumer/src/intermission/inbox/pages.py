@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
 import msgspec
 from intermission_schemas import (
+    AnswerProblem,
     GenerateRequest,
     InterruptRaised,
     Message,
@@ -26,6 +27,7 @@ from intermission_schemas import (
 )
 
 from ..service.demo.examples import EXAMPLES
+from ..service.runs.authority import approvers_for
 from .forms import offered_choices, render_choice_field, render_form_fields
 from .summary import render_summary
 from .view import Event, RunState
@@ -104,12 +106,21 @@ _COMMENT = (
 )
 
 
-def render_card(state: RunState, messages: Sequence[Message] | None, now: datetime | None = None) -> str:
+def render_card(
+    state: RunState,
+    messages: Sequence[Message] | None,
+    now: datetime | None = None,
+    *,
+    refusal: Callable[[str], AnswerProblem | None] = lambda tool: None,
+) -> str:
+    """One run's card. ``refusal(tool)`` says why the viewer's answer to a call of ``tool``
+    would be refused: such calls show who must answer instead of buttons that cannot work."""
     status = state.status(now or datetime.now(UTC))
     raised = state.raised
     left = ""
     if status == "pending" and raised is not None:
-        left = "".join(_interrupt(raised, i) for i in state.open_interrupts())
+        calls = state.open_interrupts()
+        left = "".join(_interrupt(raised, i, _refused(state, i.tool, refusal)) for i in calls)
         if raised.answered:
             left += f"<p>Already answered: {escape(', '.join(raised.answered))}</p>"
         if raised.expires_at is not None:
@@ -135,13 +146,17 @@ def render_card(state: RunState, messages: Sequence[Message] | None, now: dateti
 
 
 def _filter_data(state: RunState) -> str:
-    """What the page's filters match on: the tools involved and the people (asked, answered)."""
+    """What the page's filters match on: the tools involved and the people (asked, answered,
+    named as approvers)."""
     tools = set(state.request.tools) if state.request is not None else set()
     if state.raised is not None:
         tools |= {i.tool for i in state.raised.interrupts}
     people = {r.answered_by for r in state.resumes if r.answered_by}
     if state.request is not None and state.request.requested_by:
         people.add(state.request.requested_by)
+    if state.request is not None and state.raised is not None:  # "mine": waiting for me, by name
+        for tool in {i.tool for i in state.raised.interrupts}:
+            people |= {who for who in approvers_for(state.request, tool) if not who.startswith("@")}
     answered = "true" if state.resumes else "false"
     return (
         f'data-tools="{escape(json.dumps(sorted(tools)))}" '
@@ -149,7 +164,18 @@ def _filter_data(state: RunState) -> str:
     )
 
 
-def _interrupt(raised: InterruptRaised, interrupt: PendingInterrupt) -> str:
+def _refused(
+    state: RunState, tool: str, refusal: Callable[[str], AnswerProblem | None]
+) -> tuple[AnswerProblem, list[str]] | None:
+    problem = refusal(tool)
+    if problem is None:
+        return None
+    return problem, approvers_for(state.request, tool) if state.request is not None else []
+
+
+def _interrupt(
+    raised: InterruptRaised, interrupt: PendingInterrupt, refused: tuple[AnswerProblem, list[str]] | None
+) -> str:
     head = (
         f'<h3 class="call"><span class="tool-name">{escape(interrupt.tool)}</span> '
         f"<small>ref <code>{escape(interrupt.ref)}</code></small></h3>"
@@ -166,6 +192,8 @@ def _interrupt(raised: InterruptRaised, interrupt: PendingInterrupt) -> str:
     if interrupt.metadata not in (None, True):
         head += f"<p>Interrupt metadata:</p><pre>{_json(interrupt.metadata)}</pre>"
     head += "</details>"
+    if refused is not None:
+        return f'<div class="interrupt">{head}{_not_yours(*refused)}</div>'
     common = (
         f'class="answer" data-run="{escape(raised.run_id)}" data-ref="{escape(interrupt.ref)}" '
         f'data-version="{raised.snapshot.version}"'
@@ -199,6 +227,18 @@ def _interrupt(raised: InterruptRaised, interrupt: PendingInterrupt) -> str:
     return (
         f'<div class="interrupt">{head}<form {common}>{body}<p class="status" role="status"></p></form></div>'
     )
+
+
+def _not_yours(refused: AnswerProblem, approvers: list[str]) -> str:
+    """In place of buttons whose answer the worker would refuse: why, and who may answer."""
+    why = (
+        "You asked for this run, so someone else must answer it."
+        if refused.reason == "self_approval"
+        else "You are not among the approvers of this call."
+    )
+    waiting = ", ".join(approvers)
+    who = f" Waiting for: {escape(waiting)}." if waiting else ""
+    return f'<p class="not-yours" role="note">{escape(why)}{who}</p>'
 
 
 def _verdict(state: RunState) -> tuple[str, str] | None:

@@ -355,6 +355,7 @@ dl.summary { display: grid; grid-template-columns: minmax(8rem, max-content) 1fr
 dl.summary dt { font-weight: 600; } dl.summary dd { margin: 0; overflow-wrap: anywhere; }
 dl.summary .hint { display: block; font-weight: normal; }
 .says { background: #fff7ed; border-left: 4px solid #c2410c; padding: .3rem .6rem; }
+.not-yours { background: #f1f5f9; border-left: 4px solid #475569; padding: .4rem .6rem; }
 h3.call { font-size: 1rem; margin: .3rem 0; } .description { margin: .2rem 0; color: #444; }
 input, select, textarea { box-sizing: border-box; max-width: 100%; font: inherit; }
 form#filters { display: flex; gap: .8rem; flex-wrap: wrap; align-items: center; margin: .5rem 0;

@@ -24,7 +24,7 @@ from intermission_schemas import AnswerProblem, ApprovalRule, GenerateRequest, R
 
 from .names import person, persons
 
-__all__ = ["Answerer", "authorize", "required_approvals", "rule_for", "same_approval"]
+__all__ = ["Answerer", "approvers_for", "authorize", "required_approvals", "rule_for", "same_approval"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,12 @@ def rule_for(request: GenerateRequest, tool: str) -> ApprovalRule | None:
     return named or next((rule for rule in request.approval_rules if rule.tool == "*"), None)
 
 
+def approvers_for(request: GenerateRequest, tool: str) -> list[str]:
+    """Who may answer a ``tool`` call (names and @groups); empty: anyone."""
+    rule = rule_for(request, tool)
+    return rule.approvers if rule is not None and rule.approvers else request.approvers
+
+
 def required_approvals(request: GenerateRequest, tool: str) -> int:
     rule = rule_for(request, tool)
     return rule.required if rule is not None else 1
@@ -49,8 +55,7 @@ def authorize(request: GenerateRequest, tool: str, ref: str, answerer: Answerer)
         raise AnswerProblem(
             "self_approval", f"{answerer.name!r} asked for this run and may not answer it", [ref]
         )
-    rule = rule_for(request, tool)
-    allowed = rule.approvers if rule is not None and rule.approvers else request.approvers
+    allowed = approvers_for(request, tool)
     if allowed and not _among(answerer, allowed):
         raise AnswerProblem("unauthorized", f"{answerer.name!r} may not answer {tool!r} calls", [ref])
 
