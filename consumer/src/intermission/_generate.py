@@ -194,9 +194,13 @@ class Generation:
             ], True
         model_message = Message(role="model", content=parts, metadata=last.metadata)
         resumed = to_json_data(resume.metadata, "Resume.metadata") if resume.metadata is not None else True
+        # Genkit JS writes responses as they settle: answers and replayed output at once, in
+        # call order, then restarted tools once they ran. Restarted tools here are in call order
+        # too, which is Genkit's whenever they take equal time (README: differences).
+        restarted = {index for index, _, _ in restarts}
         tool_message = Message(
             role="tool",
-            content=[responses[i] for i in sorted(responses)],
+            content=[responses[i] for i in sorted(responses, key=lambda i: (i in restarted, i))],
             metadata={Marker.RESUMED: resumed},
         )
         return [*messages[:-1], model_message, tool_message], False
