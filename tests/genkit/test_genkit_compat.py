@@ -198,14 +198,26 @@ def canned(request: ModelRequest) -> Message:
     return reply(*scripted[turn]) if turn < len(scripted) else reply("Done.")
 
 
-def engine() -> tuple[Intermission, dict[str, Tool]]:
-    ai = Intermission(model=ScriptedModel(canned))
-    ask = ai.define_interrupt(
+def define_ask(ai: Intermission) -> Tool:
+    return ai.define_interrupt(
         name="askQuestion",
         description="use this to ask the user a clarifying question",
         input_schema=Choices,
         output_schema=str,
     )
+
+
+def define_weather(ai: Intermission) -> Tool:
+    @ai.define_tool(name="lookupWeather", description="Looks up the weather.")
+    async def weather(input: City, ctx: ToolContext) -> Weather:
+        return Weather(city=input.city, celsius=21.5)
+
+    return weather
+
+
+def engine() -> tuple[Intermission, dict[str, Tool]]:
+    ai = Intermission(model=ScriptedModel(canned))
+    ask = define_ask(ai)
 
     @ai.define_tool(name="transferMoney", description="Transfers money; needs approval above $100.")
     async def transfer(input: TransferInput, ctx: ToolContext) -> TransferOutput:
@@ -215,9 +227,7 @@ def engine() -> tuple[Intermission, dict[str, Tool]]:
         by = f" approved by {resumed['approvedBy']}" if "approvedBy" in resumed else ""
         return TransferOutput(status="OK", message=f"sent {input.amount} to {input.toAccountId}{by}")
 
-    @ai.define_tool(name="lookupWeather", description="Looks up the weather.")
-    async def weather(input: City, ctx: ToolContext) -> Weather:
-        return Weather(city=input.city, celsius=21.5)
+    weather = define_weather(ai)
 
     @ai.define_tool(name="deleteFiles", description="Deletes files; asks first.")
     async def delete(input: Paths, ctx: ToolContext) -> Deleted:
