@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from intermission.replay import FORKED_FROM, fork_run
+from intermission.replay import FORKED_FROM
 from intermission.service.demo import app as demo
 from intermission.service.runs.sealing import Sealer
 from intermission.service.runs.snapshots import Snapshots
@@ -65,17 +65,7 @@ async def test_a_forked_pause_has_tokens_the_inbox_redeems_trace_context_and_its
         assert parent.interrupts[0].token  # the worker's announcement, for comparison
 
         before = datetime.now(UTC)
-        fork = await fork_run(
-            ai=demo.ai,
-            store=service.store,
-            sealer=Sealer(None),
-            transport=service.log,
-            topics=settings.topics,
-            run_id="parent",
-            version=1,
-            new_run_id="parent.fork",
-            tokens=settings.resume_tokens(),
-        )
+        fork = await service.fork("parent", 1, new_run_id="parent.fork")  # fork_run, with the tokens
         [(raised, headers)] = announced(service, "parent.fork")
         assert raised == fork.raised
         assert raised.tags[FORKED_FROM] == "parent@1"
@@ -117,16 +107,7 @@ async def test_a_fork_without_a_token_secret_is_announced_without_tokens() -> No
     async with ServiceHarness(demo.ai) as service:
         await service.client.submit(transfer("plain"))
         await service.interrupt("plain")
-        fork = await fork_run(
-            ai=demo.ai,
-            store=service.store,
-            sealer=Sealer(None),
-            transport=service.log,
-            topics=service.settings.topics,
-            run_id="plain",
-            version=1,
-            new_run_id="plain.fork",
-        )
+        fork = await service.fork("plain", 1, new_run_id="plain.fork")
         assert [p.token for p in fork.raised.interrupts] == [None]
         loaded = await Snapshots(service.store, Sealer(None)).load("plain.fork", 1)
         assert loaded is not None
