@@ -62,8 +62,10 @@ CHUNKS = [TextPart("Checking "), TextPart("the weather.")]
 class Canned:
     """suite.mjs's model: answers by case and turn; streams two text chunks in the stream case."""
 
+    seen: list[Message] = []  # the messages of the latest request: what the model saw
+
     async def generate(self, request: ModelRequest, on_chunk: ChunkCallback | None = None) -> ModelResponse:
-        messages = request.messages
+        messages = self.seen = request.messages
         last_user = max(i for i, m in enumerate(messages) if m.role == "user")
         text = messages[last_user].text.strip()
         if text == "Hello.":  # the chat's earlier turn (given as history to Genkit)
@@ -87,8 +89,9 @@ class Rating(BaseModel):
 
 
 def engine(prompt_dir: Path | None = None) -> tuple[Intermission, dict[str, Tool]]:
-    ai = Intermission(model=Canned(), prompt_dir=prompt_dir)
-    ai.define_model("canned", Canned())  # the .prompt file names its model
+    model = Canned()
+    ai = Intermission(model=model, prompt_dir=prompt_dir)
+    ai.define_model("canned", model)  # the .prompt file names its model
     ask = define_ask(ai)
 
     @ai.define_tool(name="transferMoney", description="Transfers money; needs approval above $100.")
@@ -165,6 +168,32 @@ async def test_a_chat_with_earlier_turns_pauses_resumes_elsewhere_and_goes_on() 
     assert as_json(elsewhere.messages) == fixture["resumed"]
     await elsewhere.send(fixture["then"])
     assert as_json(elsewhere.messages) == fixture["next"]
+
+
+async def test_a_chat_sends_what_a_genkit_js_agent_chat_sends_and_keeps_the_same_turns() -> None:
+    # Genkit JS 1.42's chat is an agent's: its messages leave the system prompt out (rendered
+    # into each request); ours keep it first, so a chat's state is whole. The model sees the same.
+    fixture = SUITE["agentChat"]
+    ai, tools = engine()
+    model = ai.registered_model("canned")
+    assert isinstance(model, Canned)
+    chat = ai.chat(system=fixture["system"], tools=list(tools.values()))
+    for sent, step in zip(fixture["sends"], fixture["steps"], strict=True):
+        if sent is None:
+            answer = tools["askQuestion"].respond(chat.interrupts[0], fixture["answer"])
+            response = await chat.send(resume=Resume(respond=[answer]))
+        else:
+            response = await chat.send(sent)
+        assert response.finish_reason == step["finishReason"]
+        assert as_json(chat.messages) == [
+            {"role": "system", "content": [{"text": fixture["system"]}]},
+            *step["messages"],
+        ]
+        # The agent marks its rendered system prompt (metadata agentPreamble) to keep it out of
+        # the chat's messages; our system message is the chat's own, so it has no such mark.
+        [preamble, *rest] = step["seen"]
+        assert preamble.pop("metadata") == {"agentPreamble": True}
+        assert as_json(model.seen) == [preamble, *rest]
 
 
 # -- streaming -----------------------------------------------------------------------------------
