@@ -51,6 +51,7 @@ TURNS: dict[str, list[list[ToolRequestPart]]] = {
     "prompt": [[WEATHER, ASK]],
     "chat": [[ASK]],
     "stream": [[WEATHER, ASK]],
+    "toolstream": [[WEATHER]],
     "invalid": [[tool_call("transferMoney", {"toAccountId": "ABC123", "amount": 1000}, ref="transfer-1")]],
     "unanswered": [[ASK, tool_call("askQuestion", {"choices": ["indoor", "outdoor"]}, ref="ask-2")]],
     "again": [[tool_call("transferMoney", {"toAccountId": "ABC123", "amount": 100000}, ref="transfer-1")]],
@@ -222,6 +223,15 @@ async def test_a_streamed_pause_and_resume_stream_genkits_chunks_and_write_its_h
     # streamed by Genkit's model (it streams only in the first turn), ours streams nothing either.
     assert chunks == [{"role": c["role"], "content": c["content"]} for c in fixture["resumeChunks"]]
     assert as_json(done.messages) == fixture["resumed"]
+
+
+async def test_a_streamed_turn_whose_tools_ran_streams_its_tool_message_as_genkit_does() -> None:
+    fixture = SUITE["streamTools"]
+    ai, tools = engine()
+    stream = ai.generate_stream(prompt=fixture["prompt"], tools=list(tools.values()))
+    chunks = [chunk_json(c) async for c in stream]
+    assert chunks == [{"role": c["role"], "content": c["content"]} for c in fixture["chunks"]]
+    assert as_json((await stream.response).messages) == fixture["messages"]
 
 
 # -- refusals: Genkit refuses, so does Intermission, with a typed error ---------------------------
