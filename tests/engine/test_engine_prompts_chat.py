@@ -41,7 +41,9 @@ Use the askQuestion tool if you need to clarify something.
 Help me plan a {{partyType}} party next week.
 """
 
-SYSTEM = "Use the askQuestion tool if you need to clarify something."
+# As rendered, newlines and all: Genkit JS's dotprompt renders this file to the same text.
+SYSTEM = "\nUse the askQuestion tool if you need to clarify something.\n\n"
+USER = "\nHelp me plan a birthday party next week."
 
 
 class Question(BaseModel):
@@ -159,7 +161,7 @@ async def test_prompt_file_renders_system_and_user_and_takes_tools_from_front_ma
     sent = model.requests[0]
     assert [(m.role, m.text) for m in sent.messages] == [
         ("system", SYSTEM),
-        ("user", "Help me plan a birthday party next week."),
+        ("user", USER),
     ]
     assert sent.tools == [ask.definition]
     assert [i.tool_request.name for i in response.interrupts] == ["askQuestion"]
@@ -190,7 +192,7 @@ async def test_resume_through_a_prompt_does_not_repeat_the_user_message(prompt_d
 
     assert rounds == 2
     assert response.text == "A 30-guest park party."
-    user = ["Help me plan a birthday party next week."]
+    user = [USER]
     assert texts(response.messages, "user") == user
     assert texts(response.messages, "system") == [SYSTEM]
     for request in model.requests:

@@ -77,8 +77,9 @@ async def test_prompt_file_renders_system_and_input_and_resumes(load: Loader) ->
 
     assert response.text.startswith("Plan for a garden birthday party next week")
     assert [m.role for m in response.messages[:2]] == ["system", "user"]
-    assert response.messages[0].text == "Use the askQuestion tool if you need to clarify something."
-    assert response.messages[1].text == "Help me plan a birthday party next week."
+    # As rendered, newlines and all, as Genkit JS's dotprompt renders the same file.
+    assert response.messages[0].text == "\nUse the askQuestion tool if you need to clarify something.\n\n"
+    assert response.messages[1].text == "\nHelp me plan a birthday party next week."
     assert user_messages(response.messages) == 1
     assert len(resolved(response.messages)) == 1
 

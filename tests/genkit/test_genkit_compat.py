@@ -20,7 +20,9 @@ Intermission writes what JS writes, so JS histories are compared exactly and Pyt
 
 The JS-only scenarios (JS_SCENARIOS) pin what Genkit JS does that Python 0.12 does not: refs left
 out (answers matched by name plus ref), answers stored as given (nulls, unknown keys, integers),
-metadata copied onto replayed output, and two pauses in a row.
+metadata copied onto replayed output, and two pauses in a row; SUITE widens them (issue 19).
+Genkit JS writes a resume's tool responses as they settle: answers and replayed output first, in
+call order, then the restarted tools; Intermission writes that order (``deny``).
 """
 
 from __future__ import annotations
@@ -53,7 +55,10 @@ from pydantic import BaseModel
 
 HERE = Path(__file__).parent
 SCENARIOS = ["question", "transfer", "multi"]
-JS_SCENARIOS = ["refless", "loose", "thought", "twice"]
+# Issue 19's wider suite: parallel questions of one tool, a ref-less restart, approve one and
+# deny one, normal turns before the pause, nested metadata objects, a signed restart.
+SUITE = ["parallel", "refrestart", "deny", "turns", "nested", "signedrestart"]
+JS_SCENARIOS = ["refless", "loose", "thought", "twice", *SUITE]
 FIXTURES = sorted(
     p
     for p in (HERE / "fixtures").glob("*/*.json")
@@ -103,6 +108,28 @@ CALLS: dict[str, list[ToolRequestPart] | list[list[ToolRequestPart]]] = {
         signed(tool_call("lookupWeather", {"city": "Oslo"}, ref="weather-1"), "c2lnLTE="),
         signed(tool_call("askQuestion", {"choices": ["indoor", "outdoor"]}, ref="ask-1"), "c2lnLTI="),
     ],
+    "parallel": [
+        tool_call("askQuestion", {"choices": ["indoor", "outdoor"]}, ref="ask-1"),
+        tool_call("askQuestion", {"choices": ["lunch", "dinner"]}, ref="ask-2"),
+        tool_call("lookupWeather", {"city": "Oslo"}, ref="weather-1"),
+    ],
+    "refrestart": [tool_call("transferMoney", {"toAccountId": "ABC123", "amount": 1000})],
+    "deny": [
+        tool_call("transferMoney", {"toAccountId": "ABC123", "amount": 1000}, ref="transfer-1"),
+        tool_call("transferMoney", {"toAccountId": "XYZ789", "amount": 5000}, ref="transfer-2"),
+    ],
+    "turns": [
+        [tool_call("lookupWeather", {"city": "Oslo"}, ref="weather-1")],
+        [tool_call("askQuestion", {"choices": ["indoor", "outdoor"]}, ref="ask-1")],
+    ],
+    "nested": [tool_call("deleteFiles", {"paths": ["a.txt", "b.txt", "c.txt"]}, ref="delete-1")],
+    "signedrestart": [
+        signed(tool_call("lookupWeather", {"city": "Oslo"}, ref="weather-1"), "c2lnLTM="),
+        signed(
+            tool_call("transferMoney", {"toAccountId": "ABC123", "amount": 1000}, ref="transfer-1"),
+            "c2lnLTQ=",
+        ),
+    ],
     "twice": [
         [tool_call("askQuestion", {"choices": ["Casablanca", "Vertigo"]}, ref="ask-1")],
         [tool_call("transferMoney", {"toAccountId": "ABC123", "amount": 1000}, ref="transfer-1")],
@@ -148,6 +175,14 @@ class BookingAnswer(BaseModel):
     note: str | None  # required, but may be null
 
 
+class Paths(BaseModel):
+    paths: list[str]
+
+
+class Deleted(BaseModel):
+    deleted: int
+
+
 class Meal(BaseModel):
     meal: str
 
@@ -163,14 +198,26 @@ def canned(request: ModelRequest) -> Message:
     return reply(*scripted[turn]) if turn < len(scripted) else reply("Done.")
 
 
-def engine() -> tuple[Intermission, dict[str, Tool]]:
-    ai = Intermission(model=ScriptedModel(canned))
-    ask = ai.define_interrupt(
+def define_ask(ai: Intermission) -> Tool:
+    return ai.define_interrupt(
         name="askQuestion",
         description="use this to ask the user a clarifying question",
         input_schema=Choices,
         output_schema=str,
     )
+
+
+def define_weather(ai: Intermission) -> Tool:
+    @ai.define_tool(name="lookupWeather", description="Looks up the weather.")
+    async def weather(input: City, ctx: ToolContext) -> Weather:
+        return Weather(city=input.city, celsius=21.5)
+
+    return weather
+
+
+def engine() -> tuple[Intermission, dict[str, Tool]]:
+    ai = Intermission(model=ScriptedModel(canned))
+    ask = define_ask(ai)
 
     @ai.define_tool(name="transferMoney", description="Transfers money; needs approval above $100.")
     async def transfer(input: TransferInput, ctx: ToolContext) -> TransferOutput:
@@ -180,15 +227,27 @@ def engine() -> tuple[Intermission, dict[str, Tool]]:
         by = f" approved by {resumed['approvedBy']}" if "approvedBy" in resumed else ""
         return TransferOutput(status="OK", message=f"sent {input.amount} to {input.toAccountId}{by}")
 
-    @ai.define_tool(name="lookupWeather", description="Looks up the weather.")
-    async def weather(input: City, ctx: ToolContext) -> Weather:
-        return Weather(city=input.city, celsius=21.5)
+    weather = define_weather(ai)
+
+    @ai.define_tool(name="deleteFiles", description="Deletes files; asks first.")
+    async def delete(input: Paths, ctx: ToolContext) -> Deleted:
+        if ctx.resumed is None:
+            count = len(input.paths)
+            ctx.interrupt(
+                {
+                    "reason": {"code": "BULK_DELETE", "count": count},
+                    "paths": input.paths,
+                    "flags": [True, None],
+                }
+            )
+        keep = ctx.resumed.get("keep", []) if isinstance(ctx.resumed, dict) else []
+        return Deleted(deleted=len([p for p in input.paths if p not in keep]))
 
     asks = [
         ai.define_interrupt(name=name, description=f"asks the user: {name}", input_schema=i, output_schema=o)
         for name, i, o in [("bookTable", Booking, BookingAnswer), ("rateMeal", Meal, Rating)]
     ]
-    return ai, {t.name: t for t in (ask, transfer, weather, *asks)}
+    return ai, {t.name: t for t in (ask, transfer, weather, delete, *asks)}
 
 
 def resume_for(interrupts: list[ToolRequestPart], case: dict[str, Any], tools: dict[str, Tool]) -> Resume:

@@ -32,6 +32,7 @@ async def test_a_fork_of_the_first_pause_with_another_answer_completes_different
 ) -> None:
     worker = await harness.start_worker()
     env = cli_env(s3_bucket, harness.backend.bootstrap, harness.backend.topics)
+    env["INTERMISSION_RESUME_TOKEN_SECRET"] = "fork-token-secret"  # the CLI mints as workers do
     try:
         await harness.submit("parent", "order 3", tools=TOOLS)
         ref = (await harness.approval("parent")).interrupts[0].ref
@@ -48,6 +49,7 @@ async def test_a_fork_of_the_first_pause_with_another_answer_completes_different
         # Published like any pause: approvers see it on the approvals topic.
         raised = await harness.approval("parent.fork")
         assert raised.tags[FORKED_FROM] == "parent@1"
+        assert all(pending.token for pending in raised.interrupts)
         fork_end = await harness.result("parent.fork", RunCompleted)
         assert fork_end.text == "Ordered size XL for 13 EUR."
     finally:

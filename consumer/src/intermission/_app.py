@@ -164,7 +164,8 @@ class Intermission:
         model: str | None = None,
     ) -> Prompt:
         """A prompt from Handlebars templates; ``{{subject}}`` reads the input."""
-        source = f'{{{{role "system"}}}}\n{system}\n{{{{role "user"}}}}\n{prompt}' if system else prompt
+        # No newlines around the templates: Genkit JS renders `system` and `prompt` as given.
+        source = f'{{{{role "system"}}}}{system}{{{{role "user"}}}}{prompt}' if system else prompt
         defined = Prompt(
             self,
             name=name,

@@ -25,7 +25,7 @@ from intermission_schemas import (
     with_metadata,
 )
 
-from ._model import ChunkCallback, Model, ModelRequest, Usage
+from ._model import ChunkCallback, Model, ModelChunk, ModelRequest, Usage
 from ._response import GenerateResponse, Resume
 from ._schema import Schema, to_json_data
 from ._tools import Done, Outcome, Paused, Tool
@@ -64,6 +64,7 @@ class Generation:
             messages, waiting = await self._resume(messages, resume)
             if waiting:
                 return self._paused(messages, None)
+            await self._stream_tools(messages[-1])
         definitions = [tool.definition for tool in self.tools.values()]
         output_schema = self.output.json_schema if self.output is not None else None
         usage: Usage | None = None
@@ -103,7 +104,13 @@ class Generation:
                 return self._paused(messages, usage)
             messages.append(message)
             messages.append(_tool_message(requests, outcomes))
+            await self._stream_tools(messages[-1])
         raise MaxTurnsError(self.max_turns)
+
+    async def _stream_tools(self, message: Message) -> None:
+        """A tool message as a chunk, as Genkit JS streams it: a UI shows tool output as it comes."""
+        if self.on_chunk is not None:
+            await self.on_chunk(ModelChunk(content=list(message.content), role="tool"))
 
     def _paused(self, messages: list[Message], usage: Usage | None) -> GenerateResponse:
         return GenerateResponse(
@@ -194,9 +201,13 @@ class Generation:
             ], True
         model_message = Message(role="model", content=parts, metadata=last.metadata)
         resumed = to_json_data(resume.metadata, "Resume.metadata") if resume.metadata is not None else True
+        # Genkit JS writes responses as they settle: answers and replayed output at once, in
+        # call order, then restarted tools once they ran. Restarted tools here are in call order
+        # too, which is Genkit's whenever they take equal time (README: differences).
+        restarted = {index for index, _, _ in restarts}
         tool_message = Message(
             role="tool",
-            content=[responses[i] for i in sorted(responses)],
+            content=[responses[i] for i in sorted(responses, key=lambda i: (i in restarted, i))],
             metadata={Marker.RESUMED: resumed},
         )
         return [*messages[:-1], model_message, tool_message], False

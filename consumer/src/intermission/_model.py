@@ -34,10 +34,12 @@ class ModelResponse(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ModelChunk(msgspec.Struct, frozen=True, kw_only=True):
-    """A piece of a streamed model reply; the response still arrives whole at the end."""
+    """A piece of a streamed reply; the response still arrives whole at the end. ``role`` is
+    "model" for what the model streams, "tool" for a tool message once its tools answered (a
+    turn's normal tools, a resume's answers), as Genkit JS streams them."""
 
     content: list[Part]
-    role: Literal["model"] = "model"
+    role: Literal["model", "tool"] = "model"
 
     @property
     def text(self) -> str:

@@ -177,7 +177,8 @@ def _message(rendered: Any) -> Message:
         if text is None:
             raise SchemaError(f"rendered part {type(part).__name__}", "", "is not supported yet")
         if text.strip():
-            parts.append(TextPart(text.strip()))
+            # Kept as rendered, newlines included: Genkit JS's dotprompt renders the same text.
+            parts.append(TextPart(text))
     return Message(role=str(getattr(rendered.role, "value", rendered.role)), content=parts)  # type: ignore[arg-type]
 
 

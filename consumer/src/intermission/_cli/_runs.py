@@ -339,6 +339,7 @@ def fork(
     with usage_errors():
         settings.require("bootstrap_servers")
         ai = load_app(settings.app)
+        tokens = settings.resume_tokens()
     answers = fork_answers(approve or [], input or [], deny or [], reason, respond or [])
 
     async def work(store: Any, sealer: Any) -> Fork:
@@ -359,6 +360,7 @@ def fork(
                 restart=answers.restart or None,
                 replace_input=answers.replace_input or None,
                 answered_by=answered_by,
+                tokens=tokens,
             )
 
     try:

@@ -3,8 +3,9 @@
 The fork is a run of its own (new run id, its own keys, its own index marker). Its first step
 is a copy of the parent's pause, with the request re-addressed to the new run and tagged
 ``intermission.forkedFrom = "{run}@{version}"``, and it names the parent pause's digest as its
-parent, so ``audit_run`` checks the fork's chain back into the parent's. It is published like
-any pause (an InterruptRaised on the approvals topic), so the inbox and approvers see it; answers
+parent, so ``audit_run`` checks the fork's chain back into the parent's. It is announced as the
+worker announces any pause (an InterruptRaised on the approvals topic, with resume tokens and
+trace context, the pause stored with its run's start), so the inbox and approvers see it; answers
 given with the fork are sent as an ordinary ResumeRequested, and a worker takes it from there.
 
 Requests: 1 GET of the parent pause, 1 conditional create of the fork's pause, 1 of its index
@@ -20,16 +21,18 @@ from typing import Any
 
 import msgspec
 from intermission_producer import IntermissionClient, Transport, build_resume
-from intermission_schemas import InterruptRaised, ResumeRequested, Snapshot, Topics, encode
+from intermission_schemas import InterruptRaised, ResumeRequested, Snapshot, Topics
 
 from .._app import Intermission
 from ..errors import UsageError
 from ..service.ports import Publisher, SnapshotStore
-from ..service.runs.announce import interrupt_raised
+from ..service.runs.announce import Announcer, interrupt_raised
 from ..service.runs.audit import FORKED_FROM
 from ..service.runs.sealing import Sealer, pause_digest
 from ..service.runs.snapshots import Loaded, Snapshots
 from ..service.runs.spec import RunSpecs
+from ..service.runs.tokens import ResumeTokens
+from ..service.tracing import TracedPublisher, current_trace_context, forking
 
 __all__ = ["Fork", "fork_run", "start_from_pause"]
 
@@ -56,32 +59,46 @@ async def start_from_pause(
     parent: Snapshot,
     run_id: str,
     tags: Mapping[str, str],
+    tokens: ResumeTokens | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> InterruptRaised:
-    """Store ``parent``'s pause as step 1 of the new run ``run_id`` and publish it."""
+    """Store ``parent``'s pause as step 1 of the new run ``run_id`` and publish it.
+
+    Announced as the worker announces a pause (`Announcer`): a resume token per ref when
+    ``tokens`` is given, the trace context the pause was stored in (a branch of the parent's
+    trace) in the event and in the record's headers, and the fork's start as its run's start."""
     request = msgspec.structs.replace(
         parent.request, run_id=run_id, idempotency_key=run_id, tags={**parent.request.tags, **tags}
     )
     snapshots = Snapshots(store, sealer, clock)
-    now = clock()
-    expires = now + timedelta(seconds=request.expiry.after_seconds) if request.expiry else None
-    if expires is not None:
-        await snapshots.add_deadline(expires, run_id, 1)
-    loaded: Loaded = await snapshots.create(
-        Snapshot(
-            run_id=run_id,
-            snapshot_version=1,
-            status="pending",
-            request=request,
-            paused=parent.paused,
-            created_at=now,
-            expires_at=expires,
-            parent_sha256=pause_digest(parent),
+    announcer = Announcer(TracedPublisher(publisher), topics, tokens)
+    spec = await RunSpecs(ai).of(request)
+    published: list[InterruptRaised] = []
+
+    async def announce(stored: Loaded) -> None:
+        published.append(await announcer.interrupts(stored, spec))
+
+    with forking(parent.trace_context, run_id, tags.get(FORKED_FROM, parent.run_id)):
+        now = clock()
+        expires = now + timedelta(seconds=request.expiry.after_seconds) if request.expiry else None
+        if expires is not None:
+            await snapshots.add_deadline(expires, run_id, 1)
+        await snapshots.create(
+            Snapshot(
+                run_id=run_id,
+                snapshot_version=1,
+                status="pending",
+                request=request,
+                paused=parent.paused,
+                created_at=now,
+                expires_at=expires,
+                parent_sha256=pause_digest(parent),
+                trace_context=current_trace_context(),
+                run_started_at=now,  # the fork is a run of its own: its time starts here
+            ),
+            alongside=announce,
         )
-    )
-    raised = interrupt_raised(loaded, await RunSpecs(ai).of(request))
-    await publisher.publish(topics.approvals, run_id, encode(raised))
-    return raised
+    return published[-1]
 
 
 async def fork_run(
@@ -98,6 +115,7 @@ async def fork_run(
     restart: Mapping[str, Any] | None = None,
     replace_input: Mapping[str, Any] | None = None,
     answered_by: str = "",
+    tokens: ResumeTokens | None = None,
 ) -> Fork:
     """Fork ``run_id`` at pause ``version``; with answers, also resume the fork with them.
 
@@ -105,6 +123,8 @@ async def fork_run(
     (ref -> output), ``restart`` (ref -> the tool's ``ctx.resumed``: an approval or a denial),
     ``replace_input`` (restarted ref -> new input). They are checked against the pause's schemas
     as a live answer is (AnswerError naming the field) before anything is stored or sent.
+    ``tokens``: the workers' resume tokens (`Settings.resume_tokens`), so that the fork's pause
+    can be answered with a token like any other.
 
         fork = await fork_run(ai=ai, store=store, sealer=Sealer(None), transport=transport,
                               topics=Topics(), run_id="r1", version=1,
@@ -134,6 +154,7 @@ async def fork_run(
         parent=loaded.snapshot,
         run_id=child,
         tags={FORKED_FROM: parent},
+        tokens=tokens,
     )
     resumes: list[ResumeRequested] = []
     if respond or restart:

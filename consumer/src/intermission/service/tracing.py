@@ -42,6 +42,7 @@ __all__ = [
     "TracedPublisher",
     "TracedStore",
     "current_trace_context",
+    "forking",
     "mark_failed",
     "processing",
     "resuming",
@@ -79,17 +80,36 @@ def processing(record: Record) -> Iterator[None]:
 def resuming(stored: TraceContext | None, run_id: str, version: int) -> Iterator[None]:
     """The span of continuing a pause: its parent is the context the run paused in, so the
     step joins the run's trace; the span that brought the answer, if another, is linked."""
+    attributes: dict[str, str | int] = {
+        "intermission.run_id": run_id,
+        "intermission.snapshot.version": version,
+    }
+    with _continuing("resume run", stored, attributes):
+        yield
+
+
+@contextmanager
+def forking(stored: TraceContext | None, run_id: str, parent: str) -> Iterator[None]:
+    """The span of forking a stored pause into a new run: a branch of the parent run's trace
+    (its parent is the context the parent paused in), so the fork's pause and everything after
+    it are found from the run it came from; the caller's own span, if another, is linked."""
+    with _continuing("fork run", stored, {"intermission.run_id": run_id, "intermission.forked_from": parent}):
+        yield
+
+
+@contextmanager
+def _continuing(name: str, stored: TraceContext | None, attributes: dict[str, str | int]) -> Iterator[None]:
     if stored is None and not recording():
         yield  # without an SDK the span would be the current one again
         return
     current = trace.get_current_span().get_span_context()
     links = [trace.Link(current)] if current.is_valid else []
     with _tracer.start_as_current_span(
-        "resume run",
+        name,
         # No stored context (a pause stored before tracing): the current span is the parent.
         context=context_of(stored) if stored is not None else None,
         links=links if stored is not None else [],
-        attributes={"intermission.run_id": run_id, "intermission.snapshot.version": version},
+        attributes=attributes,
     ):
         yield
 

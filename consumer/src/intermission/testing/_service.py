@@ -37,8 +37,10 @@ from intermission_schemas import (
 
 from .._app import Intermission
 from ..errors import UsageError
+from ..replay import Fork, fork_run
 from ..service.adapters.local import LocalSnapshotStore, MemoryLog
 from ..service.ports import Subscription
+from ..service.runs.sealing import Sealer
 from ..service.wiring.compose import build_worker
 from ..service.wiring.settings import Settings
 
@@ -147,6 +149,24 @@ class ServiceHarness:
         found = await self._first(self.settings.topics.results, decode_result, wanted, run_id, timeout)
         assert isinstance(found, RunCompleted | RunFailed)
         return found
+
+    async def fork(self, run_id: str, version: int, **options: Any) -> Fork:
+        """Fork ``run_id`` at its pause ``version``, as ``intermission runs fork`` does, on this
+        harness's store and log with its settings' seal key and resume tokens. ``options`` as
+        `intermission.replay.fork_run` takes them: ``new_run_id``, ``respond``, ``restart``,
+        ``replace_input``, ``answered_by``."""
+        settings = self.settings
+        return await fork_run(
+            ai=self.ai,
+            store=self.store,
+            sealer=Sealer(settings.seal_secret(), compression=settings.snapshot_compression),
+            transport=self.log,
+            topics=settings.topics,
+            run_id=run_id,
+            version=version,
+            tokens=settings.resume_tokens(),
+            **options,
+        )
 
     def dead_letters(self) -> list[DeadLetter]:
         """What the worker dead-lettered so far: a request that never gets a result may be here."""

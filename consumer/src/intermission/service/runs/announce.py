@@ -42,8 +42,9 @@ class Announcer:
         self.topics = topics
         self.tokens = tokens
 
-    async def interrupts(self, loaded: Loaded, spec: RunSpec) -> None:
-        """InterruptRaised for a pause: what a form needs, and which refs are answered."""
+    async def interrupts(self, loaded: Loaded, spec: RunSpec) -> InterruptRaised:
+        """InterruptRaised for a pause: what a form needs, and which refs are answered; the
+        event as published (with its tokens)."""
         event = interrupt_raised(loaded, spec)
         if self.tokens is not None:
             tokened = [
@@ -62,6 +63,7 @@ class Announcer:
             len(event.answered),
             len(event.interrupts),
         )
+        return event
 
     def _with_token(
         self, run_id: str, version: int, expires_at: datetime | None, pending: PendingInterrupt

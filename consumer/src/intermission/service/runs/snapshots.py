@@ -69,7 +69,7 @@ class Snapshots:
         return Loaded(snapshot, stored.etag)
 
     async def create(
-        self, snapshot: Snapshot, *, alongside: Callable[[Loaded], Awaitable[None]] | None = None
+        self, snapshot: Snapshot, *, alongside: Callable[[Loaded], Awaitable[object]] | None = None
     ) -> Loaded:
         """Store a new step; if a retried or duplicated record wrote it first, that one.
 
@@ -207,7 +207,7 @@ class Snapshots:
         await self.store.delete(deadline.key)
 
 
-async def _together(*steps: Awaitable[None] | None) -> None:
+async def _together(*steps: Awaitable[object] | None) -> None:
     """Run ``steps`` concurrently and wait for every one, then raise the first failure as it
     is: the worker classifies typed errors (an outage is retried, not dead-lettered), which an
     ExceptionGroup would hide."""
