@@ -240,11 +240,18 @@ class FlakyStore:
         self.up = asyncio.Event()
         self.up.set()
         self.refused = 0
+        self._refusal = asyncio.Event()
 
     async def _check(self) -> None:
         if not self.up.is_set():
             self.refused += 1
+            self._refusal.set()
             raise StoreUnavailableError("connection refused (test outage)")
+
+    async def refused_at_least(self, count: int) -> None:
+        while self.refused < count:
+            self._refusal.clear()
+            await self._refusal.wait()
 
     async def create(self, key: str, data: bytes) -> str:
         await self._check()
@@ -290,6 +297,29 @@ async def test_a_store_outage_loses_nothing_and_dead_letters_nothing(harness: Ha
     await worker.stop()
     assert harness.dead_letters == []
     assert len(app.calls) == 5
+
+
+async def test_a_tool_that_finishes_during_a_store_outage_runs_once(harness: Harness) -> None:
+    """The tool's effect happened, but its journal entry cannot be written: the worker keeps the
+    output and writes it once the store is back, instead of running the tool again."""
+    app = GatedApp()
+    run_id, ref = await _paused(harness, app)
+    flaky = FlakyStore(harness.backend.store)
+    worker = await harness.start_worker(ai=app.ai, store=flaky)
+    app.gate.clear()
+    await harness.send(harness.backend.topics.resumes, run_id, approve(run_id, ref))
+    async with asyncio.timeout(30):
+        await app.entered.wait()
+    flaky.up.clear()
+    app.gate.set()  # the tool finishes while the store is down
+    async with asyncio.timeout(30):
+        await flaky.refused_at_least(5)  # the journal write, tried again and again
+    assert app.effects == {f"{run_id}:1:{ref}": {"toAccountId": "ABC123", "amount": 100000}}
+    flaky.up.set()
+    await harness.result(run_id, RunCompleted)
+    await worker.stop()
+    assert harness.dead_letters == []
+    assert app.calls == [f"{run_id}:1:{ref}"]
 
 
 async def test_stop_lets_a_slow_tool_finish_and_commits_it(harness: Harness) -> None:

@@ -9,13 +9,14 @@
     signatures.py  signed answers, and whom each key may speak for
     lease.py       a claim's lease, renewed while its owner works
     journal.py     a step's finished model replies and tool outputs
+    outage.py      journal writes kept and retried in place while the store is down
     expiry.py      pauses nobody answered: the sweep and the policies
     steps.py       one step of a run: generate, then store and announce the outcome
     announce.py    the events the worker publishes
     snapshots.py   stored steps, read and written by conditional write
     keys.py        the key layout in the bucket
     sealing.py     seals and pause digests (tamper evidence)
-    audit.py       walking a run's chain of steps
+    audit.py       every check the worker makes on a run's stored objects, made on all
     index.py       the run index: a marker per run state, for listing at any scale
 """
 

@@ -5,9 +5,10 @@ once: a record redelivered after a crash, a pause taken over after its claim's l
 snapshot rolled back. Each model reply that asks for tools is written before those tools run,
 and each finished tool call's output is written before the next model call, both by
 conditional create keyed by run, step and position or ref. A later attempt at the step reads
-them back instead of calling the model or the tool again. A tool cut off mid-call has nothing
-in the journal and runs again, with the same ``ctx.idempotency_key`` to hand to the outside
-system.
+them back instead of calling the model or the tool again. A tool cut off mid-call (its worker
+killed before the write) has nothing in the journal and runs again, with the same
+``ctx.idempotency_key`` to hand to the outside system. A store outage does not cut a call off:
+the worker keeps the output and retries its write until the store is back (``outage``).
 
 A final reply (no tool requests) is not journaled: the run's result or next snapshot, written
 right after it, already stands for it.
@@ -31,6 +32,7 @@ from ..._tools import Tool, ToolContext
 from ..ports import PreconditionFailed, SnapshotStore
 from .keys import journal_claim_key, journal_model_key, journal_prefix, journal_tool_key
 from .lease import Lease, new_claim
+from .outage import until_written
 from .sealing import Sealer
 
 __all__ = ["Journal"]
@@ -190,7 +192,8 @@ class Journal:
             finish_reason=response.finish_reason,
             usage=response.usage,
         )
-        body = await self._write(journal_model_key(self.run_id, self.step, position), encode(entry))
+        key = journal_model_key(self.run_id, self.step, position)
+        body = await until_written(lambda: self._write(key, encode(entry)), what=key)
         return _decode_model(body)
 
     # -- tools -------------------------------------------------------------------------------
@@ -213,7 +216,9 @@ class Journal:
             ctx.idempotency_key = journal.idempotency_key(ctx.ref)
             result = await inner(value, ctx)  # ctx.interrupt() raises: a pause is not journaled
             output = tool.output.dump(tool.output.validate(result, f"output of tool {tool.name!r}"))
-            body = await journal._write(key, encode(_ToolEntry(output=output)))
+            entry = encode(_ToolEntry(output=output))
+            # The effect happened: from here on the output is written, never produced again.
+            body = await until_written(lambda: journal._write(key, entry), what=key)
             return _tool_entry.decode(body).output
 
         wrapped = copy.copy(tool)

@@ -1,0 +1,47 @@
+"""Writing through a store outage what only this worker holds.
+
+A tool's output (and a model reply asking for tools) exists only in this worker's memory until
+its journal entry is written. Giving up on that write, to retry the whole record later, would
+run the tool again once the store is back, however long it was down. So such a write is retried
+here, in place, until it lands: nothing else of the step happens meanwhile, and the tool is never
+run again for it. Only infrastructure faults (UnavailableError) are retried, with a capped,
+jittered backoff so that many workers do not return in step; anything else raises at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from ...errors import UnavailableError
+
+__all__ = ["until_written"]
+
+log = logging.getLogger("intermission.worker")
+
+T = TypeVar("T")
+
+FIRST_DELAY_S = 0.05
+MAX_DELAY_S = 2.0  # the cap: a store that returns is written to within about this long
+
+
+async def until_written(
+    write: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
+    """``write()``, repeated while the store is unavailable."""
+    failures = 0
+    while True:
+        try:
+            return await write()
+        except UnavailableError as exc:
+            failures += 1
+            if failures == 1:
+                log.warning("cannot write %s, keeping it and retrying until the store is back: %s", what, exc)
+            delay = min(MAX_DELAY_S, FIRST_DELAY_S * 2.0 ** min(failures - 1, 16))
+            await sleep(delay * random.uniform(0.5, 1.0))
