@@ -10,10 +10,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from harness import Harness, approve
+from harness import Harness, RealBackend, approve
 from intermission import Intermission, ScriptedModel, ToolContext
 from intermission.errors import StoreUnavailableError
-from intermission.service import Record, Sealer, snapshot_key
+from intermission.service import Record, Sealer, Topics, snapshot_key
 from intermission_schemas import (
     ResumeRejected,
     RunCompleted,
@@ -21,6 +21,9 @@ from intermission_schemas import (
     decode_snapshot,
 )
 from pydantic import BaseModel
+from realservices import S3Service
+from realservices.kafka import fast_consumer_kwargs
+from realservices.plugin import S3Bucket
 from service_app import scripted
 
 
@@ -320,6 +323,42 @@ async def test_a_tool_that_finishes_during_a_store_outage_runs_once(harness: Har
     await worker.stop()
     assert harness.dead_letters == []
     assert app.calls == [f"{run_id}:1:{ref}"]
+
+
+@pytest.mark.kafka
+@pytest.mark.s3
+async def test_a_tool_that_finishes_while_seaweedfs_is_down_30s_runs_once(
+    kafka_bootstrap: str, outage_s3: S3Service, outage_s3_bucket: S3Bucket
+) -> None:
+    """The same on a real SeaweedFS, stopped for 30 s while the tool runs (issue 20, defect 2:
+    the finished tool ran again when S3 returned)."""
+    app = GatedApp()
+    topics = Topics.with_prefix(f"outage-{uuid.uuid4().hex[:8]}-")
+    backend = RealBackend(kafka_bootstrap, outage_s3_bucket, topics, fast_consumer_kwargs())
+    await backend.start()
+    harness = Harness(backend, app.ai)
+    await harness.watch()
+    try:
+        run_id, ref = await _paused(harness, app)
+        worker = await harness.start_worker(ai=app.ai)
+        app.gate.clear()
+        await harness.send(topics.resumes, run_id, approve(run_id, ref))
+        async with asyncio.timeout(60):
+            await app.entered.wait()
+        await asyncio.to_thread(outage_s3.stop_for_outage)
+        app.gate.set()  # the tool finishes while SeaweedFS is down
+        await asyncio.sleep(30)  # the outage itself: real time, as S3 clients see it
+        await asyncio.to_thread(outage_s3.restart)
+        await harness.wait_for(
+            lambda: [r for r in harness.results if r.run_id == run_id and isinstance(r, RunCompleted)],
+            within=120,
+        )
+        await worker.stop()
+        assert harness.dead_letters == []
+        assert app.calls == [f"{run_id}:1:{ref}"]
+        assert list(app.effects) == [f"{run_id}:1:{ref}"]
+    finally:
+        await harness.close()
 
 
 async def test_stop_lets_a_slow_tool_finish_and_commits_it(harness: Harness) -> None:
