@@ -6,6 +6,11 @@ run the tool again once the store is back, however long it was down. So such a w
 here, in place, until it lands: nothing else of the step happens meanwhile, and the tool is never
 run again for it. Only infrastructure faults (UnavailableError) are retried, with a capped,
 jittered backoff so that many workers do not return in step; anything else raises at once.
+
+The claim's lease is not renewed while the store is down, but no other worker takes the step
+over for the outage: a worker waiting on the claim fails its reads too, and its `ClaimWatch`
+forgets the claim when that handling ends, so it waits a whole lease after the store is back,
+while this write lands within ``MAX_DELAY_S``.
 """
 
 from __future__ import annotations
