@@ -10,10 +10,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from fakeclock import Clock
 from harness import Harness, RealBackend, approve
 from intermission import Intermission, ScriptedModel, ToolContext
 from intermission.errors import StoreUnavailableError
 from intermission.service import Record, Sealer, Topics, snapshot_key
+from intermission.service.runs.keys import journal_claim_key
 from intermission_schemas import (
     ResumeRejected,
     RunCompleted,
@@ -25,6 +27,7 @@ from realservices import S3Service
 from realservices.kafka import fast_consumer_kwargs
 from realservices.plugin import S3Bucket
 from service_app import scripted
+from storecount import CountingStore
 
 
 class Transfer(BaseModel):
@@ -75,11 +78,56 @@ async def _paused(harness: Harness, app: GatedApp) -> tuple[str, str]:
     return run_id, raised.interrupts[0].ref
 
 
+LEASE = timedelta(seconds=0.4)  # on an injected clock: sets how often a waiter looks, in real time
+
+
+class ClaimTraffic(CountingStore):
+    """Wakes the test on each renewal (replace) and each look (get) of the claim at ``key``."""
+
+    def __init__(self, inner: Any, key: str) -> None:
+        super().__init__(inner)
+        self.key = key
+        self.changed = asyncio.Condition()
+
+    async def replace(self, key: str, data: bytes, etag: str) -> str:
+        etag = await super().replace(key, data, etag)
+        await self._notify(key)
+        return etag
+
+    async def get(self, key: str) -> Any:
+        found = await super().get(key)
+        await self._notify(key)
+        return found
+
+    async def _notify(self, key: str) -> None:
+        if key == self.key:
+            async with self.changed:
+                self.changed.notify_all()
+
+    def count(self, method: str) -> int:
+        return self.requests.count((method, self.key))
+
+    async def until(self, method: str, at_least: int) -> None:
+        async with asyncio.timeout(30), self.changed:
+            await self.changed.wait_for(lambda: self.count(method) >= at_least)
+
+
+async def _owner_works_past_its_lease(clock: Clock, claim: ClaimTraffic) -> None:
+    """Two leases pass on the clock, half a lease at a time. Each time the owner's renewal timer
+    fires and its renewal is stored, then the waiting worker looks again."""
+    for _ in range(4):
+        renewals, looks = claim.count("replace"), claim.count("get")
+        clock.now += LEASE / 2
+        await claim.until("replace", renewals + 1)
+        await claim.until("get", looks + 2)  # one look at least after the renewal
+
+
 async def test_a_redelivered_resume_waits_for_the_live_owner_and_runs_nothing(harness: Harness) -> None:
-    app = GatedApp()
+    app, clock = GatedApp(), Clock()
     run_id, ref = await _paused(harness, app)
-    first = harness.runs(ai=app.ai, owner="first", lease=timedelta(seconds=2))
-    second = harness.runs(ai=app.ai, owner="second", lease=timedelta(seconds=2))
+    claim = ClaimTraffic(harness.backend.store, snapshot_key(run_id, 1))
+    first = harness.runs(ai=app.ai, owner="first", lease=LEASE, clock=clock, store=claim)
+    second = harness.runs(ai=app.ai, owner="second", lease=LEASE, clock=clock, store=claim)
     event = approve(run_id, ref)
     app.gate.clear()
     owner = asyncio.create_task(first.on_resume(event))
@@ -87,7 +135,7 @@ async def test_a_redelivered_resume_waits_for_the_live_owner_and_runs_nothing(ha
     # The same record, redelivered to another worker after a rebalance, while the owner runs
     # the tool for longer than a lease: renewals keep the claim, the second worker waits.
     redelivered = asyncio.create_task(second.on_resume(event))
-    await asyncio.sleep(3)
+    await _owner_works_past_its_lease(clock, claim)
     assert not redelivered.done()
     app.gate.set()
     await asyncio.wait_for(asyncio.gather(owner, redelivered), 20)
@@ -479,12 +527,14 @@ async def test_a_first_run_redelivered_while_its_owner_works_runs_its_tools_once
         messages=[Message(role="user", content=[TextPart("what is my balance?")])],
         tools=["lookup"],
     )
-    first = harness.runs(ai=ai, owner="first", lease=timedelta(seconds=2))
-    second = harness.runs(ai=ai, owner="second", lease=timedelta(seconds=2))
+    clock = Clock()
+    claim = ClaimTraffic(harness.backend.store, journal_claim_key(run_id, 0))
+    first = harness.runs(ai=ai, owner="first", lease=LEASE, clock=clock, store=claim)
+    second = harness.runs(ai=ai, owner="second", lease=LEASE, clock=clock, store=claim)
     owner = asyncio.create_task(first.on_request(request))
     await asyncio.wait_for(entered.wait(), 10)
     redelivered = asyncio.create_task(second.on_request(request))
-    await asyncio.sleep(3)  # longer than a lease: the owner's renewals keep it
+    await _owner_works_past_its_lease(clock, claim)  # the owner's renewals keep it
     assert not redelivered.done()
     gate.set()
     await asyncio.wait_for(asyncio.gather(owner, redelivered), 20)

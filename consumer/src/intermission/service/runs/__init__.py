@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
@@ -37,6 +38,7 @@ from ..tracing import TracedPublisher, TracedStore
 from .announce import Announcer
 from .claims import Claims
 from .expiry import Expiry
+from .lease import Sleep
 from .requests import Requests
 from .sealing import Sealer
 from .signatures import AnswerKeys
@@ -62,6 +64,7 @@ class Runs:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         owner: str | None = None,
         lease: timedelta = timedelta(seconds=30),
+        sleep: Sleep = asyncio.sleep,
         tokens: ResumeTokens | None = None,
         answer_keys: AnswerKeys | None = None,
         observer: Observer = NO_OBSERVER,
@@ -77,6 +80,7 @@ class Runs:
             clock=clock,
             owner=owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
             lease=lease,
+            sleep=sleep,  # the lease timer, on ``clock``'s time
             observer=observer,
         )
         self._steps = steps

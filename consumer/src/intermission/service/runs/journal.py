@@ -31,7 +31,7 @@ from ..._model import ChunkCallback, FinishReason, Model, ModelRequest, ModelRes
 from ..._tools import Tool, ToolContext
 from ..ports import PreconditionFailed, SnapshotStore
 from .keys import journal_claim_key, journal_model_key, journal_prefix, journal_tool_key
-from .lease import Lease, new_claim
+from .lease import Lease, Sleep, new_claim
 from .outage import until_written
 from .sealing import Sealer
 
@@ -132,6 +132,8 @@ class Journal:
         clock: Callable[[], datetime],
         duration: timedelta,
         seen_for: Callable[[Claim], timedelta] | None = None,
+        *,
+        sleep: Sleep = asyncio.sleep,
     ) -> Lease | Claim:
         """Claim the step for ``owner``: a Lease to hold while working, or the live Claim of
         another worker that is (or may still be) running it.
@@ -175,7 +177,7 @@ class Journal:
             later = msgspec.structs.replace(mine, lease_until=clock() + duration)
             current[0] = await self.store.replace(key, self.sealer.seal(key, encode(later)), current[0])
 
-        return Lease(renew, duration=duration)
+        return Lease(renew, duration=duration, sleep=sleep)
 
     # -- the model ---------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ finds the stored object and publishes it again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -43,7 +44,7 @@ from ..tracing import current_trace_context, mark_failed, resuming
 from .announce import Announcer
 from .journal import Journal
 from .keys import result_key
-from .lease import ClaimLost, snapshot_lease
+from .lease import ClaimLost, Sleep, snapshot_lease
 from .lifecycle import Finished, Pause, Write, decide, new_claim
 from .observed import ended
 from .sealing import pause_digest
@@ -67,6 +68,7 @@ class Steps:
         clock: Callable[[], datetime],
         owner: str,
         lease: timedelta,
+        sleep: Sleep = asyncio.sleep,
         observer: Observer = NO_OBSERVER,
     ) -> None:
         self.ai = ai
@@ -77,6 +79,7 @@ class Steps:
         self.clock = clock
         self.owner = owner  # this worker, as named in the claims it holds
         self.lease = lease
+        self.sleep = sleep  # on ``clock``'s time: the lease renewal timer
 
     async def journal(self, run_id: str, step: int) -> Journal:
         return await Journal.open(self.snapshots.store, self.snapshots.sealer, run_id, step)
@@ -114,7 +117,7 @@ class Steps:
         step under a renewed lease, then mark it resolved. Returns quietly if another worker
         takes the pause over meanwhile: it finishes the step."""
         lease, current = snapshot_lease(
-            self.snapshots, claimed, owner=self.owner, duration=self.lease, clock=self.clock
+            self.snapshots, claimed, owner=self.owner, duration=self.lease, clock=self.clock, sleep=self.sleep
         )
         try:
             await lease.hold(self._continue(claimed, journal))
