@@ -366,8 +366,11 @@ async def test_a_tool_that_finishes_during_a_store_outage_runs_once(harness: Har
     async with asyncio.timeout(30):
         await flaky.refused_at_least(5)  # the journal write, tried again and again
     assert app.effects == {f"{run_id}:1:{ref}": {"toAccountId": "ABC123", "amount": 100000}}
+    # Busy waiting, yet not ready: /readyz shows the outage the write is waiting out.
+    assert not worker.worker.health.healthy
     flaky.up.set()
     await harness.result(run_id, RunCompleted)
+    assert worker.worker.health.healthy
     await worker.stop()
     assert harness.dead_letters == []
     assert app.calls == [f"{run_id}:1:{ref}"]

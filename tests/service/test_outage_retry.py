@@ -51,3 +51,26 @@ async def test_only_an_outage_is_retried() -> None:
         await until_written(refused.write, what="journal/tool-a", sleep=sleep)
     assert refused.attempts == 1
     assert slept == []
+
+
+async def test_the_outage_is_reported_while_it_is_waited_out_and_its_end_once() -> None:
+    class Report:
+        def __init__(self) -> None:
+            self.failed_ = 0
+            self.back: list[tuple[str, ...]] = []
+
+        def failed(self, error: Exception) -> None:
+            self.failed_ += 1
+
+        def succeeded(self, *names: str) -> None:
+            self.back.append(names)
+
+    async def sleep(seconds: float) -> None:
+        pass
+
+    report = Report()
+    await until_written(Outage(failures=3).write, what="journal/tool-1", report=report, sleep=sleep)
+    assert (report.failed_, report.back) == (3, [("store",)])
+    quiet = Report()
+    await until_written(Outage(failures=0).write, what="journal/tool-2", report=quiet, sleep=sleep)
+    assert (quiet.failed_, quiet.back) == (0, [])

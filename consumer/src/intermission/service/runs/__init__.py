@@ -39,6 +39,7 @@ from .announce import Announcer
 from .claims import Claims
 from .expiry import Expiry
 from .lease import Sleep
+from .outage import OutageReport
 from .requests import Requests
 from .sealing import Sealer
 from .signatures import AnswerKeys
@@ -87,6 +88,10 @@ class Runs:
         self._requests = Requests(steps)
         self._expiry = Expiry(steps)
         self._claims = Claims(steps, self._expiry, answer_keys)
+
+    def report_outages(self, report: OutageReport) -> None:
+        """Tell ``report`` (the worker's Health) of store outages a step waits out in place."""
+        self._steps.outages = report
 
     async def on_request(self, request: GenerateRequest) -> None:
         await self._requests.handle(request)

@@ -32,7 +32,7 @@ from ..._tools import Tool, ToolContext
 from ..ports import PreconditionFailed, SnapshotStore
 from .keys import journal_claim_key, journal_model_key, journal_prefix, journal_tool_key
 from .lease import Lease, Sleep, new_claim
-from .outage import until_written
+from .outage import NO_REPORT, OutageReport, until_written
 from .sealing import Sealer
 
 __all__ = ["Journal"]
@@ -68,6 +68,7 @@ class Journal:
         self.step = step
         self._present = present
         self.replayed = 0  # model replies and tool outputs read back instead of produced
+        self.outages: OutageReport = NO_REPORT  # told of an outage a write waits out here
         # A claim created while the journal was listed (`open_claiming`): (claim, etag), or
         # (claim, None) when that create lost to an existing claim.
         self._first_claim: tuple[Claim, str | None] | None = None
@@ -195,7 +196,7 @@ class Journal:
             usage=response.usage,
         )
         key = journal_model_key(self.run_id, self.step, position)
-        body = await until_written(lambda: self._write(key, encode(entry)), what=key)
+        body = await until_written(lambda: self._write(key, encode(entry)), what=key, report=self.outages)
         return _decode_model(body)
 
     # -- tools -------------------------------------------------------------------------------
@@ -220,7 +221,7 @@ class Journal:
             output = tool.output.dump(tool.output.validate(result, f"output of tool {tool.name!r}"))
             entry = encode(_ToolEntry(output=output))
             # The effect happened: from here on the output is written, never produced again.
-            body = await until_written(lambda: journal._write(key, entry), what=key)
+            body = await until_written(lambda: journal._write(key, entry), what=key, report=journal.outages)
             return _tool_entry.decode(body).output
 
         wrapped = copy.copy(tool)

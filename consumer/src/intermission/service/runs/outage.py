@@ -19,11 +19,12 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from ...errors import UnavailableError
+from ..observe.events import Dependency
 
-__all__ = ["until_written"]
+__all__ = ["NO_REPORT", "OutageReport", "until_written"]
 
 log = logging.getLogger("intermission.worker")
 
@@ -33,20 +34,46 @@ FIRST_DELAY_S = 0.05
 MAX_DELAY_S = 2.0  # the cap: a store that returns is written to within about this long
 
 
+class OutageReport(Protocol):
+    """Where an outage met here is told (the worker's ``Health``): a worker waiting in place is
+    busy, so its idle probe is not what marks the store down for ``/readyz``."""
+
+    def failed(self, error: UnavailableError) -> None: ...
+
+    def succeeded(self, *names: Dependency) -> None: ...
+
+
+class _Unreported:
+    def failed(self, error: UnavailableError) -> None:
+        pass
+
+    def succeeded(self, *names: Dependency) -> None:
+        pass
+
+
+NO_REPORT: OutageReport = _Unreported()
+
+
 async def until_written(
     write: Callable[[], Awaitable[T]],
     *,
     what: str,
+    report: OutageReport = NO_REPORT,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> T:
     """``write()``, repeated while the store is unavailable."""
     failures = 0
     while True:
         try:
-            return await write()
+            written = await write()
         except UnavailableError as exc:
+            report.failed(exc)
             failures += 1
             if failures == 1:
                 log.warning("cannot write %s, keeping it and retrying until the store is back: %s", what, exc)
             delay = min(MAX_DELAY_S, FIRST_DELAY_S * 2.0 ** min(failures - 1, 16))
             await sleep(delay * random.uniform(0.5, 1.0))
+            continue
+        if failures:
+            report.succeeded("store")
+        return written

@@ -47,6 +47,7 @@ from .keys import result_key
 from .lease import ClaimLost, Sleep, snapshot_lease
 from .lifecycle import Finished, Pause, Write, decide, new_claim
 from .observed import ended
+from .outage import NO_REPORT, OutageReport
 from .sealing import pause_digest
 from .snapshots import Loaded, Snapshots
 from .spec import RunSpec, RunSpecs
@@ -80,15 +81,20 @@ class Steps:
         self.owner = owner  # this worker, as named in the claims it holds
         self.lease = lease
         self.sleep = sleep  # on ``clock``'s time: the lease renewal timer
+        self.outages: OutageReport = NO_REPORT  # the worker's Health, once a worker runs these
 
     async def journal(self, run_id: str, step: int) -> Journal:
-        return await Journal.open(self.snapshots.store, self.snapshots.sealer, run_id, step)
+        journal = await Journal.open(self.snapshots.store, self.snapshots.sealer, run_id, step)
+        journal.outages = self.outages
+        return journal
 
     async def claiming_journal(self, run_id: str, step: int) -> Journal:
         """The journal, with this worker's claim on the step created in the same round trip."""
         snapshots = self.snapshots
         claim = (self.owner, self.clock, self.lease)
-        return await Journal.open_claiming(snapshots.store, snapshots.sealer, run_id, step, claim)
+        journal = await Journal.open_claiming(snapshots.store, snapshots.sealer, run_id, step, claim)
+        journal.outages = self.outages
+        return journal
 
     async def advance(
         self,
