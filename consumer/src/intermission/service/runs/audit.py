@@ -10,6 +10,8 @@ step removed or swapped breaks the parent chain, and an older copy put back is a
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 from intermission_schemas import DecodeError, RunResult, Snapshot
 
@@ -82,8 +84,10 @@ async def audit_run(store: SnapshotStore, sealer: Sealer, run_id: str) -> RunAud
                     return ended(problem)
                 steps.append(_result_step(key, result, body))
         # Journal entries and claims: the worker opens each one it reads, and refuses a bad seal.
-        for key in sorted(keys - {snapshot_key(run_id, n + 1) for n in range(len(chain))}):
-            if key != result_key(run_id) and (stored := await store.get(key)) is not None:
+        steps_read = {result_key(run_id), *(snapshot_key(run_id, n + 1) for n in range(len(chain)))}
+        others = sorted(keys - steps_read)
+        for key, stored in zip(others, await asyncio.gather(*map(store.get, others)), strict=True):
+            if stored is not None:  # removed meanwhile: nothing left to refuse
                 sealer.open(key, stored.data)
     except (TamperedSnapshotError, DecodeError) as exc:
         return ended(str(exc))
