@@ -183,6 +183,8 @@ class Harness:
     ) -> Runs:
         """A fresh Runs: what a new worker process would build."""
         options: dict[str, Any] = {"clock": clock} if clock else {}
+        if hasattr(clock, "sleep"):  # a test's Clock: the lease timer runs on it too
+            options["sleep"] = clock.sleep
         return Runs(
             ai=ai or self.ai,
             store=store or self.backend.store,

@@ -10,10 +10,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from harness import Harness, approve
+from fakeclock import Clock
+from harness import Harness, RealBackend, approve
 from intermission import Intermission, ScriptedModel, ToolContext
 from intermission.errors import StoreUnavailableError
-from intermission.service import Record, Sealer, snapshot_key
+from intermission.service import Record, Sealer, Topics, snapshot_key
+from intermission.service.runs.keys import journal_claim_key
 from intermission_schemas import (
     ResumeRejected,
     RunCompleted,
@@ -21,7 +23,11 @@ from intermission_schemas import (
     decode_snapshot,
 )
 from pydantic import BaseModel
+from realservices import S3Service
+from realservices.kafka import fast_consumer_kwargs
+from realservices.plugin import S3Bucket
 from service_app import scripted
+from storecount import CountingStore
 
 
 class Transfer(BaseModel):
@@ -72,11 +78,56 @@ async def _paused(harness: Harness, app: GatedApp) -> tuple[str, str]:
     return run_id, raised.interrupts[0].ref
 
 
+LEASE = timedelta(seconds=0.4)  # on an injected clock: sets how often a waiter looks, in real time
+
+
+class ClaimTraffic(CountingStore):
+    """Wakes the test on each renewal (replace) and each look (get) of the claim at ``key``."""
+
+    def __init__(self, inner: Any, key: str) -> None:
+        super().__init__(inner)
+        self.key = key
+        self.changed = asyncio.Condition()
+
+    async def replace(self, key: str, data: bytes, etag: str) -> str:
+        etag = await super().replace(key, data, etag)
+        await self._notify(key)
+        return etag
+
+    async def get(self, key: str) -> Any:
+        found = await super().get(key)
+        await self._notify(key)
+        return found
+
+    async def _notify(self, key: str) -> None:
+        if key == self.key:
+            async with self.changed:
+                self.changed.notify_all()
+
+    def count(self, method: str) -> int:
+        return self.requests.count((method, self.key))
+
+    async def until(self, method: str, at_least: int) -> None:
+        async with asyncio.timeout(30), self.changed:
+            await self.changed.wait_for(lambda: self.count(method) >= at_least)
+
+
+async def _owner_works_past_its_lease(clock: Clock, claim: ClaimTraffic) -> None:
+    """Two leases pass on the clock, half a lease at a time. Each time the owner's renewal timer
+    fires and its renewal is stored, then the waiting worker looks again."""
+    for _ in range(4):
+        renewals, looks = claim.count("replace"), claim.count("get")
+        clock.now += LEASE / 2
+        await claim.until("replace", renewals + 1)
+        await claim.until("get", looks + 2)  # one look at least after the renewal
+
+
 async def test_a_redelivered_resume_waits_for_the_live_owner_and_runs_nothing(harness: Harness) -> None:
-    app = GatedApp()
+    app, clock = GatedApp(), Clock()
     run_id, ref = await _paused(harness, app)
-    first = harness.runs(ai=app.ai, owner="first", lease=timedelta(seconds=2))
-    second = harness.runs(ai=app.ai, owner="second", lease=timedelta(seconds=2))
+    claim = ClaimTraffic(harness.backend.store, snapshot_key(run_id, 1))
+    first = harness.runs(ai=app.ai, owner="first", lease=LEASE, clock=clock, store=claim)
+    second = harness.runs(ai=app.ai, owner="second", lease=LEASE, clock=clock, store=claim)
     event = approve(run_id, ref)
     app.gate.clear()
     owner = asyncio.create_task(first.on_resume(event))
@@ -84,7 +135,7 @@ async def test_a_redelivered_resume_waits_for_the_live_owner_and_runs_nothing(ha
     # The same record, redelivered to another worker after a rebalance, while the owner runs
     # the tool for longer than a lease: renewals keep the claim, the second worker waits.
     redelivered = asyncio.create_task(second.on_resume(event))
-    await asyncio.sleep(3)
+    await _owner_works_past_its_lease(clock, claim)
     assert not redelivered.done()
     app.gate.set()
     await asyncio.wait_for(asyncio.gather(owner, redelivered), 20)
@@ -240,11 +291,18 @@ class FlakyStore:
         self.up = asyncio.Event()
         self.up.set()
         self.refused = 0
+        self._refusal = asyncio.Event()
 
     async def _check(self) -> None:
         if not self.up.is_set():
             self.refused += 1
+            self._refusal.set()
             raise StoreUnavailableError("connection refused (test outage)")
+
+    async def refused_at_least(self, count: int) -> None:
+        while self.refused < count:
+            self._refusal.clear()
+            await self._refusal.wait()
 
     async def create(self, key: str, data: bytes) -> str:
         await self._check()
@@ -290,6 +348,68 @@ async def test_a_store_outage_loses_nothing_and_dead_letters_nothing(harness: Ha
     await worker.stop()
     assert harness.dead_letters == []
     assert len(app.calls) == 5
+
+
+async def test_a_tool_that_finishes_during_a_store_outage_runs_once(harness: Harness) -> None:
+    """The tool's effect happened, but its journal entry cannot be written: the worker keeps the
+    output and writes it once the store is back, instead of running the tool again."""
+    app = GatedApp()
+    run_id, ref = await _paused(harness, app)
+    flaky = FlakyStore(harness.backend.store)
+    worker = await harness.start_worker(ai=app.ai, store=flaky)
+    app.gate.clear()
+    await harness.send(harness.backend.topics.resumes, run_id, approve(run_id, ref))
+    async with asyncio.timeout(30):
+        await app.entered.wait()
+    flaky.up.clear()
+    app.gate.set()  # the tool finishes while the store is down
+    async with asyncio.timeout(30):
+        await flaky.refused_at_least(5)  # the journal write, tried again and again
+    assert app.effects == {f"{run_id}:1:{ref}": {"toAccountId": "ABC123", "amount": 100000}}
+    # Busy waiting, yet not ready: /readyz shows the outage the write is waiting out.
+    assert not worker.worker.health.healthy
+    flaky.up.set()
+    await harness.result(run_id, RunCompleted)
+    assert worker.worker.health.healthy
+    await worker.stop()
+    assert harness.dead_letters == []
+    assert app.calls == [f"{run_id}:1:{ref}"]
+
+
+@pytest.mark.kafka
+@pytest.mark.s3
+async def test_a_tool_that_finishes_while_seaweedfs_is_down_30s_runs_once(
+    kafka_bootstrap: str, outage_s3: S3Service, outage_s3_bucket: S3Bucket
+) -> None:
+    """The same on a real SeaweedFS, stopped for 30 s while the tool runs (issue 20, defect 2:
+    the finished tool ran again when S3 returned)."""
+    app = GatedApp()
+    topics = Topics.with_prefix(f"outage-{uuid.uuid4().hex[:8]}-")
+    backend = RealBackend(kafka_bootstrap, outage_s3_bucket, topics, fast_consumer_kwargs())
+    await backend.start()
+    harness = Harness(backend, app.ai)
+    await harness.watch()
+    try:
+        run_id, ref = await _paused(harness, app)
+        worker = await harness.start_worker(ai=app.ai)
+        app.gate.clear()
+        await harness.send(topics.resumes, run_id, approve(run_id, ref))
+        async with asyncio.timeout(60):
+            await app.entered.wait()
+        await asyncio.to_thread(outage_s3.stop_for_outage)
+        app.gate.set()  # the tool finishes while SeaweedFS is down
+        await asyncio.sleep(30)  # the outage itself: real time, as S3 clients see it
+        await asyncio.to_thread(outage_s3.restart)
+        await harness.wait_for(
+            lambda: [r for r in harness.results if r.run_id == run_id and isinstance(r, RunCompleted)],
+            within=120,
+        )
+        await worker.stop()
+        assert harness.dead_letters == []
+        assert app.calls == [f"{run_id}:1:{ref}"]
+        assert list(app.effects) == [f"{run_id}:1:{ref}"]
+    finally:
+        await harness.close()
 
 
 async def test_stop_lets_a_slow_tool_finish_and_commits_it(harness: Harness) -> None:
@@ -410,12 +530,14 @@ async def test_a_first_run_redelivered_while_its_owner_works_runs_its_tools_once
         messages=[Message(role="user", content=[TextPart("what is my balance?")])],
         tools=["lookup"],
     )
-    first = harness.runs(ai=ai, owner="first", lease=timedelta(seconds=2))
-    second = harness.runs(ai=ai, owner="second", lease=timedelta(seconds=2))
+    clock = Clock()
+    claim = ClaimTraffic(harness.backend.store, journal_claim_key(run_id, 0))
+    first = harness.runs(ai=ai, owner="first", lease=LEASE, clock=clock, store=claim)
+    second = harness.runs(ai=ai, owner="second", lease=LEASE, clock=clock, store=claim)
     owner = asyncio.create_task(first.on_request(request))
     await asyncio.wait_for(entered.wait(), 10)
     redelivered = asyncio.create_task(second.on_request(request))
-    await asyncio.sleep(3)  # longer than a lease: the owner's renewals keep it
+    await _owner_works_past_its_lease(clock, claim)  # the owner's renewals keep it
     assert not redelivered.done()
     gate.set()
     await asyncio.wait_for(asyncio.gather(owner, redelivered), 20)

@@ -282,7 +282,8 @@ def audit(
     prefix: Prefix = None,
     s3_endpoint_url: Endpoint = None,
 ) -> None:
-    """Check every stored step's seal and parent link; exit 1 when the chain is broken."""
+    """Check every stored object's seal (journal entries too), each step's parent link, and for
+    rolled-back pauses, as the worker does; exit 1 when anything is wrong."""
     settings = store_settings(bucket, prefix, s3_endpoint_url)
     result = with_store(settings, lambda store, sealer: _audit(store, sealer, run_id))
     _print_audit(result)

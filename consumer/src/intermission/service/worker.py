@@ -84,6 +84,7 @@ class Worker:
         self.publisher: Publisher = runs.publisher
         self.observer = observer
         self.health = health or Health(observer)
+        runs.report_outages(self.health)  # a journal write waiting out an outage in place
         self._slots = asyncio.Semaphore(max_in_flight)
         # Incoming records over this are dead-lettered. A dead letter is kept smaller by the
         # record format's framing, so it fits any topic that takes such records.

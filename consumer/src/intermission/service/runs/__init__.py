@@ -9,18 +9,20 @@
     signatures.py  signed answers, and whom each key may speak for
     lease.py       a claim's lease, renewed while its owner works
     journal.py     a step's finished model replies and tool outputs
+    outage.py      journal writes kept and retried in place while the store is down
     expiry.py      pauses nobody answered: the sweep and the policies
     steps.py       one step of a run: generate, then store and announce the outcome
     announce.py    the events the worker publishes
     snapshots.py   stored steps, read and written by conditional write
     keys.py        the key layout in the bucket
     sealing.py     seals and pause digests (tamper evidence)
-    audit.py       walking a run's chain of steps
+    audit.py       every check the worker makes on a run's stored objects, made on all
     index.py       the run index: a marker per run state, for listing at any scale
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
@@ -36,6 +38,8 @@ from ..tracing import TracedPublisher, TracedStore
 from .announce import Announcer
 from .claims import Claims
 from .expiry import Expiry
+from .lease import Sleep
+from .outage import OutageReport
 from .requests import Requests
 from .sealing import Sealer
 from .signatures import AnswerKeys
@@ -61,6 +65,7 @@ class Runs:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         owner: str | None = None,
         lease: timedelta = timedelta(seconds=30),
+        sleep: Sleep = asyncio.sleep,
         tokens: ResumeTokens | None = None,
         answer_keys: AnswerKeys | None = None,
         observer: Observer = NO_OBSERVER,
@@ -76,12 +81,17 @@ class Runs:
             clock=clock,
             owner=owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
             lease=lease,
+            sleep=sleep,  # the lease timer, on ``clock``'s time
             observer=observer,
         )
         self._steps = steps
         self._requests = Requests(steps)
         self._expiry = Expiry(steps)
         self._claims = Claims(steps, self._expiry, answer_keys)
+
+    def report_outages(self, report: OutageReport) -> None:
+        """Tell ``report`` (the worker's Health) of store outages a step waits out in place."""
+        self._steps.outages = report
 
     async def on_request(self, request: GenerateRequest) -> None:
         await self._requests.handle(request)

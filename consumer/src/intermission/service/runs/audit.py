@@ -1,18 +1,26 @@
-"""Audit a run: check every stored step's seal and that each one names its parent correctly.
+"""Audit a run: every check the worker makes on a run's stored objects, made on all of them.
 
-A replay tool reads the run back with this before trusting it: a snapshot rewritten without the
-key fails its seal, and a step removed or swapped breaks the parent chain.
+A replay tool reads the run back with this before trusting it. The checks are the worker's own,
+not copies: each step is read through `Snapshots` (its seal, and that it holds this run's step
+at this key), a pause left pending under a stored next step is `lifecycle.rolled_back`, and each
+journal entry and claim must open with the seal keys as the worker's reads of them do. So a
+snapshot rewritten or resealed without the key (or with a key not in the ring) fails its seal, a
+step removed or swapped breaks the parent chain, and an older copy put back is a rollback.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
-from intermission_schemas import DecodeError, decode_run_result, decode_snapshot
+from intermission_schemas import DecodeError, RunResult, Snapshot
 
 from ...errors import TamperedSnapshotError
 from ..ports import SnapshotStore
 from .keys import result_key, run_prefix, snapshot_key
+from .lifecycle import Pause, rolled_back
 from .sealing import Sealer, pause_digest, sha256_hex
+from .snapshots import Snapshots
 
 
 class AuditedStep(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,59 +44,51 @@ class RunAudit(msgspec.Struct, frozen=True, kw_only=True):
 
 async def audit_run(store: SnapshotStore, sealer: Sealer, run_id: str) -> RunAudit:
     steps: list[AuditedStep] = []
-    parent: str | None = None
     forked_from: str | None = None
 
     def ended(problem: str | None) -> RunAudit:
         return RunAudit(run_id=run_id, steps=steps, problem=problem, forked_from=forked_from)
 
+    snapshots = Snapshots(store, sealer)
     keys = set(await store.list(run_prefix(run_id)))
-    version = 1
     try:
-        while snapshot_key(run_id, version) in keys:
-            key = snapshot_key(run_id, version)
-            stored = await store.get(key)
-            if stored is None:
+        chain: list[Snapshot] = []
+        while snapshot_key(run_id, len(chain) + 1) in keys:
+            key = snapshot_key(run_id, len(chain) + 1)
+            loaded = await snapshots.load(run_id, len(chain) + 1)
+            if loaded is None:
                 return ended(f"{key} vanished while auditing")
-            body = sealer.open(key, stored.data)
-            snapshot = decode_snapshot(body)
-            if version == 1 and FORKED_FROM in snapshot.request.tags:
+            snapshot = loaded.snapshot
+            if not chain and FORKED_FROM in snapshot.request.tags:
                 # A fork's first step follows the pause it was forked from, in another run.
                 forked_from = snapshot.request.tags[FORKED_FROM]
-                parent = await _fork_parent(store, sealer, forked_from)
+                parent = await _fork_parent(snapshots, forked_from)
+            else:
+                parent = pause_digest(chain[-1]) if chain else None
             if snapshot.parent_sha256 != parent:
                 return ended(f"{key} does not follow the step before it")
-            if snapshot.run_id != run_id or snapshot.snapshot_version != version:
-                return ended(f"{key} holds another step's content")
-            parent = pause_digest(snapshot)
-            steps.append(
-                AuditedStep(
-                    key=key,
-                    version=version,
-                    status=snapshot.status,
-                    sha256=parent,
-                    parent_sha256=snapshot.parent_sha256,
-                )
-            )
-            version += 1
+            if chain and (problem := _rolled_back(run_id, chain[-1])) is not None:
+                return ended(problem)
+            chain.append(snapshot)
+            steps.append(_step(key, snapshot))
         if result_key(run_id) in keys:
             key = result_key(run_id)
             stored = await store.get(key)
             if stored is not None:
-                body = sealer.open(key, stored.data)
-                result = decode_run_result(body)
+                result, body = snapshots.open_result(run_id, stored.data)
+                last = pause_digest(chain[-1]) if chain else None
                 # A run that failed before its first pause has a result with no parent.
-                if result.parent_sha256 != parent and not (result.parent_sha256 is None and version == 1):
+                if result.parent_sha256 != last and not (result.parent_sha256 is None and not chain):
                     return ended(f"{key} does not follow the last pause")
-                steps.append(
-                    AuditedStep(
-                        key=key,
-                        version=0,
-                        status=type(result.completed).__name__,
-                        sha256=sha256_hex(body),
-                        parent_sha256=result.parent_sha256,
-                    )
-                )
+                if chain and (problem := _rolled_back(run_id, chain[-1])) is not None:
+                    return ended(problem)
+                steps.append(_result_step(key, result, body))
+        # Journal entries and claims: the worker opens each one it reads, and refuses a bad seal.
+        steps_read = {result_key(run_id), *(snapshot_key(run_id, n + 1) for n in range(len(chain)))}
+        others = sorted(keys - steps_read)
+        for key, stored in zip(others, await asyncio.gather(*map(store.get, others)), strict=True):
+            if stored is not None:  # removed meanwhile: nothing left to refuse
+                sealer.open(key, stored.data)
     except (TamperedSnapshotError, DecodeError) as exc:
         return ended(str(exc))
     if not steps:
@@ -96,15 +96,40 @@ async def audit_run(store: SnapshotStore, sealer: Sealer, run_id: str) -> RunAud
     return ended(None)
 
 
+def _rolled_back(run_id: str, continued: Snapshot) -> str | None:
+    """The worker's rollback check, for a pause whose next step is stored."""
+    tampered = rolled_back(Pause(snapshot=continued, continued=True))
+    if tampered is None:
+        return None
+    return f"{snapshot_key(run_id, continued.snapshot_version)} {tampered.detail}"
+
+
+def _step(key: str, snapshot: Snapshot) -> AuditedStep:
+    return AuditedStep(
+        key=key,
+        version=snapshot.snapshot_version,
+        status=snapshot.status,
+        sha256=pause_digest(snapshot),
+        parent_sha256=snapshot.parent_sha256,
+    )
+
+
+def _result_step(key: str, result: RunResult, body: bytes) -> AuditedStep:
+    return AuditedStep(
+        key=key,
+        version=0,
+        status=type(result.completed).__name__,
+        sha256=sha256_hex(body),
+        parent_sha256=result.parent_sha256,
+    )
+
+
 # The tag a fork's request carries: the run and pause it was forked from, "{run_id}@{version}".
 FORKED_FROM = "intermission.forkedFrom"
 
 
-async def _fork_parent(store: SnapshotStore, sealer: Sealer, forked_from: str) -> str | None:
+async def _fork_parent(snapshots: Snapshots, forked_from: str) -> str | None:
     """The pause digest of the pause a fork names (its seal checked), or None if it is gone."""
     run_id, _, version = forked_from.rpartition("@")
-    key = snapshot_key(run_id, int(version)) if version.isdigit() else ""
-    stored = await store.get(key) if key else None
-    if stored is None:
-        return None
-    return pause_digest(decode_snapshot(sealer.open(key, stored.data)))
+    loaded = await snapshots.load(run_id, int(version)) if version.isdigit() else None
+    return None if loaded is None else pause_digest(loaded.snapshot)

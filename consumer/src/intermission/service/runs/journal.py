@@ -5,9 +5,10 @@ once: a record redelivered after a crash, a pause taken over after its claim's l
 snapshot rolled back. Each model reply that asks for tools is written before those tools run,
 and each finished tool call's output is written before the next model call, both by
 conditional create keyed by run, step and position or ref. A later attempt at the step reads
-them back instead of calling the model or the tool again. A tool cut off mid-call has nothing
-in the journal and runs again, with the same ``ctx.idempotency_key`` to hand to the outside
-system.
+them back instead of calling the model or the tool again. A tool cut off mid-call (its worker
+killed before the write) has nothing in the journal and runs again, with the same
+``ctx.idempotency_key`` to hand to the outside system. A store outage does not cut a call off:
+the worker keeps the output and retries its write until the store is back (``outage``).
 
 A final reply (no tool requests) is not journaled: the run's result or next snapshot, written
 right after it, already stands for it.
@@ -30,7 +31,8 @@ from ..._model import ChunkCallback, FinishReason, Model, ModelRequest, ModelRes
 from ..._tools import Tool, ToolContext
 from ..ports import PreconditionFailed, SnapshotStore
 from .keys import journal_claim_key, journal_model_key, journal_prefix, journal_tool_key
-from .lease import Lease, new_claim
+from .lease import Lease, Sleep, new_claim
+from .outage import NO_REPORT, OutageReport, until_written
 from .sealing import Sealer
 
 __all__ = ["Journal"]
@@ -66,6 +68,7 @@ class Journal:
         self.step = step
         self._present = present
         self.replayed = 0  # model replies and tool outputs read back instead of produced
+        self.outages: OutageReport = NO_REPORT  # told of an outage a write waits out here
         # A claim created while the journal was listed (`open_claiming`): (claim, etag), or
         # (claim, None) when that create lost to an existing claim.
         self._first_claim: tuple[Claim, str | None] | None = None
@@ -130,6 +133,8 @@ class Journal:
         clock: Callable[[], datetime],
         duration: timedelta,
         seen_for: Callable[[Claim], timedelta] | None = None,
+        *,
+        sleep: Sleep = asyncio.sleep,
     ) -> Lease | Claim:
         """Claim the step for ``owner``: a Lease to hold while working, or the live Claim of
         another worker that is (or may still be) running it.
@@ -173,7 +178,7 @@ class Journal:
             later = msgspec.structs.replace(mine, lease_until=clock() + duration)
             current[0] = await self.store.replace(key, self.sealer.seal(key, encode(later)), current[0])
 
-        return Lease(renew, duration=duration)
+        return Lease(renew, duration=duration, sleep=sleep)
 
     # -- the model ---------------------------------------------------------------------------
 
@@ -190,7 +195,8 @@ class Journal:
             finish_reason=response.finish_reason,
             usage=response.usage,
         )
-        body = await self._write(journal_model_key(self.run_id, self.step, position), encode(entry))
+        key = journal_model_key(self.run_id, self.step, position)
+        body = await until_written(lambda: self._write(key, encode(entry)), what=key, report=self.outages)
         return _decode_model(body)
 
     # -- tools -------------------------------------------------------------------------------
@@ -213,7 +219,9 @@ class Journal:
             ctx.idempotency_key = journal.idempotency_key(ctx.ref)
             result = await inner(value, ctx)  # ctx.interrupt() raises: a pause is not journaled
             output = tool.output.dump(tool.output.validate(result, f"output of tool {tool.name!r}"))
-            body = await journal._write(key, encode(_ToolEntry(output=output)))
+            entry = encode(_ToolEntry(output=output))
+            # The effect happened: from here on the output is written, never produced again.
+            body = await until_written(lambda: journal._write(key, entry), what=key, report=journal.outages)
             return _tool_entry.decode(body).output
 
         wrapped = copy.copy(tool)

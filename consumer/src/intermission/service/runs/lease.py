@@ -21,11 +21,15 @@ from ..ports import PreconditionFailed
 from .lifecycle import Lost, Pause, Renewal, Write, decide, new_claim
 from .snapshots import Loaded, Snapshots
 
-__all__ = ["ClaimLost", "ClaimWatch", "Lease", "new_claim", "snapshot_lease", "wait_interval"]
+__all__ = ["ClaimLost", "ClaimWatch", "Lease", "Sleep", "new_claim", "snapshot_lease", "wait_interval"]
 
 log = logging.getLogger("intermission.worker")
 
 T = TypeVar("T")
+
+# Waits on the clock the worker was given: asyncio.sleep in production, a test's clock in tests,
+# so a lease is renewed on the same time its expiry is measured on.
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class ClaimWatch:
@@ -70,9 +74,12 @@ class Lease:
     PreconditionFailed when the claim is no longer this worker's.
     """
 
-    def __init__(self, renew: Callable[[], Awaitable[None]], *, duration: timedelta) -> None:
+    def __init__(
+        self, renew: Callable[[], Awaitable[None]], *, duration: timedelta, sleep: Sleep = asyncio.sleep
+    ) -> None:
         self._renew_claim = renew
         self.duration = duration
+        self._sleep = sleep
         self._lost = False
 
     async def hold(self, work: Coroutine[Any, Any, T]) -> T:
@@ -92,7 +99,7 @@ class Lease:
     async def _renew(self, task: asyncio.Future[Any]) -> None:
         interval = self.duration.total_seconds() / 3
         while not task.done():
-            await asyncio.sleep(interval)
+            await self._sleep(interval)
             try:
                 await self._renew_claim()
             except PreconditionFailed:
@@ -107,7 +114,13 @@ class Lease:
 
 
 def snapshot_lease(
-    snapshots: Snapshots, claimed: Loaded, *, owner: str, duration: timedelta, clock: Callable[[], datetime]
+    snapshots: Snapshots,
+    claimed: Loaded,
+    *,
+    owner: str,
+    duration: timedelta,
+    clock: Callable[[], datetime],
+    sleep: Sleep = asyncio.sleep,
 ) -> tuple[Lease, Callable[[], Loaded]]:
     """A lease on a claimed pause, and a way to read the pause as last written (its etag)."""
     current = [claimed]
@@ -125,4 +138,4 @@ def snapshot_lease(
             case _:
                 raise AssertionError(f"a renewal decided {decision!r}")
 
-    return Lease(renew, duration=duration), lambda: current[0]
+    return Lease(renew, duration=duration, sleep=sleep), lambda: current[0]

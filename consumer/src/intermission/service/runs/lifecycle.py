@@ -54,6 +54,7 @@ __all__ = [
     "Write",
     "decide",
     "new_claim",
+    "rolled_back",
 ]
 
 
@@ -210,8 +211,8 @@ def _answer(pause: Pause, event: Answer, *, now: datetime, owner: str, lease: ti
         return Reject(
             reason="stale", detail=f"pause {snapshot.snapshot_version} is already {snapshot.status}"
         )
-    if pause.continued:
-        return Tampered(detail="is pending, but its next step is stored (rolled back)")
+    if (tampered := rolled_back(pause)) is not None:
+        return tampered
     if pause.ended:
         return Reject(reason="stale", detail=f"run {snapshot.run_id!r} has ended")
     if snapshot.expires_at is not None and now >= snapshot.expires_at:
@@ -221,6 +222,15 @@ def _answer(pause: Pause, event: Answer, *, now: datetime, owner: str, lease: ti
             expire_first=True,
         )
     return Check()
+
+
+def rolled_back(pause: Pause) -> Tampered | None:
+    """A pause still pending although its next step is stored: an older copy was put back (its
+    seal holds, and status is outside the digest the chain checks). The worker refuses to answer
+    it; ``audit_run`` reports it."""
+    if pause.snapshot.status == "pending" and pause.continued:
+        return Tampered(detail="is pending, but its next step is stored (rolled back)")
+    return None
 
 
 def _collected(

@@ -43,7 +43,11 @@ class Requests:
             if await self._repeat_if_done(request, result, first):
                 return
             claimed = await journal.claim(
-                steps.owner, steps.clock, steps.lease, lambda held: self._watch.seen_for(request.run_id, held)
+                steps.owner,
+                steps.clock,
+                steps.lease,
+                lambda held: self._watch.seen_for(request.run_id, held),
+                sleep=steps.sleep,
             )
             if isinstance(claimed, Lease):
                 break

@@ -107,12 +107,17 @@ class Snapshots:
     async def load_result(self, run_id: str) -> RunResult | None:
         key = result_key(run_id)
         stored = await self.store.get(key)
-        if stored is None:
-            return None
-        result = decode_run_result(self.sealer.open(key, stored.data))
+        return None if stored is None else self.open_result(run_id, stored.data)[0]
+
+    def open_result(self, run_id: str, data: bytes) -> tuple[RunResult, bytes]:
+        """The run's stored end and its body, once its seal is checked and it is shown to be
+        this run's (TamperedSnapshotError otherwise)."""
+        key = result_key(run_id)
+        body = self.sealer.open(key, data)
+        result = decode_run_result(body)
         if result.run_id != run_id:
             raise TamperedSnapshotError(key, f"holds the result of run {result.run_id!r}")
-        return result
+        return result, body
 
     async def create_result(
         self, result: RunResult, *, alongside: Callable[[RunResult], Awaitable[None]] | None = None

@@ -8,6 +8,7 @@ finds the stored object and publishes it again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -43,9 +44,10 @@ from ..tracing import current_trace_context, mark_failed, resuming
 from .announce import Announcer
 from .journal import Journal
 from .keys import result_key
-from .lease import ClaimLost, snapshot_lease
+from .lease import ClaimLost, Sleep, snapshot_lease
 from .lifecycle import Finished, Pause, Write, decide, new_claim
 from .observed import ended
+from .outage import NO_REPORT, OutageReport
 from .sealing import pause_digest
 from .snapshots import Loaded, Snapshots
 from .spec import RunSpec, RunSpecs
@@ -67,6 +69,7 @@ class Steps:
         clock: Callable[[], datetime],
         owner: str,
         lease: timedelta,
+        sleep: Sleep = asyncio.sleep,
         observer: Observer = NO_OBSERVER,
     ) -> None:
         self.ai = ai
@@ -77,15 +80,21 @@ class Steps:
         self.clock = clock
         self.owner = owner  # this worker, as named in the claims it holds
         self.lease = lease
+        self.sleep = sleep  # on ``clock``'s time: the lease renewal timer
+        self.outages: OutageReport = NO_REPORT  # the worker's Health, once a worker runs these
 
     async def journal(self, run_id: str, step: int) -> Journal:
-        return await Journal.open(self.snapshots.store, self.snapshots.sealer, run_id, step)
+        journal = await Journal.open(self.snapshots.store, self.snapshots.sealer, run_id, step)
+        journal.outages = self.outages
+        return journal
 
     async def claiming_journal(self, run_id: str, step: int) -> Journal:
         """The journal, with this worker's claim on the step created in the same round trip."""
         snapshots = self.snapshots
         claim = (self.owner, self.clock, self.lease)
-        return await Journal.open_claiming(snapshots.store, snapshots.sealer, run_id, step, claim)
+        journal = await Journal.open_claiming(snapshots.store, snapshots.sealer, run_id, step, claim)
+        journal.outages = self.outages
+        return journal
 
     async def advance(
         self,
@@ -114,7 +123,7 @@ class Steps:
         step under a renewed lease, then mark it resolved. Returns quietly if another worker
         takes the pause over meanwhile: it finishes the step."""
         lease, current = snapshot_lease(
-            self.snapshots, claimed, owner=self.owner, duration=self.lease, clock=self.clock
+            self.snapshots, claimed, owner=self.owner, duration=self.lease, clock=self.clock, sleep=self.sleep
         )
         try:
             await lease.hold(self._continue(claimed, journal))

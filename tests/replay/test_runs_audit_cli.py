@@ -1,0 +1,65 @@
+"""`intermission runs audit` reports the tampering the worker refuses, on real Kafka + SeaweedFS:
+a rolled-back pause, and a journal entry resealed without the key. Exit 1, and the problem."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from conftest import TOOLS, answer, cli_env
+from harness import Harness
+from intermission.cli import app
+from intermission.service import Sealer, snapshot_key
+from intermission.service.runs.keys import journal_prefix
+from intermission_schemas import RunCompleted
+from realservices.plugin import S3Bucket
+from typer.testing import CliRunner, Result
+
+pytestmark = [pytest.mark.kafka, pytest.mark.s3]
+
+
+async def _audit(env: dict[str, str], run_id: str) -> Result:
+    return await asyncio.to_thread(CliRunner().invoke, app, ["runs", "audit", run_id], env=env)
+
+
+async def _put(harness: Harness, key: str, data: bytes) -> bytes:
+    """Replace ``key`` with ``data``; returns what was there."""
+    stored = await harness.backend.store.get(key)
+    assert stored is not None
+    await harness.backend.store.replace(key, data, stored.etag)
+    return stored.data
+
+
+async def test_runs_audit_reports_a_rollback_and_a_keyless_reseal(
+    harness: Harness, s3_bucket: S3Bucket
+) -> None:
+    env = cli_env(s3_bucket, harness.backend.bootstrap, harness.backend.topics)
+    worker = await harness.start_worker()
+    try:
+        await harness.submit("audited", "order 3", tools=TOOLS)
+        await harness.approval("audited")
+        pending = await harness.backend.store.get(snapshot_key("audited", 1))
+        assert pending is not None
+        await answer(harness, "audited", "S", "alice")
+        await harness.result("audited", RunCompleted)
+    finally:
+        await worker.stop()
+    intact = await _audit(env, "audited")
+    assert intact.exit_code == 0, intact.output
+    assert "audit: intact" in intact.output
+
+    resolved = await _put(harness, snapshot_key("audited", 1), pending.data)
+    rolled_back = await _audit(env, "audited")
+    assert rolled_back.exit_code == 1, rolled_back.output
+    assert "audit: BROKEN" in rolled_back.output
+    assert "rolled back" in " ".join(rolled_back.output.split())
+    await _put(harness, snapshot_key("audited", 1), resolved)
+
+    model = next(k for k in await harness.backend.store.list(journal_prefix("audited", 0)) if "/model-" in k)
+    stored = await harness.backend.store.get(model)
+    assert stored is not None
+    body = Sealer(b"test-key").open(model, stored.data)
+    await _put(harness, model, Sealer(None).seal(model, body))
+    resealed = await _audit(env, "audited")
+    assert resealed.exit_code == 1, resealed.output
+    assert "does not match its seal" in " ".join(resealed.output.split())
