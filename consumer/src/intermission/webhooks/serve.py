@@ -91,7 +91,9 @@ async def run_webhooks(
                 f"{settings.webhooks_group_id}.{sub.id}",
                 security=security,
                 client_id="intermission-webhooks",
-                consumer_options=consumer_options,
+                # A new subscription starts at the end: it is for pauses from now on, not for
+                # every pause the topic still holds. Once committed, the group resumes there.
+                consumer_options={"auto_offset_reset": "latest", **(consumer_options or {})},
             )
 
             async def revoked(partitions: frozenset[tuple[str, int]], lane: Lane = lane) -> None:
