@@ -41,12 +41,13 @@ def subscription(
     id: str = "tickets",
     tools: tuple[str, ...] = (),
     tags: dict[str, str] | None = None,
+    approvers: tuple[str, ...] = (),
     outcomes: bool = False,
 ) -> Subscription:
     return Subscription(
         id=id,
         url=url,
         secret=SECRET,
-        filter=SubscriptionFilter(tools=tools, tags=tags or {}),
+        filter=SubscriptionFilter(tools=tools, tags=tags or {}, approvers=approvers),
         outcomes=outcomes,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from events_kit import completed, raised, subscription
 from intermission.webhooks import matches
 from intermission_schemas import ResumeRejected
@@ -19,6 +20,14 @@ def test_tools_and_tags_must_all_match() -> None:
     assert not matches(payments, raised(tool="askQuestion", tags={"team": "payments"}))
     assert not matches(payments, raised(tool="transferMoney", tags={"team": "support"}))
     assert not matches(payments, raised(tool="transferMoney"))
+
+
+def test_approvers_match_those_the_run_names() -> None:
+    finance = subscription(approvers=("@finance", "bob"))
+    assert matches(finance, msgspec.structs.replace(raised(), approvers=["alice", "@finance"]))
+    assert not matches(finance, msgspec.structs.replace(raised(), approvers=["alice"]))
+    assert not matches(finance, raised())  # named nobody: for subscriptions without approvers
+    assert matches(subscription(), msgspec.structs.replace(raised(), approvers=["alice"]))
 
 
 def test_outcomes_only_when_subscribed_and_on_tags() -> None:

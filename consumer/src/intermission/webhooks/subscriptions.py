@@ -4,7 +4,7 @@
       - id: tickets
         url: https://tickets.example.com/hooks/intermission
         secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
-        filter: {tools: [transferMoney], tags: {team: payments}}
+        filter: {tools: [transferMoney], tags: {team: payments}, approvers: ["@finance"]}
         outcomes: true   # RunCompleted, RunFailed, ResumeRejected as well as InterruptRaised
 
 A file that is not right (not YAML/JSON, a URL that is not http(s), a missing or malformed
@@ -35,6 +35,8 @@ class SubscriptionFilter(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
 
     tools: tuple[str, ...] = ()  # an interrupt of one of these tools
     tags: dict[str, str] = {}  # every one of these run tags, with this value
+    # a run that names one of these among its approvers (names and @groups, as written)
+    approvers: tuple[str, ...] = ()
 
 
 class Subscription(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
