@@ -23,6 +23,7 @@ __all__ = ["Attempt", "Delivered", "Permanent", "Retryable", "Sender", "signed_h
 
 _RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 _MAX_RETRY_AFTER = 86_400.0
+_ERROR_BYTES = 200
 
 
 class Delivered(msgspec.Struct, frozen=True):
@@ -68,19 +69,33 @@ class Sender:
     async def attempt(self, subscription: Subscription, msg_id: str, body: bytes) -> Attempt:
         headers = signed_headers(subscription.secret, msg_id, self._now(), body)
         try:
-            async with asyncio.timeout(self._timeout):
-                response = await self._client.post(subscription.url, content=body, headers=headers)
+            async with (
+                asyncio.timeout(self._timeout),
+                self._client.stream("POST", subscription.url, content=body, headers=headers) as response,
+            ):
+                status = response.status_code
+                # Only the start of a refusal's body, for the error: a receiver's answer is not
+                # ours to hold whole in memory.
+                head = b"" if 200 <= status < 300 else await _start_of(response)
         except TimeoutError:
             return Retryable(f"no answer within {self._timeout:g} s")
         except httpx.HTTPError as exc:
             return Retryable(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-        status = response.status_code
         if 200 <= status < 300:
             return Delivered(status)
-        error = f"HTTP {status}: {response.text[:200]}"
+        error = f"HTTP {status}: {head.decode('utf-8', 'replace')}"
         if status >= 500 or status in _RETRYABLE_4XX:
             return Retryable(error, _retry_after(response.headers.get("retry-after"), self._now()))
         return Permanent(error)
+
+
+async def _start_of(response: httpx.Response) -> bytes:
+    head = b""
+    async for chunk in response.aiter_bytes():
+        head += chunk
+        if len(head) >= _ERROR_BYTES:
+            break
+    return head[:_ERROR_BYTES]
 
 
 def _retry_after(value: str | None, now: datetime) -> float | None:
