@@ -8,6 +8,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from intermission.inbox.serve import serve_inbox
 from intermission.service.adapters.kafka import KafkaPublisher, KafkaSubscription
@@ -23,6 +24,7 @@ from intermission_schemas import GenerateRequest, Message, RunCompleted, TextPar
 from pydantic import SecretStr
 from realservices.kafka import fast_consumer_kwargs
 from realservices.plugin import S3Bucket
+from receiver_kit import SECRET
 
 
 def settings_for(bootstrap: str) -> Settings:
@@ -40,6 +42,19 @@ def settings_for(bootstrap: str) -> Settings:
         webhooks_timeout_seconds=5.0,
         health_port=0,
     )
+
+
+def command_environment(settings: Settings, hooks: Path, url: str) -> dict[str, str]:
+    """Variables for `intermission webhooks` and `dlq webhooks` on ``settings``' brokers and
+    topics, with a subscriptions file at ``hooks`` naming one subscription, "tickets", at ``url``."""
+    hooks.write_text(f"subscriptions:\n  - {{id: tickets, url: '{url}', secret: {SECRET}}}\n")
+    assert settings.bootstrap_servers is not None
+    return {
+        "INTERMISSION_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "INTERMISSION_TOPIC_PREFIX": settings.topic_prefix,
+        "INTERMISSION_WEBHOOKS_FILE": str(hooks),
+        "INTERMISSION_WEBHOOKS_GROUP_ID": settings.webhooks_group_id,
+    }
 
 
 def transfer(run_id: str) -> GenerateRequest:

@@ -17,8 +17,8 @@ from intermission.service.wiring.serve import create_topics
 from intermission.webhooks import webhook_id
 from intermission_producer import KafkaTransport
 from intermission_schemas import encode
-from real_kit import settings_for
-from receiver_kit import SECRET, Receiver, serving
+from real_kit import command_environment, settings_for
+from receiver_kit import Receiver, serving
 
 pytestmark = [pytest.mark.kafka]
 
@@ -38,14 +38,9 @@ async def test_the_dispatcher_process_delivers_and_stops_on_sigterm(
     receiver = Receiver()
     port = _free_port()
     async with serving(receiver.app) as served:
-        hooks = tmp_path / "hooks.yaml"
-        hooks.write_text(f"subscriptions:\n  - {{id: tickets, url: '{served.url}', secret: {SECRET}}}\n")
         env = {
             **os.environ,
-            "INTERMISSION_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "INTERMISSION_TOPIC_PREFIX": settings.topic_prefix,
-            "INTERMISSION_WEBHOOKS_FILE": str(hooks),
-            "INTERMISSION_WEBHOOKS_GROUP_ID": settings.webhooks_group_id,
+            **command_environment(settings, tmp_path / "hooks.yaml", served.url),
             "INTERMISSION_HEALTH_HOST": "127.0.0.1",
             "INTERMISSION_HEALTH_PORT": str(port),
         }

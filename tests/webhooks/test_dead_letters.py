@@ -17,9 +17,9 @@ from intermission.service.wiring.serve import create_topics
 from intermission.webhooks import WebhookMetrics, webhook_id
 from intermission_producer import KafkaTransport
 from intermission_schemas import encode
-from real_kit import Deployment, dispatcher, settings_for
+from real_kit import Deployment, command_environment, dispatcher, settings_for
 from realservices.kafka import fast_consumer_kwargs
-from receiver_kit import SECRET, Receiver, serving
+from receiver_kit import Receiver, serving
 
 pytestmark = [pytest.mark.kafka]
 
@@ -67,12 +67,8 @@ async def test_a_refused_webhook_is_dead_lettered_and_redriven(kafka_bootstrap: 
         )  # no retry of a 4xx
         assert receiver.processed == {}
 
-        hooks = tmp_path / "hooks.yaml"
-        hooks.write_text(f"subscriptions:\n  - {{id: tickets, url: '{served.url}', secret: {SECRET}}}\n")
         env = {
-            "INTERMISSION_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "INTERMISSION_TOPIC_PREFIX": settings.topic_prefix,
-            "INTERMISSION_WEBHOOKS_FILE": str(hooks),
+            **command_environment(settings, tmp_path / "hooks.yaml", served.url),
             "INTERMISSION_INBOX_PUBLIC_URL": "https://inbox.example.com",
         }
         code, out = await _cli("dlq", "webhooks", "list", "--jsonl", env=env)
