@@ -27,7 +27,7 @@ from realservices.plugin import S3Bucket
 from receiver_kit import SECRET
 
 
-def settings_for(bootstrap: str) -> Settings:
+def settings_for(bootstrap: str, *, max_pending: int = 1000) -> Settings:
     prefix = f"hooks-{uuid.uuid4().hex[:8]}."
     return Settings(
         bootstrap_servers=bootstrap,
@@ -40,6 +40,7 @@ def settings_for(bootstrap: str) -> Settings:
         webhooks_retry_base_seconds=0.5,
         webhooks_retry_cap_seconds=4.0,
         webhooks_timeout_seconds=5.0,
+        webhooks_max_pending=max_pending,
         health_port=0,
     )
 
@@ -84,8 +85,10 @@ class Deployment:
 
 
 @contextlib.asynccontextmanager
-async def deployment(bootstrap: str, bucket: S3Bucket) -> AsyncIterator[Deployment]:
-    settings = settings_for(bootstrap)
+async def deployment(
+    bootstrap: str, bucket: S3Bucket, *, max_pending: int = 1000
+) -> AsyncIterator[Deployment]:
+    settings = settings_for(bootstrap, max_pending=max_pending)
     store = S3SnapshotStore(
         bucket=bucket.name,
         prefix="hooks/",
