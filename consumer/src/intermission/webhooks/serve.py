@@ -63,6 +63,8 @@ async def run_webhooks(
     topics = settings.topics
     security = settings.kafka_security()
     metrics = metrics or WebhookMetrics()
+    if settings.inbox_public_url is None:
+        log.warning("INTERMISSION_INBOX_PUBLIC_URL is not set: webhooks carry no answer URLs")
     # Created if missing, on one partition; create it beforehand for more (or for replication).
     await ensure_topics(settings.bootstrap_servers, [settings.webhook_dead_letter_topic], 1, 1, security)
     sources: list[KafkaSubscription] = []
