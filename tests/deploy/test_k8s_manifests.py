@@ -67,17 +67,22 @@ def test_every_manifest_parses_and_kustomize_lists_them_all() -> None:
     assert {_name(o) for o in k8s_objects()} == {
         "ConfigMap/intermission",
         "ConfigMap/intermission-inbox",
+        "ConfigMap/intermission-webhooks",
         "ConfigMap/intermission-worker",
         "Deployment/intermission-inbox",
+        "Deployment/intermission-webhooks",
         "Deployment/intermission-worker",
         "Kustomization/-",
         "NetworkPolicy/intermission-inbox",
         "PodDisruptionBudget/intermission-inbox",
+        "PodDisruptionBudget/intermission-webhooks",
         "PodDisruptionBudget/intermission-worker",
         "ScaledObject/intermission-worker",
         "Secret/intermission",
+        "Secret/intermission-webhooks",
         "Service/intermission-inbox",
         "ServiceAccount/intermission-inbox",
+        "ServiceAccount/intermission-webhooks",
         "ServiceAccount/intermission-worker",
     }
     listed = set(k8s_object("Kustomization")["resources"])
@@ -173,7 +178,7 @@ def test_workers_and_inboxes_share_brokers_topics_bucket_and_app() -> None:
 
 
 def test_secrets_come_from_the_secret_never_from_a_configmap() -> None:
-    secret = k8s_object("Secret")
+    secret = k8s_object("Secret", "intermission")
     for configmap in (o for o in k8s_objects() if o["kind"] == "ConfigMap"):
         assert not set(configmap["data"]) & secret_settings(), configmap["metadata"]["name"]
     for name in deployments():

@@ -5,6 +5,7 @@ IntermissionError                 base of all errors below
 │   ├── UnknownToolError          a tool, interrupt, prompt or model name not registered
 │   ├── SchemaError               a value does not match a schema; `.field` names where
 │   └── SettingsError             a worker setting is missing or invalid; `.variable` names it
+│       └── WebhookConfigError    the webhook subscriptions file is wrong; `.where` names the entry
 ├── ModelError                    the model failed at run time
 │   ├── RateLimitedError          429 after retries
 │   └── ModelUnavailableError     5xx or transport failure after retries
@@ -131,6 +132,15 @@ class SettingsError(UsageError):
     def __init__(self, variable: str, problem: str) -> None:
         super().__init__(f"setting {variable}: {problem}")
         self.variable = variable
+
+
+class WebhookConfigError(SettingsError):
+    """The webhook subscriptions file is unreadable or wrong: ``where`` names the entry."""
+
+    def __init__(self, path: str, where: str, problem: str) -> None:
+        super().__init__("INTERMISSION_WEBHOOKS_FILE", f"{path}: {where}: {problem}")
+        self.path = path
+        self.where = where
 
 
 class ServiceError(IntermissionError):
@@ -262,4 +272,5 @@ __all__ = [
     "UnpublishableError",
     "UnreadableSnapshotError",
     "UsageError",
+    "WebhookConfigError",
 ]

@@ -74,6 +74,9 @@ FIELDS: dict[str, dict[str, str]] = {
         "traceContext": "The run's W3C trace context at this pause (absent when the worker traced "
         "nothing). An answer carries it in its record headers (`answer_headers` in the producer SDK; "
         "`IntermissionClient.resume` does it), so the run stays one trace from request to result.",
+        "approvers": "Who may answer, for routing: the request's approvers and those of its approval "
+        "rules for the pending tools (names and @groups). Empty: the request named none. The worker "
+        "checks each answer itself; this list authorises nothing.",
     },
     "TraceContext": {
         "traceparent": "The W3C `traceparent` value: version, trace id, parent span id and flags.",

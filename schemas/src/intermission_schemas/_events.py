@@ -139,6 +139,9 @@ class InterruptRaised(_Event, frozen=True, kw_only=True):
     tags: dict[str, str] = {}
     # The run's trace where it paused (the stored pause's), for an answer to carry back.
     trace_context: TraceContext | None = None
+    # Who may answer, for routing (webhook filters): the request's approvers and those of its
+    # approval rules for the pending tools. Empty: the request named none.
+    approvers: list[str] = []
 
 
 ApprovalEvent: TypeAlias = InterruptRaised

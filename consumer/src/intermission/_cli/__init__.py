@@ -16,6 +16,7 @@ from ._runs import runs_app
 from ._schemas import schemas_app
 from ._service import doctor, topics_app, worker
 from ._submit import submit
+from ._webhooks import webhook_dlq_app, webhooks
 
 app = typer.Typer(
     name="intermission",
@@ -32,6 +33,7 @@ app.command()(submit)
 app.command()(approvals)
 app.command()(inbox)
 app.command()(replay)
+app.command()(webhooks)
 app.add_typer(runs_app, name="runs")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(topics_app, name="topics")
@@ -39,6 +41,7 @@ app.add_typer(bucket_app, name="bucket")
 app.add_typer(services_app, name="services")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(keys_app, name="keys")
+dlq_app.add_typer(webhook_dlq_app, name="webhooks")
 
 
 def main() -> None:

@@ -160,6 +160,14 @@ class KafkaSubscription:
     ) -> None:
         await self.close()
 
+    def pause(self) -> None:
+        """Stop fetching from the partitions held (the consumer keeps polling, so it stays in
+        its group); `resume` starts again where it stopped."""
+        self._consumer.pause(*self._consumer.assignment())
+
+    def resume(self) -> None:
+        self._consumer.resume(*self._consumer.paused())
+
     def assignment(self) -> frozenset[tuple[str, int]]:
         """(topic, partition) pairs this member holds now; every rebalance may change them."""
         return frozenset((tp.topic, tp.partition) for tp in self._consumer.assignment())

@@ -116,7 +116,20 @@ def interrupt_raised(loaded: Loaded, spec: RunSpec) -> InterruptRaised:
         answered=sorted(snapshot.answers),
         tags=snapshot.request.tags,
         trace_context=snapshot.trace_context,
+        approvers=_approvers(snapshot),
     )
+
+
+def _approvers(snapshot: Snapshot) -> list[str]:
+    request = snapshot.request
+    tools = {part.tool_request.name for part in snapshot.paused.interrupts}
+    ruled = [
+        name
+        for rule in request.approval_rules
+        if rule.tool in tools or rule.tool == "*"
+        for name in rule.approvers
+    ]
+    return list(dict.fromkeys([*request.approvers, *ruled]))
 
 
 def _with_approvals(pending: PendingInterrupt, snapshot: Snapshot) -> PendingInterrupt:

@@ -152,6 +152,17 @@ class Settings(pydantic.BaseModel):
     inbox_public_url: str | None = None  # the inbox's external URL, for the login's redirect
     inbox_session_secret: pydantic.SecretStr | None = None  # signs session cookies
     inbox_session_seconds: float = pydantic.Field(default=28_800, gt=0)
+    # Webhooks (`intermission webhooks`, intermission.webhooks): the subscriptions file (YAML or
+    # JSON), the dispatcher's consumer group (one group per subscription under it), the topic
+    # for undeliverable webhooks, and the retry policy. Answer URLs are built on inbox_public_url.
+    webhooks_file: str | None = None
+    webhooks_group_id: str = "intermission-webhooks"
+    topic_webhook_dead_letter: str | None = None  # default: <topic_prefix>intermission.webhooks.dead-letter
+    webhooks_max_age_seconds: float = pydantic.Field(default=86_400.0, gt=0)
+    webhooks_retry_base_seconds: float = pydantic.Field(default=1.0, gt=0)
+    webhooks_retry_cap_seconds: float = pydantic.Field(default=600.0, gt=0)
+    webhooks_timeout_seconds: float = pydantic.Field(default=10.0, gt=0)
+    webhooks_max_pending: int = pydantic.Field(default=1000, gt=0)  # per subscription
     # the registry of tools and prompts, and the model to use instead of the registry's own
     model: str | None = None
     gemini_api_key: pydantic.SecretStr | None = None
@@ -199,6 +210,10 @@ class Settings(pydantic.BaseModel):
             if (value := getattr(self, f"topic_{role}")) is not None
         }
         return msgspec.structs.replace(named, **overrides)
+
+    @property
+    def webhook_dead_letter_topic(self) -> str:
+        return self.topic_webhook_dead_letter or f"{self.topic_prefix}intermission.webhooks.dead-letter"
 
     def seal_secret(self) -> KeyRing | None:
         return _ring("INTERMISSION_SEAL_KEYS", self.seal_keys, self.seal_key)
