@@ -12,6 +12,7 @@ from .kafka import (
     fast_consumer_kwargs,
     start_kafka,
     start_local_kafka,
+    start_local_kafka_cluster,
 )
 from .s3 import S3Service, S3UnavailableError, s3_client, start_s3, unique_bucket_name
 
@@ -27,6 +28,7 @@ __all__ = [
     "s3_client",
     "start_kafka",
     "start_local_kafka",
+    "start_local_kafka_cluster",
     "start_s3",
     "unique_bucket_name",
 ]

@@ -28,6 +28,7 @@ from intermission.service.local_services import (
     wait_for_kafka,
 )
 from intermission.service.local_services import start_local_kafka as _start_local_broker
+from intermission.service.local_services import start_local_kafka_cluster as _start_local_cluster
 from intermission.service.local_services.kafka_jars import local_kafka_unavailable
 
 # The broker itself is the product's (intermission.service.local_services, which
@@ -43,6 +44,7 @@ __all__ = [
     "kafka_cache_dir",
     "start_kafka",
     "start_local_kafka",
+    "start_local_kafka_cluster",
 ]
 
 # Used when Docker is the way; the image testcontainers' KafkaContainer is written and tested for.
@@ -112,6 +114,20 @@ def start_local_kafka(
             f"{problem}. To fix it, {install_hint()}.",
         )
     return _start_local_broker(startup_timeout=startup_timeout, restartable=True, settings=settings)
+
+
+def start_local_kafka_cluster(*, brokers: int = 3, startup_timeout: float = 120.0) -> KafkaService:
+    """Start a KRaft cluster of our own (``brokers`` combined broker+controller JVMs, replication
+    3, min.insync.replicas 2) whose nodes a test may kill, freeze and restart
+    (`KafkaService.cluster`). Always local, as `start_local_kafka`, and for the same reason."""
+    problem = local_kafka_unavailable()
+    if problem is not None:
+        raise JavaToolsMissingError(
+            problem.tool,
+            f"Cannot start a local Kafka cluster, which this test needs to take its brokers down: "
+            f"{problem}. To fix it, {install_hint()}.",
+        )
+    return _start_local_cluster(brokers, startup_timeout=startup_timeout, restartable=True)
 
 
 def _explain(problems: list[str]) -> str:

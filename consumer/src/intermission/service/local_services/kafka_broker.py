@@ -166,6 +166,14 @@ class LocalBroker:
             assert self.process is not None
             self.process.send_signal(signal.SIGCONT)
 
+    def signal_stop(self) -> None:
+        """Ask the JVM to shut down (SIGTERM) without waiting; `stop()` waits and cleans up."""
+        if self.running and not self._stopped:
+            assert self.process is not None
+            self._halted = True  # on purpose: stop() is not to report it as a crash
+            self.thaw()
+            self.process.terminate()
+
     def halt(self, *, kill: bool) -> None:
         """Stop the JVM and keep its data: SIGKILL, or SIGTERM (a controlled shutdown)."""
         process = self.process

@@ -158,6 +158,10 @@ class LocalCluster:
         return best[1]
 
     def stop(self, *, report_crash: bool = True) -> None:
+        # All at once: one by one, each controlled shutdown waits for leadership to move to
+        # nodes that are about to stop too.
+        for broker in self.brokers.values():
+            broker.signal_stop()
         for broker in self.brokers.values():
             broker.stop(report_crash=report_crash)
 
