@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from cluster_faults import FAULTS, heal
 from faultkit import Lane, flow_through
+from intermission.service.adapters.kafka import ensure_topics
 from intermission.service.local_services import LocalCluster
-from realservices import KafkaService
+from realservices import KafkaService, topic_replication
 from realservices.plugin import S3Bucket
 
 RUNS = 20  # CI-sized: the bench runs more
@@ -47,3 +48,18 @@ async def test_cluster_fault_loses_nothing(
         return await chosen.inflict(cluster, lane)
 
     await flow_through(lane, RUNS, before=BEFORE, spacing=SPACING, outage=outage, during=chosen.lasts)
+
+
+@pytest.mark.kafka
+async def test_topics_get_three_replicas_and_min_insync_2_on_three_brokers(
+    cluster_kafka: KafkaService, kafka_bootstrap: str, kafka_topic_prefix: str
+) -> None:
+    on_cluster, on_one = f"{kafka_topic_prefix}cluster", f"{kafka_topic_prefix}single"
+    await ensure_topics(cluster_kafka.bootstrap_servers, [on_cluster], 2)
+    await ensure_topics(kafka_bootstrap, [on_one], 2)  # the suite's one broker
+    assert await topic_replication(cluster_kafka.bootstrap_servers, [on_cluster]) == {on_cluster: (3, 2)}
+    assert await topic_replication(kafka_bootstrap, [on_one]) == {on_one: (1, 1)}
+    # Explicit replication is taken as given, even on the cluster.
+    explicit = f"{kafka_topic_prefix}explicit"
+    await ensure_topics(cluster_kafka.bootstrap_servers, [explicit], 1, 2)
+    assert (await topic_replication(cluster_kafka.bootstrap_servers, [explicit]))[explicit][0] == 2

@@ -13,6 +13,7 @@ from .kafka import (
     start_kafka,
     start_local_kafka,
     start_local_kafka_cluster,
+    topic_replication,
 )
 from .s3 import S3Service, S3UnavailableError, s3_client, start_s3, unique_bucket_name
 
@@ -30,5 +31,6 @@ __all__ = [
     "start_local_kafka",
     "start_local_kafka_cluster",
     "start_s3",
+    "topic_replication",
     "unique_bucket_name",
 ]
