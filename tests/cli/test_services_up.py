@@ -48,16 +48,20 @@ def _accepts(address: str) -> bool:
         return False
 
 
-async def test_services_up_runs_kafka_and_s3_until_ctrl_c() -> None:
-    process = await asyncio.create_subprocess_exec(
+async def _start_up(*options: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
         *_COMMAND,
         "--kafka-port=0",  # any free ports: colleagues' brokers may hold 9092 and 8333
         "--s3-port=0",
-        "--bucket=services-up-test",
         "--partitions=2",
+        *options,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+
+
+async def test_services_up_runs_kafka_and_s3_until_ctrl_c() -> None:
+    process = await _start_up("--bucket=services-up-test")
     try:
         settings, _ = await _read_settings(process)
         assert set(settings) >= {
@@ -99,16 +103,7 @@ async def test_services_up_runs_kafka_and_s3_until_ctrl_c() -> None:
 
 
 async def test_services_up_brokers_3_runs_a_replicated_cluster() -> None:
-    process = await asyncio.create_subprocess_exec(
-        *_COMMAND,
-        "--brokers=3",
-        "--kafka-port=0",
-        "--s3-port=0",
-        "--bucket=services-up-cluster",
-        "--partitions=2",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    process = await _start_up("--bucket=services-up-cluster", "--brokers=3")
     try:
         settings, _ = await _read_settings(process)
         bootstrap = settings["INTERMISSION_BOOTSTRAP_SERVERS"]
