@@ -13,6 +13,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from intermission.service.local_services import s3_client
 from intermission_schemas import Topics
+from realservices import topic_replication
 
 _COMMAND = [sys.executable, "-m", "intermission.cli", "services", "up"]
 # The first run may download Kafka's jars (~45 MB) with Maven: allow for it.
@@ -47,16 +48,20 @@ def _accepts(address: str) -> bool:
         return False
 
 
-async def test_services_up_runs_kafka_and_s3_until_ctrl_c() -> None:
-    process = await asyncio.create_subprocess_exec(
+async def _start_up(*options: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
         *_COMMAND,
         "--kafka-port=0",  # any free ports: colleagues' brokers may hold 9092 and 8333
         "--s3-port=0",
-        "--bucket=services-up-test",
         "--partitions=2",
+        *options,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+
+
+async def test_services_up_runs_kafka_and_s3_until_ctrl_c() -> None:
+    process = await _start_up("--bucket=services-up-test")
     try:
         settings, _ = await _read_settings(process)
         assert set(settings) >= {
@@ -91,6 +96,32 @@ async def test_services_up_runs_kafka_and_s3_until_ctrl_c() -> None:
         assert "Kafka and SeaweedFS stopped." in rest.decode()
         assert not _accepts(bootstrap)
         assert not _accepts(settings["INTERMISSION_S3_ENDPOINT_URL"].removeprefix("http://"))
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_services_up_brokers_3_runs_a_replicated_cluster() -> None:
+    process = await _start_up("--bucket=services-up-cluster", "--brokers=3")
+    try:
+        settings, _ = await _read_settings(process)
+        bootstrap = settings["INTERMISSION_BOOTSTRAP_SERVERS"]
+        assert len(bootstrap.split(",")) == 3, bootstrap
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        await admin.start()
+        try:
+            assert len((await admin.describe_cluster())["brokers"]) == 3
+        finally:
+            await admin.close()
+        topics = Topics().all()
+        assert await topic_replication(bootstrap, topics) == {name: (3, 2) for name in topics}
+
+        process.send_signal(signal.SIGINT)
+        assert process.stdout is not None
+        rest = await asyncio.wait_for(process.stdout.read(), _STOP_TIMEOUT_S)
+        assert await process.wait() == 0, rest.decode()
+        assert not any(_accepts(address) for address in bootstrap.split(","))
     finally:
         if process.returncode is None:
             process.kill()

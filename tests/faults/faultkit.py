@@ -18,7 +18,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -509,3 +509,116 @@ async def quiesce(lane: Lane, client: Client, runs: set[str], within: float) -> 
                 break
         await asyncio.sleep(0.5)
     return time.monotonic() - started
+
+
+# --- runs in flight through a fault ---------------------------------------------------------------
+
+RECOVERY_S = 60.0  # after the service is back, how long the runs may take to complete
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """How long outcomes took, in seconds. From the moment the fault began: to the first
+    outcome and to the last (every run settled). From the moment the service was back: the same
+    two. None: no outcome came after that moment."""
+
+    first_after_fault: float | None
+    all_after_fault: float
+    first_after_back: float | None
+    all_after_back: float
+
+    def line(self) -> str:
+        def s(value: float | None) -> str:
+            return "never" if value is None else f"{value:.1f} s"
+
+        return (
+            f"first outcome {s(self.first_after_fault)} after the fault began "
+            f"({s(self.first_after_back)} after the service was back); all runs settled "
+            f"{self.all_after_fault:.1f} s after the fault began "
+            f"({self.all_after_back:.1f} s after it was back)"
+        )
+
+
+async def flow_through(
+    lane: Lane,
+    runs: int,
+    *,
+    before: int,
+    spacing: float,
+    outage: Callable[[], Awaitable[float]],
+    during: float | None = None,
+) -> Recovery:
+    """Submit `runs` runs `spacing` s apart, answering each pause as it is raised; the outage
+    begins after `before` runs were submitted (``during``: the rest are spread over that many
+    seconds instead, to keep runs arriving while a long fault lasts). `outage()` returns when
+    the service is back, with the monotonic time at which it was. Asserts that nothing is lost,
+    failed, dead-lettered or applied twice, and prints (and returns) how long outcomes took."""
+    await lane.create_topics()
+    ids = [f"run-{lane.name}-{i}" for i in range(runs)]
+    answered: set[str] = set()
+    started = time.monotonic()
+    async with Client(lane) as client:
+        worker = await WorkerProcess.start(lane)
+        approver = asyncio.create_task(approve_as_raised(client, set(ids), answered))
+        try:
+            for run_id in ids[:before]:
+                await client.submit(run_id, f"transfer {run_id}")
+                await asyncio.sleep(spacing)
+            # The outage hits a worker that is serving (a worker that cannot reach its
+            # dependencies at start exits non-zero by design, and is not what is tested here).
+            serving = await client.wait_for(
+                lambda: bool(client.paused()) or not worker.alive, within=RECOVERY_S
+            )
+            assert serving, f"no run paused before the outage\n{worker.tail(40)}"
+            assert worker.alive, f"the worker exited before the outage\n{worker.tail(40)}"
+            fault_at = time.monotonic()
+            outage_task = asyncio.create_task(outage())
+            gap = spacing if during is None else during / max(1, runs - before)
+            for run_id in ids[before:]:
+                await asyncio.sleep(gap)
+                await client.submit(run_id, f"transfer {run_id}")
+            back_at = await outage_task
+            # Waits for the first outcome after the service is back, unless every run has one.
+            await client.wait_for(
+                lambda: (
+                    set(ids) <= client.finished()
+                    or any(at >= back_at for at in client.first_seen.values())
+                    or not worker.alive
+                ),
+                within=RECOVERY_S,
+            )
+            if worker.alive:
+                await quiesce(lane, client, set(ids), within=RECOVERY_S)
+            settled_at = max(client.first_seen.values(), default=time.monotonic())
+        finally:
+            approver.cancel()
+            await asyncio.gather(approver, return_exceptions=True)
+            code = await worker.terminate()
+        t = tally(lane, client, ids, {r: {f"approve-{r}"} for r in answered})
+
+    def first_after(moment: float) -> float | None:
+        later = [at for at in client.first_seen.values() if at >= moment]
+        return min(later) - moment if later else None
+
+    recovery = Recovery(
+        first_after_fault=first_after(fault_at),
+        all_after_fault=settled_at - fault_at,
+        first_after_back=first_after(back_at),
+        all_after_back=max(0.0, settled_at - back_at),
+    )
+    print(
+        f"time to recover: {recovery.line()}; test took {time.monotonic() - started:.1f} s; "
+        f"worker exit {code}"
+    )
+    print(t.line(runs, 1))
+    print(t.details())
+    logs = worker.tail(40)
+    assert t.dead_letters == 0, f"{t.details()}\n{logs}"
+    assert t.answers_without_outcome == [], f"{t.details()}\n{logs}"
+    assert sorted(answered) == sorted(ids), f"{len(ids) - len(answered)} runs never paused\n{logs}"
+    assert t.lost == [], f"{t.details()}\n{logs}"
+    assert t.failed == [], f"{t.details()}\n{logs}"
+    assert t.pauses_applied_more_than_once == [], f"{t.details()}\n{logs}"
+    assert t.idempotent_effects_repeated == 0, f"{t.details()}\n{logs}"
+    assert t.transfers_issued_twice == 0, f"{t.details()}\n{logs}"
+    return recovery

@@ -12,6 +12,8 @@ from .kafka import (
     fast_consumer_kwargs,
     start_kafka,
     start_local_kafka,
+    start_local_kafka_cluster,
+    topic_replication,
 )
 from .s3 import S3Service, S3UnavailableError, s3_client, start_s3, unique_bucket_name
 
@@ -27,6 +29,8 @@ __all__ = [
     "s3_client",
     "start_kafka",
     "start_local_kafka",
+    "start_local_kafka_cluster",
     "start_s3",
+    "topic_replication",
     "unique_bucket_name",
 ]

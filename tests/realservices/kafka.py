@@ -13,10 +13,16 @@ Kafka and gets none has not tested anything.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import warnings
 from typing import Any
 
+from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+from aiokafka.admin.config_resource import (  # type: ignore[import-untyped]
+    ConfigResource,
+    ConfigResourceType,
+)
 from intermission.errors import JavaToolsMissingError, KafkaUnavailableError
 from intermission.service.local_services import (
     KAFKA_VERSION,
@@ -28,6 +34,7 @@ from intermission.service.local_services import (
     wait_for_kafka,
 )
 from intermission.service.local_services import start_local_kafka as _start_local_broker
+from intermission.service.local_services import start_local_kafka_cluster as _start_local_cluster
 from intermission.service.local_services.kafka_jars import local_kafka_unavailable
 
 # The broker itself is the product's (intermission.service.local_services, which
@@ -43,6 +50,8 @@ __all__ = [
     "kafka_cache_dir",
     "start_kafka",
     "start_local_kafka",
+    "start_local_kafka_cluster",
+    "topic_replication",
 ]
 
 # Used when Docker is the way; the image testcontainers' KafkaContainer is written and tested for.
@@ -112,6 +121,58 @@ def start_local_kafka(
             f"{problem}. To fix it, {install_hint()}.",
         )
     return _start_local_broker(startup_timeout=startup_timeout, restartable=True, settings=settings)
+
+
+def start_local_kafka_cluster(*, brokers: int = 3, startup_timeout: float = 120.0) -> KafkaService:
+    """Start a KRaft cluster of our own (``brokers`` combined broker+controller JVMs, replication
+    3, min.insync.replicas 2) whose nodes a test may kill, freeze and restart
+    (`KafkaService.cluster`). Always local, as `start_local_kafka`, and for the same reason."""
+    problem = local_kafka_unavailable()
+    if problem is not None:
+        raise JavaToolsMissingError(
+            problem.tool,
+            f"Cannot start a local Kafka cluster, which this test needs to take its brokers down: "
+            f"{problem}. To fix it, {install_hint()}.",
+        )
+    return _start_local_cluster(brokers, startup_timeout=startup_timeout, restartable=True)
+
+
+async def topic_replication(
+    bootstrap: str, topics: list[str], *, within: float = 30.0
+) -> dict[str, tuple[int, int]]:
+    """Each topic's replicas per partition (the fewest of its partitions) and its
+    min.insync.replicas, as the cluster reports them. A topic created a moment ago may not be
+    in every broker's metadata yet: asks again until all are, for up to ``within`` s."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                found = await _replication(admin, topics)
+                if set(found) == set(topics):
+                    return found
+                await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
+async def _replication(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, tuple[int, int]]:
+    described = [t for t in await admin.describe_topics(topics) if t["error_code"] == 0 and t["partitions"]]
+    resources = [
+        ConfigResource(ConfigResourceType.TOPIC, t["topic"], configs={"min.insync.replicas": None})
+        for t in described
+    ]
+    min_isr: dict[str, int] = {}
+    for response in await admin.describe_configs(resources) if resources else []:
+        for resource in response.resources:
+            for entry in resource[4]:
+                if entry[0] == "min.insync.replicas" and entry[1] is not None:
+                    min_isr[resource[3]] = int(entry[1])
+    return {
+        t["topic"]: (min(len(p["replicas"]) for p in t["partitions"]), min_isr[t["topic"]])
+        for t in described
+        if t["topic"] in min_isr
+    }
 
 
 def _explain(problems: list[str]) -> str:

@@ -18,6 +18,9 @@ For outage tests, which take a service down and bring it back (never the shared 
     outage_s3           (function) S3Service, a SeaweedFS of the test's own:
                                    .stop_for_outage(), .restart() on the same data and ports
     outage_s3_bucket    (function) S3Bucket, a fresh bucket on `outage_s3`
+    cluster_kafka       (module)   KafkaService, a 3-broker KRaft cluster of the module's own
+                                   (replication 3, min.insync.replicas 2): `.cluster` kills,
+                                   freezes and restarts its nodes; each test leaves them running
 Their start times are printed (run pytest with -s to see them).
 """
 
@@ -33,7 +36,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
-from .kafka import KafkaService, KafkaUnavailableError, start_kafka, start_local_kafka
+from .kafka import (
+    KafkaService,
+    KafkaUnavailableError,
+    start_kafka,
+    start_local_kafka,
+    start_local_kafka_cluster,
+)
 from .s3 import S3Service, S3UnavailableError, s3_client, start_s3, unique_bucket_name
 
 if TYPE_CHECKING:
@@ -41,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "S3Bucket",
+    "cluster_kafka",
     "kafka_bootstrap",
     "kafka_service",
     "kafka_topic_prefix",
@@ -155,6 +165,17 @@ def outage_kafka() -> Iterator[KafkaService]:
     """A broker for this test alone, which it may stop, kill and restart. A test that cannot
     have one fails with the reason (never skips)."""
     service = _timed_start("own Kafka broker", start_local_kafka)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster_kafka() -> Iterator[KafkaService]:
+    """A 3-broker cluster shared by one module's tests (three JVMs cost seconds to start on
+    2 cores): each test must leave every node running, as it found them."""
+    service = _timed_start("own 3-broker Kafka cluster", start_local_kafka_cluster)
     try:
         yield service
     finally:

@@ -33,6 +33,15 @@ def up(
     ] = 8333,
     bucket: Annotated[str, typer.Option(help="Bucket to create for snapshots.")] = "intermission",
     partitions: Annotated[int, typer.Option(min=1, help="Partitions per topic.")] = 6,
+    brokers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=9,
+            help="Kafka brokers: 1, or a KRaft cluster (3: replication 3, min.insync.replicas 2; "
+            "--kafka-port is the first broker's).",
+        ),
+    ] = 1,
 ) -> None:
     """Start Apache Kafka (KRaft, from its Maven Central jars; needs Java 17+ and, the first
     time, Maven) and SeaweedFS's S3 (the intermission\\[services] extra) on loopback, create the
@@ -42,7 +51,9 @@ def up(
     from ..service.local_services.stack import start_local_stack
 
     try:
-        stack = start_local_stack(kafka_port=kafka_port or None, s3_port=s3_port or None, bucket=bucket)
+        stack = start_local_stack(
+            kafka_port=kafka_port or None, s3_port=s3_port or None, bucket=bucket, brokers=brokers
+        )
     except (JavaToolsMissingError, ServicesExtraMissingError) as exc:
         fail(str(exc), EXIT_USAGE)  # something to install: fix the machine, not a retry
     except LocalServiceError as exc:

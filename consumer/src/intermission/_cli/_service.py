@@ -192,7 +192,14 @@ def _on_stop_signals(stop: Callable[[], None]) -> None:
 @topics_app.command("create")
 def topics_create(
     partitions: Annotated[int, typer.Option(min=1, help="Partitions per topic.")] = 6,
-    replication: Annotated[int, typer.Option(min=1, help="Replication factor.")] = 1,
+    replication: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Replication factor. Default: 3 (with min.insync.replicas 2) on a cluster of "
+            "3 brokers or more, else 1.",
+        ),
+    ] = None,
     bootstrap_servers: BootstrapServers = None,
     topic_requests: TopicRequests = None,
     topic_approvals: TopicApprovals = None,
@@ -220,6 +227,6 @@ def topics_create(
     table.add_column("partitions", justify="right")
     table.add_column("replication", justify="right")
     for name in names:
-        table.add_row(name, str(partitions), str(replication))
+        table.add_row(name, str(partitions), str(replication) if replication else "as the cluster allows")
     console.print(table)
     console.print("existing topics keep their own partition count and replication", style="dim")

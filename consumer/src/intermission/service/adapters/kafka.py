@@ -248,6 +248,16 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self._subscription._joined = True
 
 
+# Replicas and min.insync.replicas of the topics created on a cluster of three brokers or more.
+CLUSTER_REPLICATION = 3
+CLUSTER_MIN_INSYNC = 2
+
+
+def replication_for(brokers: int) -> int:
+    """The replication factor `ensure_topics` picks on a cluster of ``brokers`` brokers."""
+    return CLUSTER_REPLICATION if brokers >= CLUSTER_REPLICATION else 1
+
+
 class TopicInfo(msgspec.Struct, frozen=True, kw_only=True):
     partitions: int
     max_message_bytes: int | None  # the topic's max.message.bytes, None if it could not be read
@@ -291,13 +301,16 @@ async def ensure_topics(
     bootstrap_servers: str,
     topics: Sequence[str],
     partitions: int,
-    replication: int,
+    replication: int | None = None,
     security: KafkaSecurity | None = None,
     *,
     configs: Mapping[str, str] | None = None,
 ) -> None:
     """Create the topics that do not exist yet; existing ones are left exactly as they are.
 
+    ``replication`` None: as the cluster allows, three replicas with min.insync.replicas 2 on
+    a cluster of three brokers or more (a write acknowledged by acks=all then survives losing
+    a broker, and one broker may be down without stopping writes), one replica otherwise.
     ``configs`` are topic-level settings for new topics (e.g. ``max.message.bytes``).
     """
     admin = AIOKafkaAdminClient(
@@ -306,7 +319,13 @@ async def ensure_topics(
     with _mapped("creating topics"):
         await admin.start()
         try:
-            new = [NewTopic(t, partitions, replication, topic_configs=dict(configs or {})) for t in topics]
+            settings = dict(configs or {})
+            if replication is None:
+                described = await admin.describe_cluster()
+                replication = replication_for(len(described["brokers"]))
+                if replication >= CLUSTER_REPLICATION:
+                    settings.setdefault("min.insync.replicas", str(CLUSTER_MIN_INSYNC))
+            new = [NewTopic(t, partitions, replication, topic_configs=settings) for t in topics]
             response = await admin.create_topics(new)
         finally:
             await admin.close()

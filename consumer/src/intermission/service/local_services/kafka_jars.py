@@ -33,6 +33,7 @@ __all__ = [
     "ensure_kafka_jars",
     "install_hint",
     "kafka_cache_dir",
+    "kafka_uuid",
     "kafka_version",
     "local_kafka_unavailable",
     "remove_stale",
@@ -220,7 +221,7 @@ def _format_storage_template(java: str, jars: Path) -> None:
         "kafka.tools.StorageTool",
         "format",
         "--cluster-id",
-        _kafka_cluster_id(),
+        kafka_uuid(),
         "--config",
         str(work / "server.properties"),
     ]
@@ -235,9 +236,9 @@ def _format_storage_template(java: str, jars: Path) -> None:
     shutil.rmtree(work)
 
 
-def _kafka_cluster_id() -> str:
-    # The format Kafka's `random-uuid` prints (URL-safe base64 of 16 bytes, no padding), made
-    # here to save a JVM start.
+def kafka_uuid() -> str:
+    """A random id as Kafka writes them (cluster, directory): the format `random-uuid` prints
+    (URL-safe base64 of 16 bytes, no padding), made here to save a JVM start."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 

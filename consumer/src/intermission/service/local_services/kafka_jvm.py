@@ -8,18 +8,23 @@ import re
 import shutil
 import socket
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "CLUSTER_BROKER_HEAP",
     "LOCAL_MIN_SESSION_TIMEOUT_MS",
     "LOG4J2_PROPERTIES",
     "RESTARTABLE_SETTINGS",
+    "SINGLE_BROKER_HEAP",
+    "Quorum",
     "find_java",
     "free_loopback_port",
     "java_major",
     "java_version_text",
     "jvm_command",
+    "lone_quorum",
     "server_properties",
 ]
 
@@ -68,11 +73,19 @@ def java_major(java: str) -> int | None:
     return int(match.group(2) or 0) if major == 1 else major  # "1.8.0" means Java 8
 
 
-def jvm_command(java: str, jars: Path, log4j_config: Path, extra: Sequence[str] = ()) -> list[str]:
+# The heap of a lone broker, and of each broker of a local cluster: three JVMs share two cores
+# and the machine's memory with the workers, and local traffic fits in far less.
+SINGLE_BROKER_HEAP = "512m"
+CLUSTER_BROKER_HEAP = "384m"
+
+
+def jvm_command(
+    java: str, jars: Path, log4j_config: Path, extra: Sequence[str] = (), *, heap: str = SINGLE_BROKER_HEAP
+) -> list[str]:
     return [
         java,
         "-Xms128m",
-        "-Xmx512m",
+        f"-Xmx{heap}",
         # One GC thread and the quick (C1) compiler only: on 2 cores that start in about half the
         # time, and local traffic never needs C2's peak throughput.
         "-XX:+UseSerialGC",
@@ -87,14 +100,40 @@ def jvm_command(java: str, jars: Path, log4j_config: Path, extra: Sequence[str] 
     ]
 
 
+@dataclass(frozen=True)
+class Quorum:
+    """Where a node sits in a local cluster: its id, and every voter's controller port by id."""
+
+    node_id: int
+    voters: Mapping[int, int]
+
+    @property
+    def replication(self) -> int:
+        # Replicas of the internal topics: three where there are three brokers, one otherwise.
+        return 3 if len(self.voters) >= 3 else 1
+
+
+def lone_quorum(controller_port: int) -> Quorum:
+    return Quorum(node_id=1, voters={1: controller_port})
+
+
 def server_properties(
-    log_dir: Path, broker_port: int, controller_port: int, extra: dict[str, str] | None = None
+    log_dir: Path,
+    broker_port: int,
+    controller_port: int,
+    extra: dict[str, str] | None = None,
+    *,
+    quorum: Quorum | None = None,
 ) -> str:
+    quorum = quorum or lone_quorum(controller_port)
+    voters = ",".join(f"{node}@127.0.0.1:{port}" for node, port in sorted(quorum.voters.items()))
+    replicas = str(quorum.replication)
+    min_isr = "2" if quorum.replication >= 3 else "1"
     settings = {
-        # One JVM is both broker and KRaft controller, reachable on loopback only.
+        # Each JVM is both broker and KRaft controller (a combined node), on loopback only.
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+        "node.id": str(quorum.node_id),
+        "controller.quorum.voters": voters,
         "listeners": f"PLAINTEXT://127.0.0.1:{broker_port},CONTROLLER://127.0.0.1:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://127.0.0.1:{broker_port}",
         "controller.listener.names": "CONTROLLER",
@@ -102,12 +141,15 @@ def server_properties(
         "inter.broker.listener.name": "PLAINTEXT",
         "log.dirs": str(log_dir),
         # A single broker cannot hold three replicas of the internal topics; without these,
-        # consumer groups and transactions wait forever.
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        # consumer groups and transactions wait forever. A cluster of three holds three, and
+        # acknowledges a write once two have it (acks=all), so one broker may be down.
+        "offsets.topic.replication.factor": replicas,
+        "transaction.state.log.replication.factor": replicas,
+        "transaction.state.log.min.isr": min_isr,
+        "share.coordinator.state.topic.replication.factor": replicas,
+        "share.coordinator.state.topic.min.isr": min_isr,
+        "default.replication.factor": replicas,
+        "min.insync.replicas": min_isr,
         # One partition each instead of 50: created on first use, they would otherwise cost
         # seconds on a 2-core machine.
         "offsets.topic.num.partitions": "1",

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import atexit
-import socket
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 
 from ...errors import KafkaUnavailableError
 from .kafka_broker import LocalBroker, log_tail
+from .kafka_cluster import LocalCluster
 from .kafka_jars import ensure_kafka_jars, local_kafka_unavailable
 from .kafka_jvm import find_java
-from .processes import Stoppable
+from .processes import Stoppable, run_async_in_thread, tcp_probe
 
-__all__ = ["KafkaService", "KafkaSource", "start_local_kafka", "wait_for_kafka"]
+__all__ = ["KafkaService", "KafkaSource", "start_local_kafka", "start_local_kafka_cluster", "wait_for_kafka"]
 
 # Where a broker came from: an address in the environment, a Docker container, or a local JVM.
 KafkaSource = Literal["env", "docker", "local"]
@@ -43,10 +41,23 @@ class KafkaService(Stoppable):
     log_path: Path | None = None
     _stop: Callable[[], None] | None = field(default=None, repr=False)
     _broker: LocalBroker | None = field(default=None, repr=False)
+    _cluster: LocalCluster | None = field(default=None, repr=False)
 
     @property
     def running(self) -> bool:
+        if self._cluster is not None:
+            return self._cluster.running
         return self._broker is not None and self._broker.running
+
+    @property
+    def cluster(self) -> LocalCluster:
+        """The nodes of a local cluster (`start_local_kafka_cluster`), for fault tests."""
+        if self._cluster is None or self._stop is None:
+            raise KafkaUnavailableError(
+                f"the Kafka at {self.bootstrap_servers} is not a running local cluster "
+                "(use start_local_kafka_cluster(), or the cluster_kafka fixture)"
+            )
+        return self._cluster
 
     def stop_for_outage(self) -> float:
         """Shut the broker down cleanly (SIGTERM), keeping its data; returns the seconds taken."""
@@ -130,6 +141,41 @@ def start_local_kafka(
     )
 
 
+def start_local_kafka_cluster(
+    brokers: int = 3,
+    *,
+    startup_timeout: float = 120.0,
+    restartable: bool = False,
+    port: int | None = None,
+    settings: Mapping[str, str] | None = None,
+) -> KafkaService:
+    """Start ``brokers`` combined broker+controller JVMs as one KRaft cluster on loopback and
+    wait until every broker is registered. With three or more, the internal topics and new
+    topics get three replicas and min.insync.replicas 2. ``port`` pins node 1's client port;
+    the others get free ones. Raises as `start_local_kafka` does."""
+    problem = local_kafka_unavailable()
+    if problem is not None:
+        raise problem
+    java = find_java()
+    assert java is not None  # local_kafka_unavailable() says so otherwise
+    cluster = LocalCluster(
+        java, ensure_kafka_jars(), brokers, restartable=restartable, port=port, settings=settings
+    )
+    atexit.register(cluster.stop)
+    try:
+        cluster.start(startup_timeout)
+    except BaseException:
+        cluster.stop(report_crash=False)
+        atexit.unregister(cluster.stop)
+        raise
+
+    def stop() -> None:
+        cluster.stop()
+        atexit.unregister(cluster.stop)
+
+    return KafkaService(bootstrap_servers=cluster.bootstrap, source="local", _stop=stop, _cluster=cluster)
+
+
 def wait_for_kafka(
     bootstrap: str,
     timeout: float,
@@ -147,8 +193,8 @@ def wait_for_kafka(
             )
         try:
             # A port that accepts is cheap to check; only then pay for a metadata round trip.
-            _tcp_probe(bootstrap)
-            _run_async_in_thread(_describe_cluster(bootstrap))
+            tcp_probe(bootstrap)
+            run_async_in_thread(_describe_cluster(bootstrap))
             return
         except Exception as exc:  # not up yet
             last_error = exc
@@ -159,12 +205,6 @@ def wait_for_kafka(
     )
 
 
-def _tcp_probe(bootstrap: str) -> None:
-    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
-    with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0):
-        pass
-
-
 async def _describe_cluster(bootstrap: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     await admin.start()
@@ -172,24 +212,3 @@ async def _describe_cluster(bootstrap: str) -> None:
         await admin.describe_cluster()
     finally:
         await admin.close()
-
-
-def _run_async_in_thread(coro: Coroutine[Any, Any, None]) -> None:
-    """Run a coroutine to completion on a private loop.
-
-    A separate thread because the caller may already be inside a running event loop (an async
-    fixture or test), where `asyncio.run` is not allowed.
-    """
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(coro)
-        except BaseException as exc:
-            errors.append(exc)
-
-    worker = threading.Thread(target=target, name="kafka-probe", daemon=True)
-    worker.start()
-    worker.join()
-    if errors:
-        raise errors[0]

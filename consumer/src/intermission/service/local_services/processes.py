@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, TypeVar
 
-__all__ = ["Stoppable", "die_with_parent", "free_loopback_port", "loopback_port_is_free"]
+__all__ = [
+    "Stoppable",
+    "die_with_parent",
+    "free_loopback_port",
+    "loopback_port_is_free",
+    "run_async_in_thread",
+    "tcp_probe",
+]
+
+_T = TypeVar("_T")
 
 
 class Stoppable:
@@ -71,3 +81,33 @@ def free_loopback_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def run_async_in_thread(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run a coroutine to completion on a private loop and return its result.
+
+    A separate thread because the caller may already be inside a running event loop (an async
+    fixture or test), where `asyncio.run` is not allowed.
+    """
+    results: list[_T] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            results.append(asyncio.run(coro))
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=target, name="kafka-probe", daemon=True)
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]
+    return results[0]
+
+
+def tcp_probe(bootstrap: str) -> None:
+    """Connect to the first address of ``host:port[,...]``; raises OSError if nobody listens."""
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0):
+        pass

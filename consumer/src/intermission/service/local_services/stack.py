@@ -9,7 +9,7 @@ from ..adapters.s3 import S3SnapshotStore
 from ..wiring.serve import create_topics
 from ..wiring.settings import Settings
 from .kafka_jars import local_kafka_unavailable
-from .kafka_service import KafkaService, start_local_kafka
+from .kafka_service import KafkaService, start_local_kafka, start_local_kafka_cluster
 from .s3_service import S3Service, start_s3
 from .weed_server import require_weed
 
@@ -42,8 +42,8 @@ class LocalStack:
         }
 
     async def provision(self, *, partitions: int) -> list[str]:
-        """Create the bucket and the five topics (what exists is left as it is); returns the
-        topic names."""
+        """Create the bucket and the five topics (what exists is left as it is; on three brokers
+        or more, three replicas each); returns the topic names."""
         settings = Settings.load(self.environment())
         store = S3SnapshotStore(
             self.bucket,
@@ -64,8 +64,11 @@ class LocalStack:
             self.s3.stop()
 
 
-def start_local_stack(*, kafka_port: int | None, s3_port: int | None, bucket: str) -> LocalStack:
-    """Start SeaweedFS and a Kafka broker on loopback (None ports: any free ones).
+def start_local_stack(
+    *, kafka_port: int | None, s3_port: int | None, bucket: str, brokers: int = 1
+) -> LocalStack:
+    """Start SeaweedFS and Kafka on loopback (None ports: any free ones): one broker, or a
+    KRaft cluster of ``brokers`` (``kafka_port`` is then the first one's port).
 
     Every prerequisite is checked before anything starts, so a missing one fails in
     milliseconds with its own error: `ServicesExtraMissingError` (no `weed`),
@@ -77,7 +80,10 @@ def start_local_stack(*, kafka_port: int | None, s3_port: int | None, bucket: st
         raise problem
     s3 = start_s3(port=s3_port)
     try:
-        kafka = start_local_kafka(port=kafka_port)
+        if brokers > 1:
+            kafka = start_local_kafka_cluster(brokers, port=kafka_port)
+        else:
+            kafka = start_local_kafka(port=kafka_port)
     except BaseException:
         s3.stop()
         raise

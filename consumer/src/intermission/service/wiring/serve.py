@@ -35,8 +35,11 @@ def snapshot_store(settings: Settings) -> SnapshotStore:
     )
 
 
-async def create_topics(settings: Settings, *, partitions: int = 6, replication: int = 1) -> list[str]:
-    """The five topics, with a max.message.bytes that fits every record the worker publishes."""
+async def create_topics(
+    settings: Settings, *, partitions: int = 6, replication: int | None = None
+) -> list[str]:
+    """The five topics, with a max.message.bytes that fits every record the worker publishes;
+    ``replication`` None: as many replicas as the cluster allows (see `ensure_topics`)."""
     settings.require("bootstrap_servers")
     assert settings.bootstrap_servers is not None
     names = settings.topics.all()
