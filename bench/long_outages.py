@@ -98,6 +98,8 @@ async def measure(args: argparse.Namespace, kafka: KafkaService, s3: S3Service, 
 
     # flow_through waits this long for the runs to settle once the service is back.
     faultkit.RECOVERY_S = args.settle_seconds
+    # Its client keeps retrying publishes through the broker outage, as an upstream service would.
+    faultkit.PUBLISH_WITHIN_S = down + args.settle_seconds
     failure = ""
     recovery: Recovery | None = None
     try:
