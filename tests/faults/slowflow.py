@@ -1,0 +1,92 @@
+"""Runs served through a slow or faulty path: submit, answer each pause, count, and time.
+
+Shared by the slow-and-partial-failure tests (test_slow_faults.py) and the skewed-clock test:
+each injects its fault, then calls `serve_through`, which asserts 0 lost and 0 repeated
+effects and returns the throughput it measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import time
+from dataclasses import dataclass
+
+from faultkit import Client, Lane, Supervisor, approve_as_raised, quiesce, tally
+
+__all__ = ["Served", "assert_nothing_lost_or_repeated", "padding", "serve_through"]
+
+
+@dataclass(frozen=True)
+class Served:
+    runs: int
+    seconds: float  # from the first submit until every run settled and all input was committed
+
+    @property
+    def throughput(self) -> float:
+        return self.runs / self.seconds
+
+
+def padding(size: int) -> str:
+    """``size`` bytes of incompressible text with no spaces: a prompt that makes each sealed
+    snapshot about that large, since snapshots are compressed."""
+    return base64.b64encode(os.urandom(size))[:size].decode()
+
+
+def assert_nothing_lost_or_repeated(
+    client: Client, lane: Lane, ids: list[str], sent: dict[str, set[str]], logs: str
+) -> None:
+    t = tally(lane, client, ids, sent)
+    print(t.line(len(ids), 0))
+    print(t.details())
+    assert t.lost == [], f"{t.details()}\n{logs}"
+    assert t.failed == [], f"{t.details()}\n{logs}"
+    assert t.dead_letters == 0, f"{t.details()}\n{logs}"
+    assert t.answers_without_outcome == [], f"{t.details()}\n{logs}"
+    assert t.finished_calls_repeated == 0, f"{t.details()}\n{logs}"
+    assert t.idempotent_effects_repeated == 0, f"{t.details()}\n{logs}"
+    assert t.transfers_issued_twice == 0, f"{t.details()}\n{logs}"
+    assert t.pauses_applied_more_than_once == [], f"{t.details()}\n{logs}"
+    assert t.applied_answers_rejected == [], f"{t.details()}\n{logs}"
+
+
+async def serve_through(
+    lane: Lane,
+    label: str,
+    runs: int,
+    *,
+    workers: Supervisor | None = None,
+    pad: int = 0,
+    settle_within: float = 150.0,
+) -> Served:
+    """Submit `runs` transfer runs at once to one worker (or `workers`), approve each pause as
+    it is raised, wait until all are settled and committed, then assert that nothing was lost
+    or repeated. Prints and returns the throughput."""
+    await lane.create_topics()
+    ids = [f"run-{lane.name}-{i}" for i in range(runs)]
+    answered: set[str] = set()
+    supervisor = workers or Supervisor(lane, 1)
+    async with Client(lane) as client:
+        await supervisor.start()
+        approver = asyncio.create_task(approve_as_raised(client, set(ids), answered))
+        started = time.monotonic()
+        try:
+            for run_id in ids:
+                text = f"transfer {padding(pad)} {run_id}" if pad else f"transfer {run_id}"
+                await client.submit(run_id, text)
+            await quiesce(lane, client, set(ids), within=settle_within)
+            served = Served(runs, time.monotonic() - started)
+        finally:
+            approver.cancel()
+            await asyncio.gather(approver, return_exceptions=True)
+            await supervisor.stop()
+        logs = supervisor.logs()
+        assert sorted(answered) == sorted(ids), f"{len(ids) - len(answered)} runs never paused\n{logs}"
+        assert_nothing_lost_or_repeated(client, lane, ids, {r: {f"approve-{r}"} for r in answered}, logs)
+    print(
+        f"[{label}] {runs} runs settled in {served.seconds:.1f} s: {served.throughput:.2f} runs/s "
+        f"(restarts {supervisor.restarts}, crashes {supervisor.failures})"
+    )
+    assert supervisor.failures == [], f"workers crashed: {supervisor.failures}\n{logs}"
+    return served
