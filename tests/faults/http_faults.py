@@ -62,6 +62,7 @@ class HttpFaultProxy:
         self._server = uvicorn.Server(
             uvicorn.Config(
                 self._app,
+                interface="asgi3",
                 lifespan="off",
                 log_level="warning",
                 access_log=False,
