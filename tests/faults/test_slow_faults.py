@@ -34,6 +34,11 @@ def _s3_through(toxiproxy: Toxiproxy, bucket: S3Bucket) -> tuple[Proxy, S3Bucket
     return proxy, dataclasses.replace(bucket, endpoint_url=f"http://{proxy.listen}")
 
 
+def _object_sizes(bucket: S3Bucket, lane: Lane) -> list[int]:
+    listed = bucket.client().list_objects_v2(Bucket=bucket.name, Prefix=f"{lane.name}/")
+    return [item["Size"] for item in listed.get("Contents", [])]
+
+
 async def test_s3_latency_p99_2s(
     kafka_service: KafkaService, s3_bucket: S3Bucket, toxiproxy: Toxiproxy, tmp_path: Path
 ) -> None:
@@ -76,6 +81,9 @@ async def test_s3_bandwidth_100_kb_per_s_with_50_kb_snapshots(
     proxy.add_toxic("bandwidth", stream="downstream", rate=100)
     lane = Lane(kafka_service.bootstrap_servers, bucket, tmp_path)
     await serve_through(lane, "S3 at 100 KB/s, 50 KB snapshots", 6, pad=50_000)
+    sizes = _object_sizes(s3_bucket, lane)
+    print(f"{len(sizes)} objects, {sum(sizes) / 1000:.0f} KB in all, largest {max(sizes) / 1000:.0f} KB")
+    assert max(sizes) >= 50_000, sizes
 
 
 @pytest.fixture
