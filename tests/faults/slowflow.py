@@ -13,9 +13,9 @@ import os
 import time
 from dataclasses import dataclass
 
-from faultkit import Client, Lane, Supervisor, approve_as_raised, quiesce, tally
+from faultkit import Client, Lane, Supervisor, quiesce, tally
 
-__all__ = ["Served", "assert_nothing_lost_or_repeated", "padding", "serve_through"]
+__all__ = ["Served", "answer_as_raised", "assert_nothing_lost_or_repeated", "padding", "serve_through"]
 
 
 @dataclass(frozen=True)
@@ -51,25 +51,45 @@ def assert_nothing_lost_or_repeated(
     assert t.applied_answers_rejected == [], f"{t.details()}\n{logs}"
 
 
+def _answers(run_id: str, race: bool) -> dict[str, str]:
+    """Resume id -> status: an approval, and with `race` a rejection sent at the same time."""
+    return {f"approve-{run_id}": "APPROVED", **({f"reject-{run_id}": "REJECTED"} if race else {})}
+
+
+async def answer_as_raised(client: Client, runs: set[str], answered: set[str], *, race: bool) -> None:
+    """Answers each run's pause as soon as it is raised: once, or twice at once when `race`
+    (two people answering the same pause; exactly one answer may apply)."""
+    while True:
+        await client.wait_for(lambda: bool((client.paused() & runs) - answered), within=1.0)
+        for run_id in sorted((client.paused() & runs) - answered):
+            answered.add(run_id)
+            await asyncio.gather(
+                *(client.answer(run_id, rid, status) for rid, status in _answers(run_id, race).items())
+            )
+
+
 async def serve_through(
     lane: Lane,
     label: str,
     runs: int,
     *,
-    workers: Supervisor | None = None,
+    workers: list[Supervisor] | None = None,
     pad: int = 0,
+    race: bool = False,
     settle_within: float = 150.0,
 ) -> Served:
-    """Submit `runs` transfer runs at once to one worker (or `workers`), approve each pause as
+    """Submit `runs` transfer runs at once to one worker (or `workers`), answer each pause as
     it is raised, wait until all are settled and committed, then assert that nothing was lost
     or repeated. Prints and returns the throughput."""
     await lane.create_topics()
     ids = [f"run-{lane.name}-{i}" for i in range(runs)]
     answered: set[str] = set()
-    supervisor = workers or Supervisor(lane, 1)
+    supervisors = workers or [Supervisor(lane, 1)]
     async with Client(lane) as client:
-        await supervisor.start()
-        approver = asyncio.create_task(approve_as_raised(client, set(ids), answered))
+        for supervisor in supervisors:
+            await supervisor.start()
+        answering = answer_as_raised(client, set(ids), answered, race=race)
+        approver = asyncio.create_task(answering)
         started = time.monotonic()
         try:
             for run_id in ids:
@@ -80,13 +100,17 @@ async def serve_through(
         finally:
             approver.cancel()
             await asyncio.gather(approver, return_exceptions=True)
-            await supervisor.stop()
-        logs = supervisor.logs()
+            for supervisor in supervisors:
+                await supervisor.stop()
+        logs = "\n".join(supervisor.logs() for supervisor in supervisors)
         assert sorted(answered) == sorted(ids), f"{len(ids) - len(answered)} runs never paused\n{logs}"
-        assert_nothing_lost_or_repeated(client, lane, ids, {r: {f"approve-{r}"} for r in answered}, logs)
+        sent = {r: set(_answers(r, race)) for r in answered}
+        assert_nothing_lost_or_repeated(client, lane, ids, sent, logs)
+    restarts = sum(supervisor.restarts for supervisor in supervisors)
+    crashes = [code for supervisor in supervisors for code in supervisor.failures]
     print(
         f"[{label}] {runs} runs settled in {served.seconds:.1f} s: {served.throughput:.2f} runs/s "
-        f"(restarts {supervisor.restarts}, crashes {supervisor.failures})"
+        f"(restarts {restarts}, crashes {crashes})"
     )
-    assert supervisor.failures == [], f"workers crashed: {supervisor.failures}\n{logs}"
+    assert crashes == [], f"workers crashed: {crashes}\n{logs}"
     return served
