@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ __all__ = ["Served", "answer_as_raised", "assert_nothing_lost_or_repeated", "pad
 class Served:
     runs: int
     seconds: float  # from the first submit until every run settled and all input was committed
+    slowest_answer_s: float  # the longest wait from a pause's answer to its run's outcome
 
     @property
     def throughput(self) -> float:
@@ -32,6 +34,12 @@ def padding(size: int) -> str:
     """``size`` bytes of incompressible text with no spaces: a prompt that makes each sealed
     snapshot about that large, since snapshots are compressed."""
     return base64.b64encode(os.urandom(size))[:size].decode()
+
+
+def _kills_at(lane: Lane, point: str) -> int:
+    kills = lane.state / "kills.jsonl"
+    lines = kills.read_text().splitlines() if kills.exists() else []
+    return sum(1 for line in lines if json.loads(line)["point"] == point)
 
 
 def assert_nothing_lost_or_repeated(
@@ -46,7 +54,9 @@ def assert_nothing_lost_or_repeated(
     assert t.answers_without_outcome == [], f"{t.details()}\n{logs}"
     assert t.finished_calls_repeated == 0, f"{t.details()}\n{logs}"
     assert t.idempotent_effects_repeated == 0, f"{t.details()}\n{logs}"
-    assert t.transfers_issued_twice == 0, f"{t.details()}\n{logs}"
+    # A worker killed between a tool's effect and its journal write may run the call again
+    # (under the same idempotency key, so the effect applies once); nothing else may.
+    assert t.transfers_issued_twice <= _kills_at(lane, "after_tool_effect"), f"{t.details()}\n{logs}"
     assert t.pauses_applied_more_than_once == [], f"{t.details()}\n{logs}"
     assert t.applied_answers_rejected == [], f"{t.details()}\n{logs}"
 
@@ -56,13 +66,14 @@ def _answers(run_id: str, race: bool) -> dict[str, str]:
     return {f"approve-{run_id}": "APPROVED", **({f"reject-{run_id}": "REJECTED"} if race else {})}
 
 
-async def answer_as_raised(client: Client, runs: set[str], answered: set[str], *, race: bool) -> None:
+async def answer_as_raised(client: Client, runs: set[str], answered: dict[str, float], *, race: bool) -> None:
     """Answers each run's pause as soon as it is raised: once, or twice at once when `race`
-    (two people answering the same pause; exactly one answer may apply)."""
+    (two people answering the same pause; exactly one answer may apply). `answered`: run id ->
+    when its answer was sent (monotonic)."""
     while True:
-        await client.wait_for(lambda: bool((client.paused() & runs) - answered), within=1.0)
-        for run_id in sorted((client.paused() & runs) - answered):
-            answered.add(run_id)
+        await client.wait_for(lambda: bool((client.paused() & runs) - answered.keys()), within=1.0)
+        for run_id in sorted((client.paused() & runs) - answered.keys()):
+            answered[run_id] = time.monotonic()
             await asyncio.gather(
                 *(client.answer(run_id, rid, status) for rid, status in _answers(run_id, race).items())
             )
@@ -83,7 +94,7 @@ async def serve_through(
     or repeated. Prints and returns the throughput."""
     await lane.create_topics()
     ids = [f"run-{lane.name}-{i}" for i in range(runs)]
-    answered: set[str] = set()
+    answered: dict[str, float] = {}
     supervisors = workers or [Supervisor(lane, 1)]
     async with Client(lane) as client:
         for supervisor in supervisors:
@@ -96,7 +107,10 @@ async def serve_through(
                 text = f"transfer {padding(pad)} {run_id}" if pad else f"transfer {run_id}"
                 await client.submit(run_id, text)
             await quiesce(lane, client, set(ids), within=settle_within)
-            served = Served(runs, time.monotonic() - started)
+            now = time.monotonic()
+            waits = [client.first_seen.get(r, now) - at for r, at in answered.items()]
+            slowest = max(waits, default=0.0)
+            served = Served(runs, time.monotonic() - started, slowest)
         finally:
             approver.cancel()
             await asyncio.gather(approver, return_exceptions=True)
@@ -110,7 +124,7 @@ async def serve_through(
     crashes = [code for supervisor in supervisors for code in supervisor.failures]
     print(
         f"[{label}] {runs} runs settled in {served.seconds:.1f} s: {served.throughput:.2f} runs/s "
-        f"(restarts {restarts}, crashes {crashes})"
+        f"slowest answer to outcome {served.slowest_answer_s:.1f} s (restarts {restarts}, crashes {crashes})"
     )
     assert crashes == [], f"workers crashed: {crashes}\n{logs}"
     return served

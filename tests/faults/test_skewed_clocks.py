@@ -10,6 +10,10 @@ successor's wall clock; with that comparison, the worker 30 s behind saw a dead 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,8 +25,28 @@ from slowflow import serve_through
 
 pytestmark = [pytest.mark.kafka, pytest.mark.s3]
 
-# Lease holders killed at these occurrences, counted across both workers.
-KILLS = ["after_tool_effect:2,6,10", "after_snapshot_write:12,40"]
+LEASE_S = 6.0  # the fault lane's INTERMISSION_CLAIM_LEASE_SECONDS
+# A pause's answer reaches its outcome within this, takeovers included: a lease and a rebalance
+# (about 10 s here) with room for busy CI machines. Comparing the dead owner's lease_until with
+# the successor's clock instead would make the worker 30 s behind wait 30 + 30 + 6 = 66 s.
+ANSWER_TO_OUTCOME_S = 45.0
+
+
+def test_the_skew_is_applied() -> None:
+    """The worker processes' clocks are off as asked, while their monotonic clocks are not."""
+    probe = "import time; print(time.time(), time.monotonic())"
+    for offset in (+30, -30):
+        before_wall, before_mono = time.time(), time.monotonic()
+        out = subprocess.run(
+            [sys.executable, "-c", probe],
+            env={**os.environ, **skewed_clock_env(offset)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        wall, mono = float(out[0]), float(out[1])
+        assert abs(wall - before_wall - offset) < 5, (offset, wall - before_wall)
+        assert abs(mono - before_mono) < 5, (offset, mono - before_mono)
 
 
 async def test_workers_30s_apart_race_answers_and_lose_lease_holders(
@@ -30,11 +54,18 @@ async def test_workers_30s_apart_race_answers_and_lose_lease_holders(
 ) -> None:
     lane = Lane(kafka_service.bootstrap_servers, s3_bucket, tmp_path)
     options = takeover_consumer_options(kafka_service)
-    workers = [
-        Supervisor(lane, 1, kill=KILLS, consumer_options=options, env=skewed_clock_env(offset))
-        for offset in (+30, -30)
-    ]
-    await serve_through(lane, "clocks +30 s and -30 s, lease holders killed", 12, workers=workers, race=True)
+    # Each worker is killed while it holds claims, at its own tool effects (the one ahead) or
+    # its own snapshot writes (the one behind), so each takes over the other's claims.
+    ahead = Supervisor(
+        lane, 1, kill=["after_tool_effect:2,5,8"], consumer_options=options, env=skewed_clock_env(+30)
+    )
+    behind = Supervisor(
+        lane, 1, kill=["after_snapshot_write:20,45"], consumer_options=options, env=skewed_clock_env(-30)
+    )
+    served = await serve_through(
+        lane, "clocks +30 s and -30 s, lease holders killed", 12, workers=[ahead, behind], race=True
+    )
     kills = (lane.state / "kills.jsonl").read_text().splitlines()
-    print(f"{len(kills)} lease holders killed")
+    print(f"{len(kills)} lease holders killed: {kills}")
     assert len(kills) >= 3, kills
+    assert served.slowest_answer_s < ANSWER_TO_OUTCOME_S, served
