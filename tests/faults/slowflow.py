@@ -23,7 +23,7 @@ __all__ = ["Served", "answer_as_raised", "assert_nothing_lost_or_repeated", "pad
 class Served:
     runs: int
     seconds: float  # from the first submit until every run settled and all input was committed
-    slowest_answer_s: float  # the longest wait from a pause's answer to its run's outcome
+    slowest_run_s: float  # the longest time from a run's submit to its outcome
 
     @property
     def throughput(self) -> float:
@@ -66,14 +66,13 @@ def _answers(run_id: str, race: bool) -> dict[str, str]:
     return {f"approve-{run_id}": "APPROVED", **({f"reject-{run_id}": "REJECTED"} if race else {})}
 
 
-async def answer_as_raised(client: Client, runs: set[str], answered: dict[str, float], *, race: bool) -> None:
+async def answer_as_raised(client: Client, runs: set[str], answered: set[str], *, race: bool) -> None:
     """Answers each run's pause as soon as it is raised: once, or twice at once when `race`
-    (two people answering the same pause; exactly one answer may apply). `answered`: run id ->
-    when its answer was sent (monotonic)."""
+    (two people answering the same pause; exactly one answer may apply)."""
     while True:
-        await client.wait_for(lambda: bool((client.paused() & runs) - answered.keys()), within=1.0)
-        for run_id in sorted((client.paused() & runs) - answered.keys()):
-            answered[run_id] = time.monotonic()
+        await client.wait_for(lambda: bool((client.paused() & runs) - answered), within=1.0)
+        for run_id in sorted((client.paused() & runs) - answered):
+            answered.add(run_id)
             await asyncio.gather(
                 *(client.answer(run_id, rid, status) for rid, status in _answers(run_id, race).items())
             )
@@ -94,7 +93,8 @@ async def serve_through(
     or repeated. Prints and returns the throughput."""
     await lane.create_topics()
     ids = [f"run-{lane.name}-{i}" for i in range(runs)]
-    answered: dict[str, float] = {}
+    answered: set[str] = set()
+    submitted: dict[str, float] = {}
     supervisors = workers or [Supervisor(lane, 1)]
     async with Client(lane) as client:
         for supervisor in supervisors:
@@ -106,10 +106,10 @@ async def serve_through(
             for run_id in ids:
                 text = f"transfer {padding(pad)} {run_id}" if pad else f"transfer {run_id}"
                 await client.submit(run_id, text)
+                submitted[run_id] = time.monotonic()
             await quiesce(lane, client, set(ids), within=settle_within)
             now = time.monotonic()
-            waits = [client.first_seen.get(r, now) - at for r, at in answered.items()]
-            slowest = max(waits, default=0.0)
+            slowest = max((client.first_seen.get(r, now) - at for r, at in submitted.items()), default=0.0)
             served = Served(runs, time.monotonic() - started, slowest)
         finally:
             approver.cancel()
@@ -124,7 +124,7 @@ async def serve_through(
     crashes = [code for supervisor in supervisors for code in supervisor.failures]
     print(
         f"[{label}] {runs} runs settled in {served.seconds:.1f} s: {served.throughput:.2f} runs/s "
-        f"slowest answer to outcome {served.slowest_answer_s:.1f} s (restarts {restarts}, crashes {crashes})"
+        f"slowest run {served.slowest_run_s:.1f} s (restarts {restarts}, crashes {crashes})"
     )
     assert crashes == [], f"workers crashed: {crashes}\n{logs}"
     return served

@@ -26,10 +26,11 @@ from slowflow import serve_through
 pytestmark = [pytest.mark.kafka, pytest.mark.s3]
 
 LEASE_S = 6.0  # the fault lane's INTERMISSION_CLAIM_LEASE_SECONDS
-# A pause's answer reaches its outcome within this, takeovers included: a lease and a rebalance
-# (about 10 s here) with room for busy CI machines. Comparing the dead owner's lease_until with
-# the successor's clock instead would make the worker 30 s behind wait 30 + 30 + 6 = 66 s.
-ANSWER_TO_OUTCOME_S = 45.0
+# Every run reaches its outcome within this from its submit, a takeover included: a lease, a
+# rebalance and two kills (under 30 s here) with room for busy CI machines. Comparing the dead
+# owner's lease_until with the successor's clock instead makes the worker 30 s behind wait
+# 30 + 30 + 6 = 66 s for the claims of the one ahead.
+RUN_TO_OUTCOME_S = 60.0
 
 
 def test_the_skew_is_applied() -> None:
@@ -54,18 +55,24 @@ async def test_workers_30s_apart_race_answers_and_lose_lease_holders(
 ) -> None:
     lane = Lane(kafka_service.bootstrap_servers, s3_bucket, tmp_path)
     options = takeover_consumer_options(kafka_service)
-    # Each worker is killed while it holds claims, at its own tool effects (the one ahead) or
-    # its own snapshot writes (the one behind), so each takes over the other's claims.
+    # The worker ahead is killed while it holds claims (at its second tool effect) and stays
+    # away for longer than a lease, so the worker behind must take its claims over; the worker
+    # behind is killed too (at its 20th snapshot write) and comes back at once.
     ahead = Supervisor(
-        lane, 1, kill=["after_tool_effect:2,5,8"], consumer_options=options, env=skewed_clock_env(+30)
+        lane,
+        1,
+        restart_after_kill_s=LEASE_S * 2,
+        kill=["after_tool_effect:2"],
+        consumer_options=options,
+        env=skewed_clock_env(+30),
     )
     behind = Supervisor(
-        lane, 1, kill=["after_snapshot_write:20,45"], consumer_options=options, env=skewed_clock_env(-30)
+        lane, 1, kill=["after_snapshot_write:20"], consumer_options=options, env=skewed_clock_env(-30)
     )
     served = await serve_through(
         lane, "clocks +30 s and -30 s, lease holders killed", 12, workers=[ahead, behind], race=True
     )
     kills = (lane.state / "kills.jsonl").read_text().splitlines()
     print(f"{len(kills)} lease holders killed: {kills}")
-    assert len(kills) >= 3, kills
-    assert served.slowest_answer_s < ANSWER_TO_OUTCOME_S, served
+    assert len(kills) == 2, kills
+    assert served.slowest_run_s < RUN_TO_OUTCOME_S, served
