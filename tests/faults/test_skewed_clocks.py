@@ -25,7 +25,6 @@ from slowflow import serve_through
 
 pytestmark = [pytest.mark.kafka, pytest.mark.s3]
 
-LEASE_S = 6.0  # the fault lane's INTERMISSION_CLAIM_LEASE_SECONDS
 # Every run reaches its outcome within this from its submit, a takeover included: a lease, a
 # rebalance and two kills (under 30 s here) with room for busy CI machines. Comparing the dead
 # owner's lease_until with the successor's clock instead makes the worker 30 s behind wait
@@ -56,12 +55,13 @@ async def test_workers_30s_apart_race_answers_and_lose_lease_holders(
     lane = Lane(kafka_service.bootstrap_servers, s3_bucket, tmp_path)
     options = takeover_consumer_options(kafka_service)
     # The worker ahead is killed while it holds claims (at its second tool effect) and stays
-    # away for longer than a lease, so the worker behind must take its claims over; the worker
-    # behind is killed too (at its 20th snapshot write) and comes back at once.
+    # away for good (past the 66 s a wall-clock compare would wait), so the worker behind must
+    # take its claims over; the worker behind is killed too (at its 20th snapshot write) and
+    # comes back at once.
     ahead = Supervisor(
         lane,
         1,
-        restart_after_kill_s=LEASE_S * 2,
+        restart_after_kill_s=RUN_TO_OUTCOME_S * 2,
         kill=["after_tool_effect:2"],
         consumer_options=options,
         env=skewed_clock_env(+30),
