@@ -45,7 +45,8 @@ async def test_s3_latency_p99_2s(
     proxy, bucket = _s3_through(toxiproxy, s3_bucket)
     # Uniform over 0-2 s on every answer: mean 1 s, p99 1.98 s.
     proxy.add_toxic("latency", stream="downstream", latency=1000, jitter=1000)
-    await serve_through(Lane(kafka_service.bootstrap_servers, bucket, tmp_path), "S3 latency p99 2 s", RUNS)
+    lane = Lane(kafka_service.bootstrap_servers, bucket, tmp_path)
+    await serve_through(lane, "S3 latency p99 2 s", 6)
 
 
 async def test_s3_answering_slowdown_and_500_on_10_percent(
@@ -105,4 +106,4 @@ def proxied_kafka(toxiproxy: Toxiproxy) -> Iterator[Proxy]:
 async def test_broker_latency_1s(proxied_kafka: Proxy, s3_bucket: S3Bucket, tmp_path: Path) -> None:
     proxied_kafka.add_toxic("latency", stream="downstream", latency=1000)
     lane = Lane(proxied_kafka.listen, s3_bucket, tmp_path)
-    await serve_through(lane, "broker latency 1 s", RUNS)
+    await serve_through(lane, "broker latency 1 s", 6)
