@@ -13,14 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 from faultkit import Lane
 from http_faults import HttpFaultProxy
 from intermission.service.local_services.kafka_jvm import free_loopback_port
 from realservices import KafkaService, start_local_kafka
 from realservices.plugin import S3Bucket
 from realservices.toxiproxy import Proxy, Toxiproxy
-from slowflow import serve_through
+from slowflow import padding, serve_through
 
 pytestmark = [pytest.mark.kafka, pytest.mark.s3]
 
@@ -37,6 +40,29 @@ def _s3_through(toxiproxy: Toxiproxy, bucket: S3Bucket) -> tuple[Proxy, S3Bucket
 def _object_sizes(bucket: S3Bucket, lane: Lane) -> list[int]:
     listed = bucket.client().list_objects_v2(Bucket=bucket.name, Prefix=f"{lane.name}/")
     return [item["Size"] for item in listed.get("Contents", [])]
+
+
+def _cut_reads(direct: S3Bucket, proxied: S3Bucket, *, tries: int) -> int:
+    """How many of `tries` reads of a 50 KB object through the proxy fail, each on a new
+    connection and with no retry: evidence that the toxics bite."""
+    direct.client().put_object(Bucket=direct.name, Key="probe", Body=padding(50_000).encode())
+    cut = 0
+    for _ in range(tries):
+        client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=proxied.endpoint_url,
+            region_name=proxied.region,
+            aws_access_key_id=proxied.access_key,
+            aws_secret_access_key=proxied.secret_key,
+            config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}),
+        )
+        try:
+            client.get_object(Bucket=proxied.name, Key="probe")["Body"].read()
+        except (BotoCoreError, ClientError):
+            cut += 1
+        finally:
+            client.close()
+    return cut
 
 
 async def test_s3_latency_p99_2s(
@@ -69,6 +95,9 @@ async def test_s3_connections_reset_mid_body(
     # snapshot's body; a tenth is reset (RST) 300 ms after it opens, whatever it carries.
     proxy.add_toxic("limit_data", stream="downstream", toxicity=0.2, bytes=30_000)
     proxy.add_toxic("reset_peer", stream="upstream", toxicity=0.1, timeout=300)
+    cut = _cut_reads(s3_bucket, bucket, tries=40)
+    print(f"{cut} of 40 reads of a 50 KB object on a new connection were cut off")
+    assert cut > 0, "the toxics cut no read: this test would test nothing"
     await serve_through(
         Lane(kafka_service.bootstrap_servers, bucket, tmp_path), "S3 resets mid-body", RUNS, pad=50_000
     )
