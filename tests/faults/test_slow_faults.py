@@ -65,6 +65,14 @@ def _cut_reads(direct: S3Bucket, proxied: S3Bucket, *, tries: int) -> int:
     return cut
 
 
+async def test_control_without_faults(
+    kafka_service: KafkaService, s3_bucket: S3Bucket, tmp_path: Path
+) -> None:
+    """The same flow on a clean path: the throughput the others compare with."""
+    lane = Lane(kafka_service.bootstrap_servers, s3_bucket, tmp_path)
+    await serve_through(lane, "no fault (control)", RUNS)
+
+
 async def test_s3_latency_p99_2s(
     kafka_service: KafkaService, s3_bucket: S3Bucket, toxiproxy: Toxiproxy, tmp_path: Path
 ) -> None:
