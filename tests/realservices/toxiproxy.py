@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0"
+_GO_ELSEWHERE = ("/usr/local/go/bin/go",)  # Go's own installer puts it here, off PATH
 _BUILD_TIMEOUT_S = 600.0  # a cold module cache downloads ~20 modules; about 1 min here
 
 Stream = Literal["upstream", "downstream"]
@@ -56,7 +57,7 @@ def ensure_toxiproxy() -> Path:
     binary = _cache_dir() / "bin" / "server"
     if binary.exists():
         return binary
-    go = shutil.which("go") or next((p for p in ["/usr/local/go/bin/go"] if Path(p).exists()), None)
+    go = shutil.which("go") or next((p for p in _GO_ELSEWHERE if Path(p).exists()), None)
     if go is None:
         raise ToxiproxyUnavailableError(
             "Toxiproxy is not installed and cannot be built: no `go` command (Go 1.22+) on PATH "
