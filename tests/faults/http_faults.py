@@ -46,12 +46,16 @@ def _error_body(code: str, message: str) -> bytes:
 
 
 class HttpFaultProxy:
-    """``failure_rate`` of the requests fail, spread evenly over the three kinds of failure."""
+    """``failure_rate`` of the requests fail, spread evenly over the three kinds of failure.
+    Besides, the first ``creates_lost`` conditional creates (PUT with If-None-Match) of distinct
+    keys are ``error_after_write`` (their retries are not): the ambiguous case, made certain."""
 
-    def __init__(self, upstream: str, *, failure_rate: float, seed: int = 21) -> None:
+    def __init__(self, upstream: str, *, failure_rate: float, creates_lost: int = 0, seed: int = 21) -> None:
         self.upstream = upstream.rstrip("/")
         self.failure_rate = failure_rate
+        self.creates_lost = creates_lost
         self.counts: Counter[str] = Counter()
+        self.lost_creates: list[str] = []  # paths of conditional creates stored, answered 500
         self._random = random.Random(seed)
         self._client = httpx.AsyncClient(timeout=60.0)
         # Bound and listening before the server task runs: clients may connect at once.
@@ -87,7 +91,14 @@ class HttpFaultProxy:
         self._socket.close()
         await self._client.aclose()
 
-    def _draw(self) -> str:
+    def _draw(self, scope: dict[str, Any]) -> str:
+        conditional_create = scope["method"] == "PUT" and any(
+            k.lower() == b"if-none-match" for k, _ in scope["headers"]
+        )
+        first_try = scope["path"] not in self.lost_creates  # its retry goes through
+        if conditional_create and first_try and len(self.lost_creates) < self.creates_lost:
+            self.lost_creates.append(scope["path"])
+            return "error_after_write"
         if self._random.random() >= self.failure_rate:
             return "forwarded"
         return self._random.choice(_KINDS)
@@ -100,7 +111,7 @@ class HttpFaultProxy:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        kind = self._draw()
+        kind = self._draw(scope)
         self.counts[kind] += 1
         if kind in ("slowdown", "error"):
             await self._answer_error(send, kind)
