@@ -47,13 +47,24 @@ def _error_body(code: str, message: str) -> bytes:
 
 class HttpFaultProxy:
     """``failure_rate`` of the requests fail, spread evenly over the three kinds of failure.
-    Besides, the first ``creates_lost`` conditional creates (PUT with If-None-Match) of distinct
-    keys are ``error_after_write`` (their retries are not): the ambiguous case, made certain."""
+    Besides, the first ``creates_lost`` conditional creates (PUT with If-None-Match) and
+    ``replaces_lost`` conditional replaces (If-Match) of distinct keys are ``error_after_write``
+    (their retries are not): the ambiguous case, made certain to happen."""
 
-    def __init__(self, upstream: str, *, failure_rate: float, creates_lost: int = 0, seed: int = 21) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        failure_rate: float,
+        creates_lost: int = 0,
+        replaces_lost: int = 0,
+        seed: int = 21,
+    ) -> None:
         self.upstream = upstream.rstrip("/")
         self.failure_rate = failure_rate
         self.creates_lost = creates_lost
+        self.replaces_lost = replaces_lost
+        self.lost_replaces: list[str] = []  # paths of conditional replaces stored, answered 500
         self.counts: Counter[str] = Counter()
         self.lost_creates: list[str] = []  # paths of conditional creates stored, answered 500
         self._random = random.Random(seed)
@@ -92,13 +103,15 @@ class HttpFaultProxy:
         await self._client.aclose()
 
     def _draw(self, scope: dict[str, Any]) -> str:
-        conditional_create = scope["method"] == "PUT" and any(
-            k.lower() == b"if-none-match" for k, _ in scope["headers"]
-        )
-        first_try = scope["path"] not in self.lost_creates  # its retry goes through
-        if conditional_create and first_try and len(self.lost_creates) < self.creates_lost:
-            self.lost_creates.append(scope["path"])
-            return "error_after_write"
+        conditions = {k.lower() for k, _ in scope["headers"]} if scope["method"] == "PUT" else set()
+        for header, lost, limit in [
+            (b"if-none-match", self.lost_creates, self.creates_lost),
+            (b"if-match", self.lost_replaces, self.replaces_lost),
+        ]:
+            # Only a key's first try: its retry goes through.
+            if header in conditions and scope["path"] not in lost and len(lost) < limit:
+                lost.append(scope["path"])
+                return "error_after_write"
         if self._random.random() >= self.failure_rate:
             return "forwarded"
         return self._random.choice(_KINDS)
