@@ -47,24 +47,23 @@ def _error_body(code: str, message: str) -> bytes:
 
 class HttpFaultProxy:
     """``failure_rate`` of the requests fail, spread evenly over the three kinds of failure.
-    Besides, the first ``creates_lost`` conditional creates (PUT with If-None-Match) and
-    ``replaces_lost`` conditional replaces (If-Match) of distinct keys are ``error_after_write``
-    (their retries are not): the ambiguous case, made certain to happen."""
+    Besides, ``conditional_lost`` of the conditional writes (PUT with If-None-Match or If-Match)
+    are ``error_after_write`` on their first try (their retries are not): the ambiguous case,
+    made common."""
 
     def __init__(
         self,
         upstream: str,
         *,
         failure_rate: float,
-        creates_lost: int = 0,
-        replaces_lost: int = 0,
+        conditional_lost: float = 0.0,
         seed: int = 21,
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.failure_rate = failure_rate
-        self.creates_lost = creates_lost
-        self.replaces_lost = replaces_lost
+        self.conditional_lost = conditional_lost
         self.lost_replaces: list[str] = []  # paths of conditional replaces stored, answered 500
+        self._tried: set[tuple[bytes, str]] = set()
         self.counts: Counter[str] = Counter()
         self.lost_creates: list[str] = []  # paths of conditional creates stored, answered 500
         self._random = random.Random(seed)
@@ -104,12 +103,15 @@ class HttpFaultProxy:
 
     def _draw(self, scope: dict[str, Any]) -> str:
         conditions = {k.lower() for k, _ in scope["headers"]} if scope["method"] == "PUT" else set()
-        for header, lost, limit in [
-            (b"if-none-match", self.lost_creates, self.creates_lost),
-            (b"if-match", self.lost_replaces, self.replaces_lost),
-        ]:
-            # Only a key's first try: its retry goes through.
-            if header in conditions and scope["path"] not in lost and len(lost) < limit:
+        for header, lost in [(b"if-none-match", self.lost_creates), (b"if-match", self.lost_replaces)]:
+            if header not in conditions:
+                continue
+            # Only a write's first try (by key and condition): its retry goes through.
+            value = next(v for k, v in scope["headers"] if k.lower() == header)
+            attempt = (header + b" " + value, scope["path"])
+            first_try = attempt not in self._tried
+            self._tried.add(attempt)
+            if first_try and self._random.random() < self.conditional_lost:
                 lost.append(scope["path"])
                 return "error_after_write"
         if self._random.random() >= self.failure_rate:

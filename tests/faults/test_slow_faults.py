@@ -86,18 +86,21 @@ async def test_s3_latency_p99_2s(
 async def test_s3_answering_slowdown_and_500_on_10_percent(
     kafka_service: KafkaService, s3_bucket: S3Bucket, tmp_path: Path
 ) -> None:
-    async with HttpFaultProxy(
-        s3_bucket.endpoint_url, failure_rate=0.10, creates_lost=6, replaces_lost=6
-    ) as faults:
+    # Besides the 10%, a fifth of the conditional writes are stored and answered 500, on every
+    # kind of object: the retry of a create meets its own object, a replace its own etag's change.
+    async with HttpFaultProxy(s3_bucket.endpoint_url, failure_rate=0.10, conditional_lost=0.2) as faults:
         bucket = dataclasses.replace(s3_bucket, endpoint_url=faults.url)
         lane = Lane(kafka_service.bootstrap_servers, bucket, tmp_path)
         await serve_through(lane, "S3 503/500 on 10%", RUNS)
     print(f"S3 requests by outcome: {dict(faults.counts)}")
+    kinds = {path.rsplit("/", 1)[-1] for path in faults.lost_creates + faults.lost_replaces}
+    print(
+        f"{len(faults.lost_creates)} creates and {len(faults.lost_replaces)} replaces stored and "
+        f"answered 500, of {sorted(kinds)}"
+    )
     assert faults.counts["slowdown"], faults.counts
-    print(f"conditional creates stored and answered 500: {faults.lost_creates}")
-    print(f"conditional replaces stored and answered 500: {faults.lost_replaces}")
-    assert len(faults.lost_creates) == 6, faults.lost_creates
-    assert len(faults.lost_replaces) == 6, faults.lost_replaces
+    assert faults.lost_creates, faults.counts
+    assert faults.lost_replaces, faults.counts
 
 
 async def test_s3_connections_reset_mid_body(
