@@ -48,8 +48,8 @@ def _error_body(code: str, message: str) -> bytes:
 class HttpFaultProxy:
     """``failure_rate`` of the requests fail, spread evenly over the three kinds of failure.
     Besides, ``conditional_lost`` of the conditional writes (PUT with If-None-Match or If-Match)
-    are ``error_after_write`` on their first try (their retries are not): the ambiguous case,
-    made common."""
+    are ``error_after_write`` on their first try (their retries are not), and the first create
+    and the first replace always: the ambiguous case, made common."""
 
     def __init__(
         self,
@@ -111,7 +111,12 @@ class HttpFaultProxy:
             attempt = (header + b" " + value, scope["path"])
             first_try = attempt not in self._tried
             self._tried.add(attempt)
-            if first_try and self._random.random() < self.conditional_lost:
+            # The first of each kind always (a worker's first is its start-up check's probe).
+            if (
+                first_try
+                and self.conditional_lost
+                and (not lost or self._random.random() < self.conditional_lost)
+            ):
                 lost.append(scope["path"])
                 return "error_after_write"
         if self._random.random() >= self.failure_rate:
