@@ -111,8 +111,8 @@ async def test_s3_connections_reset_mid_body(
     # snapshot's body; a tenth is reset (RST) 300 ms after it opens, whatever it carries.
     proxy.add_toxic("limit_data", stream="downstream", toxicity=0.2, bytes=30_000)
     proxy.add_toxic("reset_peer", stream="upstream", toxicity=0.1, timeout=300)
-    cut = _cut_reads(s3_bucket, bucket, tries=40)
-    print(f"{cut} of 40 reads of a 50 KB object on a new connection were cut off")
+    cut = _cut_reads(s3_bucket, bucket, tries=60)
+    print(f"{cut} of 60 reads of a 50 KB object on a new connection were cut off")
     assert cut > 0, "the toxics cut no read: this test would test nothing"
     await serve_through(
         Lane(kafka_service.bootstrap_servers, bucket, tmp_path), "S3 resets mid-body", RUNS, pad=50_000
