@@ -40,6 +40,7 @@ from intermission import Intermission, Message, ModelRequest, ScriptedModel, Too
 from pydantic import BaseModel
 
 FAULTS_DIR_VARIABLE = "INTERMISSION_FAULTS_DIR"
+CLOCK_SKEW_VARIABLE = "INTERMISSION_FAULTS_CLOCK_SKEW"  # seconds this process's clock is ahead
 
 # Set by worker_process.py; called after every tool effect, before the tool returns.
 before_return: Callable[[str], None] = lambda tool: None  # noqa: E731
@@ -50,7 +51,10 @@ def _dir() -> Path:
 
 
 def append(name: str, entry: dict[str, Any]) -> None:
-    line = (json.dumps({**entry, "pid": os.getpid(), "t": time.time()}) + "\n").encode()
+    # A worker whose clock a test skews (libfaketime) says by how much, so that the times
+    # recorded here, which the counts compare across workers, stay on one clock.
+    t = time.time() - float(os.environ.get(CLOCK_SKEW_VARIABLE, "0"))
+    line = (json.dumps({**entry, "pid": os.getpid(), "t": t}) + "\n").encode()
     fd = os.open(_dir() / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line)

@@ -202,10 +202,16 @@ class WorkerProcess:
 
 
 class Supervisor:
-    """Keeps `count` workers running, restarting any that dies, as a Deployment does."""
+    """Keeps `count` workers running, restarting any that dies, as a Deployment does.
 
-    def __init__(self, lane: Lane, count: int = 1, **options: Any) -> None:
+    ``restart_after_kill_s``: how long a SIGKILLed worker stays away before its restart, so
+    that the other workers must take over what it held."""
+
+    def __init__(
+        self, lane: Lane, count: int = 1, *, restart_after_kill_s: float = 0.0, **options: Any
+    ) -> None:
         self.lane, self.count, self.options = lane, count, options
+        self.restart_after_kill_s = restart_after_kill_s
         self.started: list[WorkerProcess] = []
         self.restarts = 0
         self.failures: list[int] = []  # exit codes of workers that died other than by SIGKILL
@@ -226,6 +232,8 @@ class Supervisor:
                 if code != -signal.SIGKILL:
                     self.failures.append(code)
                     await asyncio.sleep(1.0)  # a crash loop, as Kubernetes would back off
+                else:
+                    await asyncio.sleep(self.restart_after_kill_s)
 
     async def stop(self) -> list[int | None]:
         self._stopping = True

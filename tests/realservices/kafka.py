@@ -106,12 +106,16 @@ def start_kafka(*, startup_timeout: float = 90.0) -> KafkaService:
 
 
 def start_local_kafka(
-    *, startup_timeout: float = 90.0, settings: dict[str, str] | None = None
+    *,
+    startup_timeout: float = 90.0,
+    settings: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> KafkaService:
     """Start a broker of our own as a local JVM, whatever KAFKA_BOOTSTRAP_SERVERS or Docker
     offer: the only kind that `KafkaService.stop_for_outage()`, `kill()` and `restart()` can
     take down and bring back, and the only kind a test can configure (``settings``: broker
-    properties, e.g. ``auto.create.topics.enable``)."""
+    properties, e.g. ``auto.create.topics.enable``; ``port``: its client port, for a test
+    that must know it before the broker starts, as one behind a fault proxy does)."""
     problem = local_kafka_unavailable()
     if problem is not None:
         raise JavaToolsMissingError(
@@ -120,7 +124,9 @@ def start_local_kafka(
             f"restarts the broker (a broker from KAFKA_BOOTSTRAP_SERVERS or Docker cannot be): "
             f"{problem}. To fix it, {install_hint()}.",
         )
-    return _start_local_broker(startup_timeout=startup_timeout, restartable=True, settings=settings)
+    return _start_local_broker(
+        startup_timeout=startup_timeout, restartable=True, settings=settings, port=port
+    )
 
 
 def start_local_kafka_cluster(*, brokers: int = 3, startup_timeout: float = 120.0) -> KafkaService:

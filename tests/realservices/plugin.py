@@ -21,6 +21,10 @@ For outage tests, which take a service down and bring it back (never the shared 
     cluster_kafka       (module)   KafkaService, a 3-broker KRaft cluster of the module's own
                                    (replication 3, min.insync.replicas 2): `.cluster` kills,
                                    freezes and restarts its nodes; each test leaves them running
+
+For slow and partial failures:
+    toxiproxy           (function) Toxiproxy, a TCP fault proxy (built with `go install` on
+                                   first use); the proxies a test makes are removed after it
 Their start times are printed (run pytest with -s to see them).
 """
 
@@ -44,6 +48,7 @@ from .kafka import (
     start_local_kafka_cluster,
 )
 from .s3 import S3Service, S3UnavailableError, s3_client, start_s3, unique_bucket_name
+from .toxiproxy import Toxiproxy, ToxiproxyUnavailableError, start_toxiproxy
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -59,6 +64,8 @@ __all__ = [
     "outage_s3_bucket",
     "s3_bucket",
     "s3_service",
+    "toxiproxy",
+    "toxiproxy_service",
 ]
 
 _T = TypeVar("_T")
@@ -88,7 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _start_or_error(start: Callable[[], _T]) -> _T:
     try:
         return start()
-    except (KafkaUnavailableError, S3UnavailableError) as exc:
+    except (KafkaUnavailableError, S3UnavailableError, ToxiproxyUnavailableError) as exc:
         message = str(exc)
     # pytest.fail in a fixture's setup is reported as an ERROR of each test that uses it, and
     # pytest caches the failure for the session, so the start is not retried per test. Called
@@ -210,3 +217,21 @@ def outage_s3() -> Iterator[S3Service]:
 def outage_s3_bucket(outage_s3: S3Service, request: pytest.FixtureRequest) -> S3Bucket:
     """A new bucket on the test's own SeaweedFS (`outage_s3`)."""
     return _new_bucket(outage_s3, request)
+
+
+@pytest.fixture(scope="session")
+def toxiproxy_service() -> Iterator[Toxiproxy]:
+    service = _timed_start("toxiproxy", start_toxiproxy)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def toxiproxy(toxiproxy_service: Toxiproxy) -> Iterator[Toxiproxy]:
+    """The session's toxiproxy; the proxies (and their toxics) this test makes go with it."""
+    try:
+        yield toxiproxy_service
+    finally:
+        toxiproxy_service.remove_all()

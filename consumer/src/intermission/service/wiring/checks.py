@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Awaitable
 
 import msgspec
 
-from ...errors import IntermissionError, SettingsError
+from ...errors import IntermissionError, SettingsError, StoreUnavailableError
 from ..adapters.kafka import describe_topics
 from ..ports import RECORD_FRAMING_BYTES, PreconditionFailed, SnapshotStore
 from .settings import Settings
@@ -53,7 +54,7 @@ async def check_store(settings: Settings, store: SnapshotStore) -> list[Check]:
         bucket_exists = getattr(store, "bucket_exists", None)
         if bucket_exists is not None and not await bucket_exists():
             return [Check(name="object store", ok=False, detail=f"{bucket} does not exist", setting=setting)]
-        etag = await store.create(probe, b"probe")
+        etag = await _probe_write(store, probe, b"probe", store.create(probe, b"probe"))
         try:
             conditional = True
             with contextlib.suppress(PreconditionFailed):
@@ -62,7 +63,7 @@ async def check_store(settings: Settings, store: SnapshotStore) -> list[Check]:
             with contextlib.suppress(PreconditionFailed):
                 await store.replace(probe, b"stale", '"not-the-etag"')
                 conditional = False
-            await store.replace(probe, b"fresh", etag)
+            await _probe_write(store, probe, b"fresh", store.replace(probe, b"fresh", etag))
         finally:
             await store.delete(probe)
     except IntermissionError as exc:
@@ -80,6 +81,22 @@ async def check_store(settings: Settings, store: SnapshotStore) -> list[Check]:
         Check(name="object store", ok=True, detail=f"{bucket} answers"),
         Check(name="conditional writes", ok=True, detail="If-None-Match and If-Match are honoured"),
     ]
+
+
+async def _probe_write(store: SnapshotStore, key: str, data: bytes, write: Awaitable[str]) -> str:
+    """The etag of a probe write that must succeed. Its condition can fail only because of its
+    own first attempt: S3 stored it and then answered 500 (or the answer was lost), and the
+    client's retry met it. Reading the probe back tells; anything else is a faulty store."""
+    try:
+        return await write
+    except PreconditionFailed:
+        stored = await store.get(key)
+        if stored is not None and stored.data == data:
+            return stored.etag
+        raise StoreUnavailableError(
+            f"a conditional write of the new key {key!r} failed its condition, and the key does "
+            "not hold what was written"
+        ) from None
 
 
 async def check_log(settings: Settings) -> list[Check]:
