@@ -375,6 +375,19 @@ class Client:
         return {r.run_id for r in self.results if isinstance(r, RunCompleted | RunFailed)}
 
 
+async def stop_approver(approver: asyncio.Task[None]) -> AssertionError | None:
+    """Cancel an `approve_as_raised` task; an error if it had died before. An approver that
+    died (a publish it could not retry) leaves every later pause unanswered: its own error is
+    the finding, not the runs it left without an outcome."""
+    approver.cancel()
+    (ended,) = await asyncio.gather(approver, return_exceptions=True)
+    if isinstance(ended, Exception):
+        died = AssertionError(f"the approver stopped: {ended!r}")
+        died.__cause__ = ended
+        return died
+    return None
+
+
 async def approve_as_raised(client: Client, runs: set[str], answered: set[str]) -> None:
     """An approver: answers each run's pause once, as soon as it is raised."""
     while True:
@@ -603,9 +616,10 @@ async def flow_through(
                 await quiesce(lane, client, set(ids), within=RECOVERY_S)
             settled_at = max(client.first_seen.values(), default=time.monotonic())
         finally:
-            approver.cancel()
-            await asyncio.gather(approver, return_exceptions=True)
+            died = await stop_approver(approver)
             code = await worker.terminate()
+        if died is not None:
+            raise died
         t = tally(lane, client, ids, {r: {f"approve-{r}"} for r in answered})
 
     def first_after(moment: float) -> float | None:

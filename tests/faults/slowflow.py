@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from faultkit import Client, Lane, Supervisor, quiesce, tally
+from faultkit import Client, Lane, Supervisor, quiesce, stop_approver, tally
 
 __all__ = ["Served", "answer_as_raised", "assert_nothing_lost_or_repeated", "padding", "serve_through"]
 
@@ -112,10 +112,11 @@ async def serve_through(
             slowest = max((client.first_seen.get(r, now) - at for r, at in submitted.items()), default=0.0)
             served = Served(runs, time.monotonic() - started, slowest)
         finally:
-            approver.cancel()
-            await asyncio.gather(approver, return_exceptions=True)
+            died = await stop_approver(approver)
             for supervisor in supervisors:
                 await supervisor.stop()
+        if died is not None:
+            raise died
         logs = "\n".join(supervisor.logs() for supervisor in supervisors)
         assert sorted(answered) == sorted(ids), f"{len(ids) - len(answered)} runs never paused\n{logs}"
         sent = {r: set(_answers(r, race)) for r in answered}

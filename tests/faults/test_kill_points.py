@@ -22,6 +22,7 @@ from faultkit import (
     WorkerProcess,
     approve_as_raised,
     quiesce,
+    stop_approver,
     takeover_consumer_options,
     tally,
 )
@@ -61,9 +62,10 @@ async def _kill_lane(lane: Lane, kill: str, options: dict[str, object]) -> LaneR
             await client.submit(run_id, f"transfer {run_id}")
         await quiesce(lane, client, runs, within=SETTLE_S)
     finally:
-        approver.cancel()
-        await asyncio.gather(approver, return_exceptions=True)
+        died = await stop_approver(approver)
         await supervisor.stop()
+    if died is not None:
+        raise died
     return lane, client, runs, {r: {f"approve-{r}"} for r in answered}, supervisor
 
 

@@ -22,31 +22,13 @@ import pytest
 from intermission.service.adapters.kafka import ensure_topics
 from intermission_producer import KafkaProducer, KafkaTransport
 from intermission_producer import _producer as producer_module
+from standin_producer import StandInProducer
 
 
-class _Cluster:
-    def partitions_for_topic(self, topic: str) -> set[int]:
-        return {0}
-
-
-class _Client:
-    cluster = _Cluster()
-
-
-class _AcknowledgedOnCue:
-    """aiokafka's producer as far as `KafkaProducer.publish` uses it; each delivery future is
-    handed to the test, which acknowledges it when it chooses."""
+class _AcknowledgedOnCue(StandInProducer):
+    """Each delivery future is handed to the test, which acknowledges it when it chooses."""
 
     deliveries: asyncio.Queue[asyncio.Future[Any]]
-
-    def __init__(self, **options: Any) -> None:
-        self.client = _Client()
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
 
     async def send(self, topic: str, **record: Any) -> asyncio.Future[Any]:
         delivery: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

@@ -233,6 +233,10 @@ class KafkaProducer(StartStop):
         except BrokerError as exc:
             if isinstance(exc.__cause__, _FATAL) or _sender_died(producer):
                 self._mark_broken(producer)
+                # Fatal for this producer only: the next publish goes through a new one, so
+                # the same call may well succeed (aiokafka marks these errors not retriable,
+                # and a caller that trusted that dropped its record).
+                raise BrokerError(str(exc), retriable=True) from exc.__cause__
             raise
 
     async def partitions_for(self, topic: str) -> set[int]:
