@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 from intermission.replay import FORKED_FROM
 from intermission.service.demo import app as demo
 from intermission.service.runs.sealing import Sealer
@@ -20,6 +21,7 @@ from intermission_schemas import (
     InterruptRaised,
     Message,
     RunCompleted,
+    RunFailed,
     TextPart,
     decode_approval,
 )
@@ -112,3 +114,21 @@ async def test_a_fork_without_a_token_secret_is_announced_without_tokens() -> No
         loaded = await Snapshots(service.store, Sealer(None)).load("plain.fork", 1)
         assert loaded is not None
         assert loaded.snapshot.run_started_at == loaded.snapshot.created_at
+
+
+async def test_a_request_reusing_a_forks_run_id_is_refused_not_run() -> None:
+    """A new request finds nothing stored when it creates its first step's claim, and then
+    looks nothing up; a fork stores its first step's claim too, so a request that reuses the
+    fork's run id (another idempotency key) meets it, reads the fork's pause and is refused."""
+    async with ServiceHarness(demo.ai) as service:
+        await service.client.submit(transfer("original"))
+        await service.interrupt("original")
+        await service.fork("original", 1, new_run_id="reused")
+        clash = transfer("reused")
+        await service.client.submit(
+            GenerateRequest(**{**msgspec.structs.asdict(clash), "idempotency_key": "other"})
+        )
+        ended = await service.result("reused")
+        assert isinstance(ended, RunFailed), ended
+        assert ended.code == "duplicate_run_id"
+        assert len(announced(service, "reused")) == 1, "the fork's pause is announced once, by the fork"

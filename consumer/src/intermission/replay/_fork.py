@@ -8,8 +8,9 @@ worker announces any pause (an InterruptRaised on the approvals topic, with resu
 trace context, the pause stored with its run's start), so the inbox and approvers see it; answers
 given with the fork are sent as an ordinary ResumeRequested, and a worker takes it from there.
 
-Requests: 1 GET of the parent pause, 1 conditional create of the fork's pause, 1 of its index
-marker (and 1 of its deadline marker when the request has an expiry); then 1 or 2 records.
+Requests: 1 GET of the parent pause, 1 conditional create of the fork's first-step claim, 1 of
+its pause, 1 of its index marker (and 1 of its deadline marker when the request has an expiry);
+then 1 or 2 records.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..errors import UsageError
 from ..service.ports import Publisher, SnapshotStore
 from ..service.runs.announce import Announcer, interrupt_raised
 from ..service.runs.audit import FORKED_FROM
+from ..service.runs.journal import Journal
 from ..service.runs.sealing import Sealer, pause_digest
 from ..service.runs.snapshots import Loaded, Snapshots
 from ..service.runs.spec import RunSpecs
@@ -83,6 +85,9 @@ async def start_from_pause(
         expires = now + timedelta(seconds=request.expiry.after_seconds) if request.expiry else None
         if expires is not None:
             await snapshots.add_deadline(expires, run_id, 1)
+        # The fork's first step is the copied pause: its claim, lapsed at once, makes a request
+        # that reuses the fork's run id look up what is stored, as for any run (`Requests`).
+        await Journal.open_claiming(store, sealer, run_id, 0, ("fork", clock, timedelta(0)))
         await snapshots.create(
             Snapshot(
                 run_id=run_id,

@@ -35,7 +35,6 @@ from ..ports import PreconditionFailed
 from .announce import pending_interrupt
 from .authority import Answerer, authorize, required_approvals, same_approval
 from .expiry import Expiry
-from .journal import Journal
 from .keys import snapshot_key
 from .lease import ClaimWatch, wait_interval
 from .lifecycle import (
@@ -120,12 +119,10 @@ class Claims:
 
     async def _try(self, event: ResumeRequested) -> Outcome:
         steps = self.steps
-        # Everything a resume may need, side by side in one round trip: the pause, the step that
-        # continued it (if any), the run's end, and the journal of the step it would start.
-        (loaded, following, ended), journal = await asyncio.gather(
-            steps.snapshots.around(event.run_id, event.snapshot_version),
-            steps.journal(event.run_id, event.snapshot_version),
-        )
+        # What a resume may need, side by side in one round trip: the pause, the step that
+        # continued it (if any) and the run's end. The journal of the step it would start is
+        # listed only when taking a claimed pause over: a pending pause's step has not begun.
+        loaded, following, ended = await steps.snapshots.around(event.run_id, event.snapshot_version)
         if loaded is None:
             if not await steps.snapshots.known(event.run_id):
                 raise AnswerProblem("unknown_run", f"no run {event.run_id!r}")
@@ -142,7 +139,7 @@ class Claims:
         decision = decide(pause, answer, now=now, owner=steps.owner, lease=steps.lease)
         match decision:
             case Check():
-                return await self._apply(event, loaded, journal)
+                return await self._apply(event, loaded)
             case Republish():
                 # A partial answer: its InterruptRaised may not have gone out before the crash.
                 await steps.announce.interrupts(loaded, await steps.specs.of(snapshot.request))
@@ -158,7 +155,7 @@ class Claims:
                 except PreconditionFailed:
                     return "retry"
                 log.info("taking over pause %s/%s (lease lapsed)", snapshot.run_id, snapshot.snapshot_version)
-                await self._recover(claimed, following, journal)
+                await self._recover(claimed, following)
                 return "done"
             case Reject(reason=reason, detail=detail, expire_first=expire_first):
                 if expire_first:
@@ -171,7 +168,7 @@ class Claims:
             case never:
                 assert_never(never)
 
-    async def _apply(self, event: ResumeRequested, loaded: Loaded, journal: Journal) -> Outcome:
+    async def _apply(self, event: ResumeRequested, loaded: Loaded) -> Outcome:
         """Check a new answer against the pause and its rules, then merge it in."""
         steps = self.steps
         snapshot = loaded.snapshot
@@ -208,7 +205,7 @@ class Claims:
         if decision.then == "resume":
             for observation in resumed(updated, event.resume_id):
                 steps.observer.observe(observation)
-            await steps.resume_claimed(claimed, journal)
+            await steps.resume_claimed(claimed, steps.unstarted_journal(event.run_id, event.snapshot_version))
         else:
             await steps.announce.interrupts(claimed, spec)  # approval UIs see which refs are open
             steps.observer.observe(
@@ -221,13 +218,13 @@ class Claims:
             )
         return "done"
 
-    async def _recover(self, claimed: Loaded, following: Loaded | RunResult | None, journal: Journal) -> None:
+    async def _recover(self, claimed: Loaded, following: Loaded | RunResult | None) -> None:
         """Finish a claim whose worker stopped. If the next step is already durable, repeat its
         event; otherwise continue from the journal, which keeps finished work finished."""
         steps = self.steps
         snapshot = claimed.snapshot
         if following is None:
-            await steps.resume_claimed(claimed, journal)
+            await steps.resume_claimed(claimed)  # lists the journal: the step may have begun
             return
         if isinstance(following, Loaded):
             await steps.announce.interrupts(following, await steps.specs.of(following.snapshot.request))

@@ -72,11 +72,19 @@ class Journal:
         # A claim created while the journal was listed (`open_claiming`): (claim, etag), or
         # (claim, None) when that create lost to an existing claim.
         self._first_claim: tuple[Claim, str | None] | None = None
+        self.fresh = False  # this worker's claim was the step's first object (`open_claiming`)
 
     @classmethod
     async def open(cls, store: SnapshotStore, sealer: Sealer, run_id: str, step: int) -> Journal:
         present = frozenset(await store.list(journal_prefix(run_id, step)))
         return cls(store, sealer, run_id, step, present)
+
+    @classmethod
+    def empty(cls, store: SnapshotStore, sealer: Sealer, run_id: str, step: int) -> Journal:
+        """The journal of a step that has not started: its pause was still pending when this
+        worker's answer claimed it (entries are written only after that claim), so there is
+        nothing to list."""
+        return cls(store, sealer, run_id, step, frozenset())
 
     @classmethod
     async def open_claiming(
@@ -87,23 +95,23 @@ class Journal:
         step: int,
         claim: tuple[str, Callable[[], datetime], timedelta],
     ) -> Journal:
-        """`open`, with the step's claim created (``claim``: owner, clock, lease) in the same
-        round trip. A new step, the usual case, then needs no request of its own to be claimed;
-        `claim` settles what the create met. A claim created for a run found finished is left to
-        lapse: nothing reads a finished step's claim."""
+        """`open`, with the step's claim created first (``claim``: owner, clock, lease).
+
+        A create that makes the claim is the step's first object (``fresh``): entries are
+        written only under a claim, so there is nothing to list, and a run's first step then
+        costs this one request before its model call. A create that meets a claim (a redelivery,
+        a takeover) lists the entries; `claim` settles who holds the step."""
         owner, clock, duration = claim
         mine = new_claim(owner, clock(), duration)
         key = journal_claim_key(run_id, step)
-
-        async def create() -> str | None:
-            try:
-                return await store.create(key, sealer.seal(key, encode(mine)))
-            except PreconditionFailed:
-                return None
-
-        present, etag = await asyncio.gather(store.list(journal_prefix(run_id, step)), create())
+        try:
+            etag: str | None = await store.create(key, sealer.seal(key, encode(mine)))
+        except PreconditionFailed:
+            etag = None
+        present: list[str] = [] if etag is not None else await store.list(journal_prefix(run_id, step))
         journal = cls(store, sealer, run_id, step, frozenset(present))
         journal._first_claim = (mine, etag)
+        journal.fresh = etag is not None
         return journal
 
     def idempotency_key(self, ref: str | None) -> str:

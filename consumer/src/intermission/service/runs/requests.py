@@ -33,13 +33,17 @@ class Requests:
     async def _handle(self, request: GenerateRequest) -> None:
         steps = self.steps
         while True:
-            # The lookups miss for every new request, and the step's claim is made with them:
-            # side by side they cost one round trip.
-            result, first, journal = await asyncio.gather(
-                steps.snapshots.load_result(request.run_id),
-                steps.snapshots.load(request.run_id, 1),
-                steps.claiming_journal(request.run_id, 0),
-            )
+            # The claim first: a claim that is the run's first object proves nothing else of
+            # the run is stored (every step, result and journal entry is written under it), so
+            # a new request, the usual case, looks nothing up. A redelivered or duplicated one
+            # meets a claim and reads what its first delivery stored.
+            journal = await steps.claiming_journal(request.run_id, 0)
+            result: RunResult | None = None
+            first: Loaded | None = None
+            if not journal.fresh:
+                result, first = await asyncio.gather(
+                    steps.snapshots.load_result(request.run_id), steps.snapshots.load(request.run_id, 1)
+                )
             if await self._repeat_if_done(request, result, first):
                 return
             claimed = await journal.claim(

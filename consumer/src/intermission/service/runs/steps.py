@@ -88,8 +88,14 @@ class Steps:
         journal.outages = self.outages
         return journal
 
+    def unstarted_journal(self, run_id: str, step: int) -> Journal:
+        """The journal of a step whose pause this worker just moved from pending (`Journal.empty`)."""
+        journal = Journal.empty(self.snapshots.store, self.snapshots.sealer, run_id, step)
+        journal.outages = self.outages
+        return journal
+
     async def claiming_journal(self, run_id: str, step: int) -> Journal:
-        """The journal, with this worker's claim on the step created in the same round trip."""
+        """The journal, with this worker's claim on the step created first (`Journal.open_claiming`)."""
         snapshots = self.snapshots
         claim = (self.owner, self.clock, self.lease)
         journal = await Journal.open_claiming(snapshots.store, snapshots.sealer, run_id, step, claim)
