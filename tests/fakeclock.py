@@ -12,7 +12,7 @@ __all__ = ["Clock"]
 
 class Clock:
     def __init__(self) -> None:
-        self._now = datetime.now(UTC)
+        self._now = self._start = datetime.now(UTC)
         self._sleepers: list[tuple[datetime, asyncio.Future[None]]] = []
 
     def __call__(self) -> datetime:
@@ -29,6 +29,10 @@ class Clock:
         for wake, future in self._sleepers:
             if wake <= at and not future.done():
                 future.set_result(None)
+
+    def elapsed(self) -> float:
+        """Seconds since the clock was made, on its own time: a worker's monotonic clock."""
+        return (self._now - self._start).total_seconds()
 
     async def sleep(self, seconds: float) -> None:
         wake = self._now + timedelta(seconds=seconds)

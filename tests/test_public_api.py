@@ -11,6 +11,7 @@ from typing import Any
 
 import intermission
 import intermission.service
+import intermission.stored
 import intermission.testing
 import intermission_producer
 import intermission_schemas
@@ -26,9 +27,11 @@ INTERMISSION_ALL = [
     "IntermissionError",
     "MaxTurnsError",
     "Message",
+    "Middleware",
     "Model",
     "ModelChunk",
     "ModelError",
+    "ModelNext",
     "ModelRequest",
     "ModelResponse",
     "ModelUnavailableError",
@@ -43,6 +46,7 @@ INTERMISSION_ALL = [
     "ToolContext",
     "ToolError",
     "ToolInterrupt",
+    "ToolNext",
     "ToolRequestPart",
     "ToolResponsePart",
     "UnknownToolError",
@@ -231,12 +235,33 @@ ADAPTERS = {
     "intermission.service.adapters.local": ["LocalSnapshotStore", "MemoryLog"],
 }
 
+STORED_ALL = [
+    "Answer",
+    "AuditedStep",
+    "FORKED_FROM",
+    "IndexEntry",
+    "REPLAY_LABEL",
+    "REPLAY_OF",
+    "RunAudit",
+    "RunPage",
+    "RunStatus",
+    "STATUSES",
+    "Sealer",
+    "StoredRun",
+    "StoredRuns",
+    "ToolCall",
+    "list_runs",
+    "load_run",
+    "tool_calls",
+]
+
 PACKAGES = [
     (intermission, INTERMISSION_ALL),
     (intermission_schemas, SCHEMAS_ALL),
     (intermission.service, SERVICE_ALL),
     (intermission_producer, PRODUCER_ALL),
     (intermission.testing, TESTING_ALL),
+    (intermission.stored, STORED_ALL),
 ]
 IDS = [
     "intermission",
@@ -244,11 +269,12 @@ IDS = [
     "intermission.service",
     "intermission_producer",
     "intermission.testing",
+    "intermission.stored",
 ]
 
 
 def test_pinned_lists_are_sorted_and_unique() -> None:
-    for pinned in (INTERMISSION_ALL, SCHEMAS_ALL, SERVICE_ALL, PRODUCER_ALL, TESTING_ALL):
+    for pinned in (INTERMISSION_ALL, SCHEMAS_ALL, SERVICE_ALL, PRODUCER_ALL, TESTING_ALL, STORED_ALL):
         assert pinned == sorted(pinned)
         assert len(set(pinned)) == len(pinned)
 

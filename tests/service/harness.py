@@ -30,6 +30,7 @@ from intermission_schemas import (
     RestartAnswer,
     ResultEvent,
     ResumeRequested,
+    RunCompleted,
     TextPart,
     decode_approval,
     decode_dead_letter,
@@ -183,8 +184,9 @@ class Harness:
     ) -> Runs:
         """A fresh Runs: what a new worker process would build."""
         options: dict[str, Any] = {"clock": clock} if clock else {}
-        if hasattr(clock, "sleep"):  # a test's Clock: the lease timer runs on it too
+        if hasattr(clock, "sleep"):  # a test's Clock: the lease timer and claim waits run on it too
             options["sleep"] = clock.sleep
+            options["elapsed"] = clock.elapsed
         return Runs(
             ai=ai or self.ai,
             store=store or self.backend.store,
@@ -276,6 +278,15 @@ class Harness:
 
     async def send(self, topic: str, run_id: str, event: Any) -> None:
         await self.backend.publisher.publish(topic, run_id, encode(event))
+
+    async def approved_transfer(self, run_id: str) -> InterruptRaised:
+        """A transferMoney run, paused and approved, to its RunCompleted (a worker must run);
+        the pause's InterruptRaised."""
+        await self.submit(run_id, "transfer", tools=["transferMoney"])
+        raised = await self.approval(run_id)
+        await self.send(self.backend.topics.resumes, run_id, approve(run_id, raised.interrupts[0].ref))
+        await self.result(run_id, RunCompleted)
+        return raised
 
     async def close(self) -> None:
         for subscription, task in self._watchers:

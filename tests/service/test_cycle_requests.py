@@ -13,8 +13,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-from harness import Harness, approve
-from intermission_schemas import RunCompleted
+from harness import Harness
 from storecount import CountingStore
 
 # method -> requests, for the cycle as it is stored today
@@ -26,10 +25,7 @@ async def test_a_cycle_makes_thirteen_store_requests(harness: Harness) -> None:
     counted = CountingStore(harness.backend.store)
     worker = await harness.start_worker(store=counted)
     run_id = f"cycle-{uuid.uuid4().hex[:8]}"
-    await harness.submit(run_id, "transfer", tools=["transferMoney"])
-    raised = await harness.approval(run_id)
-    await harness.send(harness.backend.topics.resumes, run_id, approve(run_id, raised.interrupts[0].ref))
-    await harness.result(run_id, RunCompleted)
+    await harness.approved_transfer(run_id)
     await worker.stop()  # the after-result writes (pause resolved, index marker) are done
     calls = dict(counted.calls)
     # The request step reads nothing: its requests are those before the answer's first read.

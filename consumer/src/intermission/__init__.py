@@ -15,6 +15,7 @@ from intermission_schemas import Message, ToolRequestPart, ToolResponsePart
 
 from ._app import Intermission
 from ._chat import Chat
+from ._middleware import Middleware, ModelNext, ToolNext
 from ._model import FinishReason, Model, ModelChunk, ModelRequest, ModelResponse, Usage
 from ._prompts import Prompt
 from ._response import GenerateResponse, Resume
@@ -59,9 +60,11 @@ __all__ = [
     "IntermissionError",
     "MaxTurnsError",
     "Message",
+    "Middleware",
     "Model",
     "ModelChunk",
     "ModelError",
+    "ModelNext",
     "ModelRequest",
     "ModelResponse",
     "ModelUnavailableError",
@@ -76,6 +79,7 @@ __all__ = [
     "ToolContext",
     "ToolError",
     "ToolInterrupt",
+    "ToolNext",
     "ToolRequestPart",
     "ToolResponsePart",
     "UnknownToolError",

@@ -21,6 +21,7 @@ from intermission_schemas import (
 
 from ._chat import Chat
 from ._generate import Generation
+from ._middleware import Middleware
 from ._model import ChunkCallback, Model
 from ._prompts import Prompt, load_prompt_dir
 from ._response import GenerateResponse, Resume
@@ -228,8 +229,10 @@ class Intermission:
         output_schema: Any = None,
         model: Model | str | None = None,
         on_chunk: ChunkCallback | None = None,
+        use: Sequence[Middleware] = (),
     ) -> GenerateResponse:
-        """Run the model/tool loop until the model answers or a tool interrupts."""
+        """Run the model/tool loop until the model answers or a tool interrupts. ``use``: hooks
+        around every model and tool call of this generation (`Middleware`), the first outermost."""
         history = list(messages or [])
         if resume is not None and prompt is not None:
             raise UsageError("a resume continues the given messages; do not pass a prompt too")
@@ -248,6 +251,7 @@ class Intermission:
             output=schema_of(output_schema) if output_schema is not None else None,
             max_turns=max_turns,
             on_chunk=on_chunk,
+            use=use,
         )
         return await generation.run(history, resume)
 

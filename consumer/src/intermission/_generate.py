@@ -25,6 +25,7 @@ from intermission_schemas import (
     with_metadata,
 )
 
+from ._middleware import Middleware, ModelNext, model_chain
 from ._model import ChunkCallback, Model, ModelChunk, ModelRequest, Usage
 from ._response import GenerateResponse, Resume
 from ._schema import Schema, to_json_data
@@ -38,7 +39,17 @@ T = TypeVar("T")
 class Generation:
     """One call of generate(): the inputs that stay fixed while the loop runs."""
 
-    __slots__ = ("config", "context", "max_turns", "model", "on_chunk", "output", "tools")
+    __slots__ = (
+        "call_model",
+        "config",
+        "context",
+        "max_turns",
+        "model",
+        "on_chunk",
+        "output",
+        "tools",
+        "use",
+    )
 
     def __init__(
         self,
@@ -50,6 +61,7 @@ class Generation:
         output: Schema | None,
         max_turns: int,
         on_chunk: ChunkCallback | None,
+        use: Sequence[Middleware] = (),
     ) -> None:
         self.model = model
         self.tools = tools
@@ -58,6 +70,9 @@ class Generation:
         self.output = output
         self.max_turns = max_turns
         self.on_chunk = on_chunk
+        self.use = tuple(use)
+        # Without middleware the model is called directly: the loop's cost stays the engine's.
+        self.call_model: ModelNext | None = model_chain(model, on_chunk, self.use) if self.use else None
 
     async def run(self, messages: list[Message], resume: Resume | None) -> GenerateResponse:
         if resume is not None:
@@ -76,7 +91,10 @@ class Generation:
                 output_schema=output_schema,
             )
             with model_call_span() as span:
-                reply = await self.model.generate(request, self.on_chunk)
+                if self.call_model is None:
+                    reply = await self.model.generate(request, self.on_chunk)
+                else:
+                    reply = await self.call_model(request)
                 note_reply(span, reply)
             usage = _add_usage(usage, reply.usage)
             # Stored as the model sent it; a request without a ref is named by tool_request_refs.
@@ -135,7 +153,9 @@ class Generation:
         if request.ref != ref:
             request = msgspec.structs.replace(request, ref=ref)
         with tool_call_span(request.name, request.ref) as span:
-            outcome = await tool.run(request, self.context, resumed=resumed, original_input=original_input)
+            outcome = await tool.run(
+                request, self.context, resumed=resumed, original_input=original_input, use=self.use
+            )
             if isinstance(outcome, Paused):
                 note_pause(span)
             return outcome

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, NamedTuple, NoReturn, TypeAlias
 
 from intermission_schemas import (
@@ -14,6 +14,7 @@ from intermission_schemas import (
     ToolResponsePart,
 )
 
+from ._middleware import Middleware, tool_chain
 from ._schema import Schema, schema_of, to_json_data
 from .errors import (
     IntermissionError,
@@ -185,6 +186,7 @@ class Tool:
         *,
         resumed: Any = None,
         original_input: Any = None,
+        use: Sequence[Middleware] = (),
     ) -> Outcome:
         # Checked before pausing too: an approver must never be shown input the schema forbids.
         value = self.input.validate(request.input, f"input for tool {self.name!r}")
@@ -198,7 +200,10 @@ class Tool:
             original_input=original_input,
         )
         try:
-            result = await self.fn(value, ctx)
+            if use:
+                result = await tool_chain(self, self.fn, use)(value, ctx)
+            else:
+                result = await self.fn(value, ctx)
         except ToolInterrupt as signal:
             metadata = to_json_data(signal.metadata, f"interrupt metadata of {self.name!r}")
             # Genkit: ``interrupt: metadata || true``, so empty metadata marks the request too.

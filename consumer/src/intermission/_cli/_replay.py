@@ -64,8 +64,8 @@ def replay(
     from ..service.adapters.local import LocalSnapshotStore
     from ..service.adapters.s3 import S3SnapshotStore
     from ..service.ports import SnapshotStore
-    from ..service.runs.index import STATUSES
     from ..service.wiring.compose import load_app
+    from ..stored import STATUSES
 
     settings = store_settings(bucket, prefix, s3_endpoint_url, app=app)
     if status is not None and status not in STATUSES:

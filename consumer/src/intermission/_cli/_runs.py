@@ -56,8 +56,8 @@ def store_settings(bucket: str | None, prefix: str | None, endpoint: str | None,
 def with_store(settings: Settings, work: Callable[[Any, Any], Awaitable[T]]) -> T:
     """Run ``work(store, sealer)`` on the settings' bucket; store failures are one line, exit 1."""
     from ..errors import StoreUnavailableError
-    from ..service.runs.sealing import Sealer
     from ..service.wiring.serve import snapshot_store
+    from ..stored import Sealer
 
     async def main() -> T:
         store = snapshot_store(settings)
@@ -72,6 +72,13 @@ def with_store(settings: Settings, work: Callable[[Any, Any], Awaitable[T]]) -> 
         return asyncio.run(main())
     except StoreUnavailableError as exc:
         fail(f"S3 bucket {settings.bucket}: {exc}")
+
+
+def with_runs(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(runs)`` with the settings' stored runs (`intermission.stored.StoredRuns`)."""
+    from ..stored import StoredRuns
+
+    return with_store(settings, lambda store, sealer: work(StoredRuns(store, sealer)))
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -115,17 +122,14 @@ def list_runs(
     s3_endpoint_url: Endpoint = None,
 ) -> None:
     """List stored runs from the run index, oldest first per status, one page at a time."""
-    from ..replay import RunPage
-    from ..replay import list_runs as list_page
-    from ..service.runs.index import STATUSES
+    from ..stored import STATUSES, RunPage, StoredRuns
 
     if status is not None and status not in STATUSES:
         fail(f"--status is one of {', '.join(STATUSES)}", EXIT_USAGE)
     settings = store_settings(bucket, prefix, s3_endpoint_url)
 
-    async def work(store: Any, _sealer: Any) -> RunPage:
-        return await list_page(
-            store,
+    async def work(runs: StoredRuns) -> RunPage:
+        return await runs.list(
             status=cast(Any, status),
             since=parse_time(since),
             until=parse_time(until),
@@ -134,7 +138,7 @@ def list_runs(
             limit=limit,
         )
 
-    page = with_store(settings, work)
+    page = with_runs(settings, work)
     if json_lines:
         for entry in page.runs:
             record = {"runId": entry.run_id, "status": entry.status, "at": entry.at.isoformat()}
@@ -154,18 +158,10 @@ def list_runs(
 
 
 def _load(settings: Settings, run_id: str) -> Any:
-    from ..replay import load_run
+    async def work(runs: Any) -> Any:
+        return await runs.load(run_id), await runs.audit(run_id)
 
-    async def work(store: Any, sealer: Any) -> Any:
-        return await load_run(store, sealer, run_id), await _audit(store, sealer, run_id)
-
-    return with_store(settings, work)
-
-
-async def _audit(store: Any, sealer: Any, run_id: str) -> Any:
-    from ..service.runs.audit import audit_run
-
-    return await audit_run(store, sealer, run_id)
+    return with_runs(settings, work)
 
 
 @runs_app.command()
@@ -285,7 +281,7 @@ def audit(
     """Check every stored object's seal (journal entries too), each step's parent link, and for
     rolled-back pauses, as the worker does; exit 1 when anything is wrong."""
     settings = store_settings(bucket, prefix, s3_endpoint_url)
-    result = with_store(settings, lambda store, sealer: _audit(store, sealer, run_id))
+    result = with_runs(settings, lambda runs: runs.audit(run_id))
     _print_audit(result)
     if not result.intact:
         raise typer.Exit(EXIT_FAILED)

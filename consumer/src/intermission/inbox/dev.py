@@ -18,9 +18,9 @@ import pydantic
 
 from .._app import Intermission
 from ..service.adapters.local import LocalSnapshotStore, MemoryLog
-from ..service.runs.sealing import Sealer
 from ..service.wiring.compose import build_worker, load_app
 from ..service.wiring.settings import Settings
+from ..stored import Sealer
 from .app import build_app
 from .authn import authentication
 from .context import Inbox

@@ -5,8 +5,7 @@ from __future__ import annotations
 from intermission_schemas import Message
 
 from ..service.ports import SnapshotStore
-from ..service.runs.sealing import Sealer
-from ..service.runs.snapshots import Snapshots
+from ..stored import Sealer, StoredRuns
 from .context import History
 from .view import RunState
 
@@ -15,17 +14,17 @@ __all__ = ["store_history"]
 
 def store_history(store: SnapshotStore, sealer: Sealer) -> History:
     """The final history once a run has a result, else the newest pause's (seals checked)."""
-    snapshots = Snapshots(store, sealer)
+    runs = StoredRuns(store, sealer)
 
     async def history(state: RunState) -> list[Message] | None:
         if state.result is not None:
-            result = await snapshots.load_result(state.run_id)
+            result = await runs.result(state.run_id)
             if result is not None:
                 return list(result.messages)
         if state.raised is not None:
-            loaded = await snapshots.load(state.run_id, state.raised.snapshot.version)
-            if loaded is not None:
-                return list(loaded.snapshot.paused.messages)
+            pause = await runs.pause(state.run_id, state.raised.snapshot.version)
+            if pause is not None:
+                return list(pause.paused.messages)
         return None
 
     return history

@@ -18,9 +18,9 @@ from intermission_producer import KafkaTransport
 from starlette.applications import Starlette
 
 from ..service.ports import SnapshotStore
-from ..service.runs.sealing import Sealer
 from ..service.wiring.compose import load_app
 from ..service.wiring.settings import Settings
+from ..stored import Sealer
 from .app import build_app
 from .authn import authentication
 from .context import Inbox

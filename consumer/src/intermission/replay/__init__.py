@@ -12,12 +12,22 @@ The command line (``intermission runs|replay|dlq|submit``) is a thin layer over 
 """
 
 from ..service.runs.audit import FORKED_FROM
-from ..service.runs.index import IndexEntry, RunStatus
+from ..stored import (
+    REPLAY_LABEL,
+    REPLAY_OF,
+    Answer,
+    IndexEntry,
+    RunPage,
+    RunStatus,
+    StoredRun,
+    ToolCall,
+    list_runs,
+    load_run,
+)
 from ._dlq import DeadLetterEntry, RedriveCounts, read_dead_letters, redrive, set_fields
 from ._fork import Fork, fork_run, start_from_pause
 from ._html import render_report
 from ._replay import EffectBlockedError, Replay, ReplayReport, ReplaySummary, replay_run_id
-from ._stored import REPLAY_LABEL, REPLAY_OF, Answer, RunPage, StoredRun, ToolCall, list_runs, load_run
 from ._submit import load_requests, submit_many
 
 __all__ = [

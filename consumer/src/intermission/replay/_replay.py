@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import difflib
 import hashlib
 import json
@@ -50,16 +49,16 @@ from intermission_schemas import (
 )
 
 from .._app import Intermission
-from .._model import Model
+from .._middleware import Middleware, ModelNext, ToolNext
+from .._model import Model, ModelRequest, ModelResponse
 from .._tools import Tool, ToolContext
 from ..errors import UsageError
 from ..service.adapters.local import MemoryLog
 from ..service.ports import PreconditionFailed, SnapshotStore
-from ..service.runs.sealing import Sealer
-from ..service.wiring.compose import build_worker, use_model
+from ..service.wiring.compose import build_worker, named_model
 from ..service.wiring.settings import Settings
+from ..stored import REPLAY_LABEL, REPLAY_OF, Answer, Sealer, StoredRun, load_run, tool_calls
 from ._fork import start_from_pause
-from ._stored import REPLAY_LABEL, REPLAY_OF, Answer, StoredRun, load_run, tool_calls
 
 __all__ = ["EffectBlockedError", "Replay", "ReplayReport", "ReplaySummary", "replay_run_id"]
 
@@ -147,6 +146,49 @@ class _Recorded:
         self.blocked: list[str] = []
 
 
+class _ReplayHooks(Middleware):
+    """The replay's effect policy and model, as hooks around every call of a replayed step.
+
+    A tool marked ``replay_safe`` (or any, with ``allow_effects``) runs; any other is answered
+    with the original run's recorded output for the same input, and a call with none is
+    blocked. With a ``model``, every model call of the step is made to it instead (a prompt's
+    own model included): the replay asks how that model would have done."""
+
+    def __init__(self, recorded: dict[str, _Recorded], *, allow_effects: bool, model: Model | None) -> None:
+        self.recorded = recorded
+        self.allow_effects = allow_effects
+        self.replacement = model
+
+    async def model(self, request: ModelRequest, call_next: ModelNext) -> ModelResponse:
+        if self.replacement is None:
+            return await call_next(request)
+        return await self.replacement.generate(request)
+
+    async def tool(self, tool: Tool, value: Any, ctx: ToolContext, call_next: ToolNext) -> Any:
+        recorded = self.recorded.get(str((ctx.context.get("tags") or {}).get(REPLAY_OF)))
+        if recorded is None:
+            raise EffectBlockedError(f"tool {tool.name!r} called outside a replayed run")
+        if tool.replay_safe or self.allow_effects:
+            recorded.effects_run += 1
+            return await call_next(value, ctx)
+        # Keyed by the model's input: a restart that replaced it still answers that request.
+        given = ctx.original_input if ctx.original_input is not None else tool.input.dump(value)
+        key = (tool.name, _canonical(given))
+        attempt = recorded.calls[key]
+        recorded.calls[key] += 1
+        paused = recorded.interrupts.get(key, [])
+        if attempt < len(paused):
+            ctx.interrupt(paused[attempt])
+        outputs = recorded.outputs.get(key)
+        if not outputs:
+            recorded.blocked.append(f"{tool.name} {key[1]}")
+            raise EffectBlockedError(
+                f"tool {tool.name!r} has no recorded output for input {key[1]} (effects not allowed)"
+            )
+        recorded.effects_replayed += 1
+        return outputs.pop(0) if len(outputs) > 1 else outputs[0]
+
+
 class Replay:
     """Replays stored runs under one ``label``; see the module for what is re-executed.
 
@@ -197,53 +239,13 @@ class Replay:
         self.settings = Settings()  # no seal key: the replay's own steps are sealed with sha256
         self.target_sealer = Sealer(None)
         self._recorded: dict[str, _Recorded] = {}
-        self.ai = self._replay_app(ai, model)
-
-    # -- the app, with tools that respect the replay's effect policy ---------------------------
-
-    def _replay_app(self, ai: Intermission, model: Model | str | None) -> Intermission:
-        clone = copy.copy(ai)  # shares prompts and models; the tool registry is its own
-        clone._tools = {name: self._guarded(tool) for name, tool in ai._tools.items()}
-        clone._models = dict(ai._models)
-        if isinstance(model, str):
-            use_model(clone, model)
-        elif model is not None:
-            clone.model = model
-        return clone
-
-    def _guarded(self, tool: Tool) -> Tool:
-        inner = tool.fn
-        if inner is None:
-            return tool  # an interrupt: it pauses, and the recorded answer is re-applied
-        replay = self
-
-        async def guarded(value: Any, ctx: ToolContext) -> Any:
-            recorded = replay._recorded.get(str((ctx.context.get("tags") or {}).get(REPLAY_OF)))
-            if recorded is None:
-                raise EffectBlockedError(f"tool {tool.name!r} called outside a replayed run")
-            if tool.replay_safe or replay.allow_effects:
-                recorded.effects_run += 1
-                return await inner(value, ctx)
-            # Keyed by the model's input: a restart that replaced it still answers that request.
-            given = ctx.original_input if ctx.original_input is not None else tool.input.dump(value)
-            key = (tool.name, _canonical(given))
-            attempt = recorded.calls[key]
-            recorded.calls[key] += 1
-            paused = recorded.interrupts.get(key, [])
-            if attempt < len(paused):
-                ctx.interrupt(paused[attempt])
-            outputs = recorded.outputs.get(key)
-            if not outputs:
-                recorded.blocked.append(f"{tool.name} {key[1]}")
-                raise EffectBlockedError(
-                    f"tool {tool.name!r} has no recorded output for input {key[1]} (effects not allowed)"
-                )
-            recorded.effects_replayed += 1
-            return outputs.pop(0) if len(outputs) > 1 else outputs[0]
-
-        wrapped = copy.copy(tool)
-        wrapped.fn = guarded
-        return wrapped
+        self.ai = ai
+        # Every model and tool call of a replayed step goes through these (inside the journal).
+        self.hooks = _ReplayHooks(
+            self._recorded,
+            allow_effects=allow_effects,
+            model=named_model(ai, model) if isinstance(model, str) else model,
+        )
 
     # -- running -------------------------------------------------------------------------------
 
@@ -298,7 +300,7 @@ class Replay:
         reports: list[ReplayReport] = []
         log = MemoryLog()
         topics = self.settings.topics
-        worker = build_worker(self.settings, store=self.target, publisher=log, ai=self.ai)
+        worker = build_worker(self.settings, store=self.target, publisher=log, ai=self.ai, use=[self.hooks])
         subscription = log.subscribe([topics.requests, topics.resumes], "replay")
         task = asyncio.create_task(worker.run(subscription), name=f"replay-{self.label}")
         router = _Router(log, [topics.approvals, topics.results, topics.dead_letter])

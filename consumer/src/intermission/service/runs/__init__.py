@@ -25,13 +25,15 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from intermission_schemas import GenerateRequest, ResumeRequested, RunCompleted, RunFailed, Topics
 
 from ..._app import Intermission
+from ..._middleware import Middleware
 from ..observe.observer import NO_OBSERVER, Observer
 from ..ports import Publisher, SnapshotStore
 from ..tracing import TracedPublisher, TracedStore
@@ -66,10 +68,14 @@ class Runs:
         owner: str | None = None,
         lease: timedelta = timedelta(seconds=30),
         sleep: Sleep = asyncio.sleep,
+        elapsed: Callable[[], float] = time.monotonic,
         tokens: ResumeTokens | None = None,
         answer_keys: AnswerKeys | None = None,
         observer: Observer = NO_OBSERVER,
+        use: Sequence[Middleware] = (),
     ) -> None:
+        """``use``: hooks (the engine's `Middleware`) around every model and tool call of every
+        step, inside the journal's: a replay answers tools from a recording there."""
         self.topics = topics
         # Every publish and store write of a run is a span (no-ops without an OpenTelemetry SDK).
         self.publisher = publisher = TracedPublisher(publisher)
@@ -82,7 +88,9 @@ class Runs:
             owner=owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
             lease=lease,
             sleep=sleep,  # the lease timer, on ``clock``'s time
+            elapsed=elapsed,  # claims seen unchanged: monotonic, or a test's clock
             observer=observer,
+            use=use,
         )
         self._steps = steps
         self._requests = Requests(steps)

@@ -73,7 +73,7 @@ class Claims:
         self.steps = steps
         self.expiry = expiry
         self.answer_keys = answer_keys
-        self._watch = ClaimWatch(steps.clock)
+        self._watch = ClaimWatch(steps.elapsed)
 
     async def handle(self, event: ResumeRequested) -> None:
         # Forgotten however handling ends (done, rejected, cancelled, failed): an entry left

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 from intermission_schemas import Claim, decode_messages, encode
 
-from ..._model import ChunkCallback, FinishReason, Model, ModelRequest, ModelResponse, Usage
+from ..._middleware import Middleware, ModelNext, ToolNext
+from ..._model import FinishReason, ModelRequest, ModelResponse, Usage
 from ..._tools import Tool, ToolContext
 from ..ports import PreconditionFailed, SnapshotStore
 from .keys import journal_claim_key, journal_model_key, journal_prefix, journal_tool_key
@@ -55,7 +55,7 @@ _tool_entry = msgspec.json.Decoder(_ToolEntry)
 _claim = msgspec.json.Decoder(Claim)
 
 
-class Journal:
+class Journal(Middleware):
     """One step's journal. ``open`` lists what exists in one request, so a first attempt (the
     usual case) reads nothing more."""
 
@@ -188,71 +188,40 @@ class Journal:
 
         return Lease(renew, duration=duration, sleep=sleep)
 
-    # -- the model ---------------------------------------------------------------------------
+    # -- the hooks (the engine's `Middleware`) -------------------------------------------------
 
-    def model(self, inner: Model) -> Model:
-        return _JournaledModel(inner, self)
-
-    async def model_reply(self, position: int) -> ModelResponse | None:
-        body = await self._read(journal_model_key(self.run_id, self.step, position))
-        return None if body is None else _decode_model(body)
-
-    async def record_model(self, position: int, response: ModelResponse) -> ModelResponse:
+    async def model(self, request: ModelRequest, call_next: ModelNext) -> ModelResponse:
+        # The history's length names the turn: a step replays the same history up to here.
+        position = len(request.messages)
+        key = journal_model_key(self.run_id, self.step, position)
+        recorded = await self._read(key)
+        if recorded is not None:
+            self.replayed += 1
+            return _decode_model(recorded)
+        response = await call_next(request)
+        if not response.message.tool_requests:
+            return response
         entry = _ModelEntry(
             message=msgspec.Raw(encode(response.message)),
             finish_reason=response.finish_reason,
             usage=response.usage,
         )
-        key = journal_model_key(self.run_id, self.step, position)
         body = await until_written(lambda: self._write(key, encode(entry)), what=key, report=self.outages)
         return _decode_model(body)
 
-    # -- tools -------------------------------------------------------------------------------
-
-    def tools(self, tools: Mapping[str, Tool]) -> dict[str, Tool]:
-        """The same tools, each call journaled. Interrupts (no function) are left as they are."""
-        return {name: self._journaled(tool) if tool.fn is not None else tool for name, tool in tools.items()}
-
-    def _journaled(self, tool: Tool) -> Tool:
-        inner = tool.fn
-        assert inner is not None
-        journal = self
-
-        async def journaled(value: Any, ctx: ToolContext) -> Any:
-            key = journal_tool_key(journal.run_id, journal.step, ctx.ref or "")
-            recorded = await journal._read(key)
-            if recorded is not None:
-                journal.replayed += 1
-                return _tool_entry.decode(recorded).output
-            ctx.idempotency_key = journal.idempotency_key(ctx.ref)
-            result = await inner(value, ctx)  # ctx.interrupt() raises: a pause is not journaled
-            output = tool.output.dump(tool.output.validate(result, f"output of tool {tool.name!r}"))
-            entry = encode(_ToolEntry(output=output))
-            # The effect happened: from here on the output is written, never produced again.
-            body = await until_written(lambda: journal._write(key, entry), what=key, report=journal.outages)
-            return _tool_entry.decode(body).output
-
-        wrapped = copy.copy(tool)
-        wrapped.fn = journaled
-        return wrapped
-
-
-class _JournaledModel:
-    def __init__(self, inner: Model, journal: Journal) -> None:
-        self.inner = inner
-        self.journal = journal
-
-    async def generate(self, request: ModelRequest, on_chunk: ChunkCallback | None = None) -> ModelResponse:
-        # The history's length names the turn: a step replays the same history up to here.
-        position = len(request.messages)
-        recorded = await self.journal.model_reply(position)
+    async def tool(self, tool: Tool, value: Any, ctx: ToolContext, call_next: ToolNext) -> Any:
+        key = journal_tool_key(self.run_id, self.step, ctx.ref or "")
+        recorded = await self._read(key)
         if recorded is not None:
-            self.journal.replayed += 1
-            return recorded
-        response = await self.inner.generate(request, on_chunk)
-        if not response.message.tool_requests:
-            return response
-        return await self.journal.record_model(position, response)
+            self.replayed += 1
+            return _tool_entry.decode(recorded).output
+        ctx.idempotency_key = self.idempotency_key(ctx.ref)
+        result = await call_next(value, ctx)  # ctx.interrupt() raises: a pause is not journaled
+        output = tool.output.dump(tool.output.validate(result, f"output of tool {tool.name!r}"))
+        entry = encode(_ToolEntry(output=output))
+        # The effect happened: from here on the output is written, never produced again.
+        body = await until_written(lambda: self._write(key, entry), what=key, report=self.outages)
+        return _tool_entry.decode(body).output
 
 
 def _decode_model(body: bytes) -> ModelResponse:

@@ -33,18 +33,20 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 class ClaimWatch:
-    """How long this worker has seen each claim it waits on unchanged, by its own clock.
+    """How long this worker has seen each claim it waits on unchanged, in elapsed time.
 
     A lease is measured here, never by comparing another machine's ``lease_until`` with this
     one's clock: a live owner renews, which changes the claim and starts the count again; a dead
-    one does not, and once a whole lease has passed here the claim may be taken over."""
+    one does not, and once a whole lease has passed here the claim may be taken over. Elapsed
+    time (``elapsed``: a monotonic clock in seconds, or a test's) is not moved by a wall-clock
+    step, so an NTP correction during a wait neither shortens nor stretches it."""
 
-    def __init__(self, clock: Callable[[], datetime]) -> None:
-        self._clock = clock
-        self._seen: dict[object, tuple[Claim, datetime]] = {}
+    def __init__(self, elapsed: Callable[[], float]) -> None:
+        self._elapsed = elapsed
+        self._seen: dict[object, tuple[Claim, float]] = {}
 
     def seen_for(self, where: object, claim: Claim | None) -> timedelta:
-        now = self._clock()
+        now = self._elapsed()
         if claim is None:
             self._seen.pop(where, None)
             return timedelta(0)
@@ -52,7 +54,7 @@ class ClaimWatch:
         if seen is None or seen[0] != claim:
             self._seen[where] = (claim, now)
             return timedelta(0)
-        return now - seen[1]
+        return timedelta(seconds=now - seen[1])
 
     def forget(self, where: object) -> None:
         self._seen.pop(where, None)

@@ -20,7 +20,7 @@ __all__ = ["Requests"]
 class Requests:
     def __init__(self, steps: Steps) -> None:
         self.steps = steps
-        self._watch = ClaimWatch(steps.clock)
+        self._watch = ClaimWatch(steps.elapsed)
 
     async def handle(self, request: GenerateRequest) -> None:
         # Forgotten however handling ends (claimed, already done, cancelled, failed): an entry

@@ -14,11 +14,12 @@ from typing import Any
 from intermission_schemas import GenerateRequest, Message, TextPart, encode
 
 from ..._app import Intermission
+from ..._middleware import Middleware
 from ..._response import GenerateResponse, Resume
 from ..._tools import Tool
 from ...errors import UnknownToolError
 from ..observe.observer import NO_OBSERVER, Observer
-from ..observe.timed_calls import timed_model, timed_tools
+from ..observe.timed_calls import Timing
 from .journal import Journal
 
 __all__ = ["RunSpec", "RunSpecs"]
@@ -52,18 +53,21 @@ class RunSpec:
         resume: Resume | None,
         journal: Journal,
         observer: Observer = NO_OBSERVER,
+        use: Sequence[Middleware] = (),
     ) -> GenerateResponse:
-        """Generate with every model reply and tool output of the step journaled, and each
-        call the journal lets through timed."""
+        """Generate with every model reply and tool output of the step journaled, each call the
+        journal lets through timed, and ``use`` (a replay's hooks) inside both."""
+        hooks: list[Middleware] = [journal] if observer is NO_OBSERVER else [journal, Timing(observer)]
         return await ai.generate(
             messages=messages,
             resume=resume,
-            tools=list(journal.tools(timed_tools(self.tools, observer)).values()),
+            tools=list(self.tools.values()),
             context=self.context,
             config=self.config,
             max_turns=self.request.max_turns,
             output_schema=self.output_schema,
-            model=journal.model(timed_model(ai.resolve_model(self.model), observer)),
+            model=ai.resolve_model(self.model),
+            use=[*hooks, *use],
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from intermission_schemas import (
 )
 
 from ..._app import Intermission
+from ..._middleware import Middleware
 from ..._response import GenerateResponse, Resume
 from ..._schema import schema_of
 from ...errors import (
@@ -70,9 +72,12 @@ class Steps:
         owner: str,
         lease: timedelta,
         sleep: Sleep = asyncio.sleep,
+        elapsed: Callable[[], float] = time.monotonic,
         observer: Observer = NO_OBSERVER,
+        use: Sequence[Middleware] = (),
     ) -> None:
         self.ai = ai
+        self.use = tuple(use)  # hooks around every model and tool call, inside the journal's
         self.observer = observer
         self.specs = RunSpecs(ai)
         self.snapshots = snapshots
@@ -81,6 +86,7 @@ class Steps:
         self.owner = owner  # this worker, as named in the claims it holds
         self.lease = lease
         self.sleep = sleep  # on ``clock``'s time: the lease renewal timer
+        self.elapsed = elapsed  # seconds, never stepped: how long a claim was seen unchanged
         self.outages: OutageReport = NO_REPORT  # the worker's Health, once a worker runs these
 
     async def journal(self, run_id: str, step: int) -> Journal:
@@ -115,7 +121,7 @@ class Steps:
         """Generate from ``messages`` and settle the outcome as the step after ``journal``'s.
         ``started_at``: when the run's first step began (None where an older pause lacks it)."""
         try:
-            response = await spec.generate(self.ai, messages, resume, journal, self.observer)
+            response = await spec.generate(self.ai, messages, resume, journal, self.observer, self.use)
         except IntermissionError as exc:
             await self.fail(spec.request, exc, version=journal.step + 1, started_at=started_at)
             return

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from ..._app import Intermission
+from ..._middleware import Middleware
 from ..._model import Model
 from ...errors import SettingsError
 from ..observe.log_lines import LogLines
@@ -34,15 +35,20 @@ def load_app(spec: str) -> Intermission:
     return found
 
 
-def use_model(ai: Intermission, name: str) -> None:
-    """Make ``name`` the app's default model: one the app registered under that name, or else
-    a Gemini model of that name (the SDK is imported only then)."""
+def named_model(ai: Intermission, name: str) -> Model:
+    """The model the app registered under ``name``, or else a Gemini model of that name (the
+    SDK is imported only then)."""
     registered: Model | None = ai.registered_model(name)
     if registered is None:
         from ..._gemini import GeminiModel
 
         registered = GeminiModel(name)
-    ai.model = registered
+    return registered
+
+
+def use_model(ai: Intermission, name: str) -> None:
+    """Make ``name`` (`named_model`) the app's default model."""
+    ai.model = named_model(ai, name)
 
 
 def build_worker(
@@ -53,6 +59,7 @@ def build_worker(
     ai: Intermission | None = None,
     clock: Callable[[], datetime] | None = None,
     observer: Observer = NO_OBSERVER,
+    use: Sequence[Middleware] = (),
 ) -> Worker:
     """A worker on these seams, with the app of ``settings.app`` unless ``ai`` is given.
 
@@ -75,6 +82,7 @@ def build_worker(
         tokens=settings.resume_tokens(),
         answer_keys=settings.answer_key_set(),
         observer=observer,
+        use=use,
     )
     return Worker(
         runs,

@@ -30,7 +30,6 @@ from intermission_schemas import (
 )
 
 from ..service.ports import SnapshotStore
-from ..service.runs.audit import RunAudit, audit_run
 from ..service.runs.index import STATUSES, IndexEntry, RunIndex, RunStatus
 from ..service.runs.keys import result_key, run_prefix, snapshot_key
 from ..service.runs.sealing import Sealer
@@ -214,7 +213,3 @@ async def load_run(store: SnapshotStore, sealer: Sealer, run_id: str) -> StoredR
         version += 1
     result = await snapshots.load_result(run_id) if result_key(run_id) in keys else None
     return StoredRun(run_id=run_id, snapshots=found, result=result)
-
-
-async def audit(store: SnapshotStore, sealer: Sealer, run_id: str) -> RunAudit:
-    return await audit_run(store, sealer, run_id)
