@@ -126,10 +126,10 @@ CRITICAL_PATH: list[tuple[str, int, str]] = [
         2,
         "InterruptRaised, RunCompleted: produce -> consume, beside their index marker",
     ),
-    ("get_absent", 1, "Requests.handle: get(result), get(v1), list(journal 0), create(claim), side by side"),
+    ("create_claim", 1, "Requests.handle: create(claim of step 0); created, nothing else to read"),
     ("create_snapshot", 1, "Journal.record_model: the reply asking for tools, before they run"),
     ("create_snapshot", 1, "Steps._settle: store.create(snapshot v1), If-None-Match"),
-    ("get_snapshot", 1, "Claims._try: get(v1), get(v2), get(result), list(journal 1), side by side"),
+    ("get_snapshot", 1, "Claims._try: get(v1), get(v2), get(result), side by side"),
     ("replace", 1, "Claims._try: claim pending -> resuming with a lease, If-Match"),
     ("create_snapshot", 1, "journaled tool: the restarted tool's output, before the next model call"),
     ("create_result", 1, "Steps._finish: store.create(result)"),
@@ -142,8 +142,8 @@ OFF_PATH: list[tuple[str, int, str]] = [
 FLOOR_LABELS = {
     "hop": "kafka produce->consume hop",
     "hop_beside_marker": "kafka hop beside an s3 create",
-    "get_absent": "s3 2 gets (404) + list + create, side by side",
-    "get_snapshot": "s3 get + 2 gets (404) + list, side by side",
+    "create_claim": "s3 put If-None-Match claim",
+    "get_snapshot": "s3 get + 2 gets (404), side by side",
     "create_snapshot": "s3 put If-None-Match snapshot",
     "create_result": "s3 put If-None-Match result",
     "replace": "s3 put If-Match snapshot",
@@ -547,12 +547,7 @@ class RawChain:
         v1, v2, result = f"{run}/v1", f"{run}/v2", f"{run}/result"
         start = time.perf_counter()
         await hop.round_trip(publish, self.payload)  # GenerateRequest reaches a worker
-        await asyncio.gather(
-            store.get(result),
-            store.get(v1),
-            store.list(f"{run}/journal/0/"),
-            store.create(f"{run}/claim", CLAIM_SIZED),
-        )
+        await store.create(f"{run}/claim", CLAIM_SIZED)  # created: nothing of the run to read
         await store.create(f"{run}/journal/0/model", self.snapshot)
         etag = await store.create(v1, self.snapshot)
         await asyncio.gather(
@@ -560,7 +555,7 @@ class RawChain:
         )  # InterruptRaised reaches the approver
         self._after(self._commit())
         await hop.round_trip(publish, self.payload)  # ResumeRequested reaches a worker
-        await asyncio.gather(store.get(v1), store.get(v2), store.get(result), store.list(f"{run}/journal/1/"))
+        await asyncio.gather(store.get(v1), store.get(v2), store.get(result))
         etag = await store.replace(v1, self.snapshot, etag)
         await store.create(f"{run}/journal/1/tool", self.snapshot)
         await store.create(result, self.result)
@@ -872,20 +867,11 @@ async def measure_floor(
             store.get(f"floor-{run}/{i}/snapshot"),
             store.get(f"floor-{run}/{i}/next"),
             store.get(f"floor-{run}/{i}/result"),
-            store.list(f"floor-{run}/{i}/journal/"),
         )
         assert found is not None
 
-    async def get_absent(i: int) -> None:
-        found, first, journal, _ = await asyncio.gather(
-            store.get(f"floor-{run}/{i}/absent"),
-            store.get(f"floor-{run}/{i}/absent-too"),
-            store.list(f"floor-{run}/{i}/journal/"),
-            store.create(f"floor-{run}/{i}/claim", CLAIM_SIZED),  # outside the listed prefix
-        )
-        assert found is None
-        assert first is None
-        assert not journal
+    async def create_claim(i: int) -> None:
+        await store.create(f"floor-{run}/{i}/claim", CLAIM_SIZED)
 
     async def replace(i: int) -> None:
         etags[i] = await store.replace(f"floor-{run}/{i}/snapshot", snapshot, etags[i])
@@ -900,7 +886,7 @@ async def measure_floor(
     ops["create_snapshot"] = await sample(create, warmup, n, idle)
     ops["get_snapshot"] = await sample(get, warmup, n, idle)
     ops["replace"] = await sample(replace, warmup, n, idle)
-    ops["get_absent"] = await sample(get_absent, warmup, n, idle)
+    ops["create_claim"] = await sample(create_claim, warmup, n, idle)
     ops["create_result"] = await sample(create_result, warmup, n, idle)
     diag["s3 list, empty prefix"] = await sample(
         lambda i: store.list(f"floor-{run}/none-{i}/"), warmup, n, idle
@@ -997,9 +983,9 @@ def print_floor(ops: dict[str, Series], diag: dict[str, Series], n: int, idle: t
             f"  {name:<40} {_ms(_timing.percentile(series.samples, 50)):>7.2f} "
             f"{_ms(_timing.percentile(series.samples, 95)):>7.2f} {'':>8} {series.cpu_ms:>6.2f}"
         )
-    # request -> raised: two hops, the side-by-side lookups and claim, then two creates (model
-    # reply, snapshot).
-    floor.first_half = p50["hop"] + p50["hop_beside_marker"] + p50["get_absent"] + 2 * p50["create_snapshot"]
+    # request -> raised: two hops, the claim, then two creates (model reply, snapshot).
+    first_half = p50["hop"] + p50["hop_beside_marker"] + p50["create_claim"]
+    floor.first_half = first_half + 2 * p50["create_snapshot"]
     return floor
 
 
