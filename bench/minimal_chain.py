@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import platform
 import sys
@@ -28,6 +29,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,15 +54,44 @@ CYCLE_TIMEOUT_S = 30.0
 CONSUMER_OPTIONS = {**fast_consumer_kwargs(), "fetch_max_wait_ms": 500}
 
 
+@dataclass
+class Counts:
+    """Requests made by the chain (client and workers), read before and after a timed level."""
+
+    s3: int = 0
+    records: int = 0
+    commits: int = 0
+
+
+COUNTS = Counts()
+
+
 def producer(bootstrap: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0)
+
+
+async def send(sender: AIOKafkaProducer, topic: str, run_id: bytes) -> None:
+    COUNTS.records += 1
+    await sender.send_and_wait(topic, run_id, key=run_id)
+
+
+def services_cpu_s() -> float:
+    """CPU seconds so far of this process's children: the broker and weed, when started here."""
+    total, me = 0, str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            after_name = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if after_name[1] == me:  # ppid; then utime and stime, in clock ticks
+            total += int(after_name[11]) + int(after_name[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 class CountingStore:
     """The worker's three S3 calls on obstore, each counted, so the report can show 3 a cycle."""
 
     def __init__(self, s3: dict[str, str], bucket: str) -> None:
-        self.requests = 0
         self._store = S3Store(
             bucket,
             endpoint=s3["endpoint_url"],
@@ -73,11 +104,11 @@ class CountingStore:
         )
 
     async def create(self, key: str, data: bytes) -> None:
-        self.requests += 1
+        COUNTS.s3 += 1
         await obstore.put_async(self._store, key, data, mode="create")  # If-None-Match: *
 
     async def get(self, key: str) -> tuple[bytes, str]:
-        self.requests += 1
+        COUNTS.s3 += 1
         got = await obstore.get_async(self._store, key)
         data = await got.bytes_async()
         etag = got.meta["e_tag"]
@@ -85,7 +116,7 @@ class CountingStore:
         return bytes(data), etag
 
     async def claim(self, key: str, data: bytes, etag: str) -> None:
-        self.requests += 1
+        COUNTS.s3 += 1
         version: UpdateVersion = {"e_tag": etag}  # If-Match
         await obstore.put_async(self._store, key, data, mode=version)
 
@@ -114,6 +145,7 @@ class Committer:
                     task.result()  # a failed effect stops the worker rather than being committed
                     offsets[tp] = offset + 1
             if offsets:
+                COUNTS.commits += 1
                 await self.consumer.commit(offsets)
 
 
@@ -151,11 +183,11 @@ class Worker:
         key = f"pauses/{run_id.decode()}"
         if record.topic == self.topics["request"]:
             await self.store.create(key, self.pause_body)
-            await self.producer.send_and_wait(self.topics["interrupt"], run_id, key=run_id)
+            await send(self.producer, self.topics["interrupt"], run_id)
         else:
             _, etag = await self.store.get(key)
             await self.store.claim(key, b"claimed:" + self.pause_body, etag)
-            await self.producer.send_and_wait(self.topics["completed"], run_id, key=run_id)
+            await send(self.producer, self.topics["completed"], run_id)
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -198,7 +230,7 @@ class Client:
     async def step(self, topic: str, awaited: str, run_id: bytes) -> None:
         arrived = asyncio.get_running_loop().create_future()
         self.waiting[(self.topics[awaited], run_id)] = arrived
-        await self.producer.send_and_wait(self.topics[topic], run_id, key=run_id)
+        await send(self.producer, self.topics[topic], run_id)
         await arrived
 
     async def cycle(self) -> float:
@@ -287,9 +319,6 @@ async def bench(args: argparse.Namespace, bootstrap: str, s3: dict[str, str]) ->
         worker.pause_body = b"p" * args.pause_bytes
     client = Client(bootstrap, topics, args.partitions)
 
-    def s3_requests() -> int:
-        return sum(store.requests for store in stores)
-
     try:
         await asyncio.gather(*(w.start() for w in workers))
         await wait_assigned(
@@ -315,22 +344,32 @@ async def bench(args: argparse.Namespace, bootstrap: str, s3: dict[str, str]) ->
         print(
             "  cycle: request -> PUT If-None-Match -> interrupt; resume -> GET -> PUT If-Match -> completed"
         )
-        print("  cpu/cyc: this process's CPU ms per cycle (client + workers, all threads: time.process_time)")
+        print(
+            "  cpu/cyc: this process's CPU ms per cycle (client + workers, all threads: "
+            "time.process_time); svc cpu: of the broker and weed started here; s3, records, commits: "
+            "requests the chain made, per cycle"
+        )
         print(
             f"  {'conc':>4} {'cycles':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'cycles/s':>9} "
-            f"{'cpu/cyc':>8} {'s3/cyc':>7}"
+            f"{'cpu/cyc':>8} {'svc cpu':>8} {'s3':>5} {'records':>7} {'commits':>7}"
         )
         for concurrency in concurrencies:
             cycles = max(args.cycles, 10 * concurrency)
             await run_cycles(client, concurrency, max(args.warmup, concurrency))
-            s3_before, cpu_before = s3_requests(), time.process_time()
+            before = dataclasses.replace(COUNTS)
+            cpu_before, services_before = time.process_time(), services_cpu_s()
             samples, wall = await run_cycles(client, concurrency, cycles)
             cpu_ms = (time.process_time() - cpu_before) * 1000 / cycles
-            s3_per_cycle = (s3_requests() - s3_before) / cycles
+            services_ms = (services_cpu_s() - services_before) * 1000 / cycles
+            s3, records, commits = (
+                (getattr(COUNTS, name) - getattr(before, name)) / cycles
+                for name in ("s3", "records", "commits")
+            )
             summary = _timing.summarize(samples)
             print(
                 f"  {concurrency:>4} {cycles:>6} {summary.p50_ms:>8.2f} {summary.p95_ms:>8.2f} "
-                f"{summary.max_ms:>8.2f} {cycles / wall:>9.1f} {cpu_ms:>8.2f} {s3_per_cycle:>7.2f}"
+                f"{summary.max_ms:>8.2f} {cycles / wall:>9.1f} {cpu_ms:>8.2f} {services_ms:>8.2f} "
+                f"{s3:>5.2f} {records:>7.2f} {commits:>7.2f}"
             )
         print(f"load average at the end: {os.getloadavg()[0]:.2f}")
         await asyncio.sleep(0.5)  # the last commits
