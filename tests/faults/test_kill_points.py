@@ -38,7 +38,10 @@ KILLS = {
     "after_tool_effect": "after_tool_effect:5,14",
     "after_snapshot_write": "after_snapshot_write:3,10,19",
     "after_publish": "after_publish:3,9",
-    "before_commit": "before_commit:4,8",
+    # Commits coalesce: a record that finishes behind a slower one of its partition is committed
+    # with it. A lane commits at least once for its requests and once for its answers, so a 2nd
+    # commit always comes (a 4th did not, once, on a busy machine, and the point killed nothing).
+    "before_commit": "before_commit:2,5",
 }
 # A lane whose runs all settle takes about 20 s on an idle machine; each restart costs an import,
 # the start-up checks, a group join and up to a claim lease, so leave room for a busy one.

@@ -258,12 +258,12 @@ class Harness:
         event: InterruptRaised = await self.wait_for(found)
         return event
 
-    async def result(self, run_id: str, kind: type, count: int = 1) -> Any:
+    async def result(self, run_id: str, kind: type, count: int = 1, *, within: float = 30.0) -> Any:
         def found() -> Any:
             matches = [e for e in self.results if e.run_id == run_id and isinstance(e, kind)]
             return matches if len(matches) >= count else None
 
-        matches = await self.wait_for(found)
+        matches = await self.wait_for(found, within=within)
         return matches[count - 1]
 
     async def submit(self, run_id: str, text: str, **fields: Any) -> GenerateRequest:
