@@ -30,8 +30,9 @@ def flat(result: Result) -> str:
 async def test_a_fork_of_the_first_pause_with_another_answer_completes_differently(
     harness: Harness, s3_bucket: S3Bucket
 ) -> None:
-    worker = await harness.start_worker()
+    worker = await harness.start_worker(run_index=True)
     env = cli_env(s3_bucket, harness.backend.bootstrap, harness.backend.topics)
+    env["INTERMISSION_RUN_INDEX"] = "true"  # listed, as its workers list their runs
     env["INTERMISSION_RESUME_TOKEN_SECRET"] = "fork-token-secret"  # the CLI mints as workers do
     try:
         await harness.submit("parent", "order 3", tools=TOOLS)

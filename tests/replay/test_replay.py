@@ -50,7 +50,7 @@ def replayer(harness: Harness, target: S3SnapshotStore, label: str, **options: A
 
 async def record_runs(harness: Harness, count: int, prefix: str = "order") -> list[str]:
     """``count`` runs through the real worker, each answered by a person."""
-    worker = await harness.start_worker()
+    worker = await harness.start_worker(run_index=True)
     ids = [f"{prefix}-{n}" for n in range(count)]
     try:
         for n, run_id in enumerate(ids):

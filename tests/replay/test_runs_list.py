@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import cli_env
 from intermission.cli import app
+from intermission.errors import SettingsError
 from intermission.replay import list_runs
 from intermission.service import Sealer, Topics
 from intermission.service.adapters.s3 import S3SnapshotStore
+from intermission.service.runs.index import RunIndex
 from intermission.service.runs.snapshots import Snapshots
 from intermission_schemas import RunCompleted, RunFailed, RunResult
 from realservices.plugin import S3Bucket
@@ -38,28 +40,53 @@ def _end(i: int) -> tuple[RunResult, datetime]:
     return RunResult(run_id=run_id, completed=end, finished_at=at), at
 
 
-async def _store_runs(store: S3SnapshotStore) -> None:
-    snapshots = Snapshots(store, Sealer(b"test-key"))
+async def _store_runs(store: S3SnapshotStore, *, indexed: bool = True, count: int = STORED) -> None:
+    snapshots = Snapshots(store, Sealer(b"test-key"), index=RunIndex(store) if indexed else None)
     slots = asyncio.Semaphore(64)
 
     async def one(i: int) -> None:
         async with slots:
             await snapshots.create_result(_end(i)[0])  # the result, then its index marker
 
-    await asyncio.gather(*(one(i) for i in range(STORED)))
+    await asyncio.gather(*(one(i) for i in range(count)))
 
 
-async def test_runs_list_over_10000_stored_runs_costs_a_bounded_number_of_requests(
-    s3_bucket: S3Bucket,
-) -> None:
-    inner = S3SnapshotStore(
+def _store(s3_bucket: S3Bucket, prefix: str) -> S3SnapshotStore:
+    return S3SnapshotStore(
         bucket=s3_bucket.name,
-        prefix="it/",
+        prefix=prefix,
         endpoint_url=s3_bucket.endpoint_url,
         region=s3_bucket.region,
         access_key=s3_bucket.access_key,
         secret_key=s3_bucket.secret_key,
     )
+
+
+async def test_listing_runs_that_no_worker_indexed_names_the_setting_instead_of_an_empty_page(
+    s3_bucket: S3Bucket,
+) -> None:
+    # An empty bucket lists as empty: nothing is stored, so nothing is missing.
+    empty = await list_runs(_store(s3_bucket, "unindexed/"), limit=10)
+    assert empty.runs == []
+    assert empty.next_cursor is None
+    # Runs stored by workers without the index (the default): an empty page would say "no
+    # runs", which is false. The listing names the setting that writes the index instead.
+    await _store_runs(_store(s3_bucket, "unindexed/"), indexed=False, count=3)
+    with pytest.raises(SettingsError, match="INTERMISSION_RUN_INDEX"):
+        await list_runs(_store(s3_bucket, "unindexed/"), status="completed", limit=10)
+    env = cli_env(s3_bucket, "127.0.0.1:1", Topics(), prefix="unindexed/")
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["runs", "list"], env=env)
+    assert result.exit_code == 2, result.output
+    assert "INTERMISSION_RUN_INDEX=true" in " ".join(result.output.split())
+    # A run is still read by its id.
+    shown = await asyncio.to_thread(CliRunner().invoke, app, ["runs", "show", "run-00001"], env=env)
+    assert shown.exit_code == 0, shown.output
+
+
+async def test_runs_list_over_10000_stored_runs_costs_a_bounded_number_of_requests(
+    s3_bucket: S3Bucket,
+) -> None:
+    inner = _store(s3_bucket, "it/")
     await _store_runs(inner)
     store = CountingStore(inner)
     day3, day4 = BASE + timedelta(days=3), BASE + timedelta(days=4)

@@ -181,6 +181,7 @@ class Harness:
         compression: Compression = "none",
         owner: str | None = None,
         lease: timedelta = timedelta(seconds=30),
+        run_index: bool = False,
     ) -> Runs:
         """A fresh Runs: what a new worker process would build."""
         options: dict[str, Any] = {"clock": clock} if clock else {}
@@ -197,6 +198,7 @@ class Harness:
             answer_keys=answer_keys,
             owner=owner,
             lease=lease,
+            run_index=run_index,
             **options,
         )
 

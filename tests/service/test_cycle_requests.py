@@ -4,8 +4,9 @@ A cycle: GenerateRequest -> InterruptRaised -> an approved ResumeRequested -> Ru
 a tool that runs once approved. It cost 17 requests on main at cd24565. A new request now creates
 its first step's claim before anything else, and a claim that is the run's first object proves
 nothing else of it is stored, so the request's two lookups and its journal listing are gone; an
-answer to a pending pause lists no journal, since that step has not begun. This test keeps the
-count where it is, so a change that adds a request says so here.
+answer to a pending pause lists no journal, since that step has not begun; the run index's three
+markers are written only when the workers keep the index (`Settings.run_index`, off by default).
+This test keeps the count where it is, so a change that adds a request says so here.
 """
 
 from __future__ import annotations
@@ -13,26 +14,35 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
+import pytest
 from harness import Harness
 from storecount import CountingStore
 
-# method -> requests, for the cycle as it is stored today
-CYCLE: dict[str, int] = {"create": 7, "get": 3, "replace": 2, "delete": 1}
-REQUEST_STEP: dict[str, int] = {"create": 4}  # claim, model reply, pause, pending index marker
+# run index kept -> (the cycle's requests by method, the request step's), as stored today
+CYCLE: dict[bool, tuple[dict[str, int], dict[str, int]]] = {
+    # claim, model reply, pause, tool output, result; 3 GETs; claim and resolve the pause
+    False: ({"create": 5, "get": 3, "replace": 2}, {"create": 3}),
+    # and the pending marker, the end's marker and the pending marker's delete
+    True: ({"create": 7, "get": 3, "replace": 2, "delete": 1}, {"create": 4}),
+}
 
 
-async def test_a_cycle_makes_thirteen_store_requests(harness: Harness) -> None:
+@pytest.mark.parametrize("run_index", [False, True], ids=["default", "run-index"])
+async def test_a_cycle_makes_ten_store_requests_and_three_more_with_the_run_index(
+    harness: Harness, run_index: bool
+) -> None:
+    cycle, request_step = CYCLE[run_index]
     counted = CountingStore(harness.backend.store)
-    worker = await harness.start_worker(store=counted)
+    worker = await harness.start_worker(store=counted, run_index=run_index)
     run_id = f"cycle-{uuid.uuid4().hex[:8]}"
     await harness.approved_transfer(run_id)
     await worker.stop()  # the after-result writes (pause resolved, index marker) are done
     calls = dict(counted.calls)
     # The request step reads nothing: its requests are those before the answer's first read.
     first_read = next(n for n, (method, _) in enumerate(counted.requests) if method == "get")
-    request_step = Counter(method for method, _ in counted.requests[:first_read])
-    print(f"request step {dict(request_step)}; cycle {calls}, {counted.total()} requests")
+    made = Counter(method for method, _ in counted.requests[:first_read])
+    print(f"request step {dict(made)}; cycle {calls}, {counted.total()} requests")
     print("\n".join(f"  {m} {k}" for m, k in counted.requests))
-    assert dict(request_step) == REQUEST_STEP, counted.requests
-    assert calls == CYCLE, counted.requests
+    assert dict(made) == request_step, counted.requests
+    assert calls == cycle, counted.requests
     assert not any(method == "list" for method, _ in counted.requests), "a cycle lists nothing"

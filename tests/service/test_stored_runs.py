@@ -18,7 +18,7 @@ SEAL_KEY = b"test-key"
 async def test_a_finished_run_reads_back_step_by_step_with_its_audit_and_in_the_index(
     harness: Harness,
 ) -> None:
-    worker = await harness.start_worker(seal_key=SEAL_KEY)
+    worker = await harness.start_worker(seal_key=SEAL_KEY, run_index=True)
     run_id = f"stored-{uuid.uuid4().hex[:8]}"
     await harness.approved_transfer(run_id)
     await worker.stop()

@@ -138,7 +138,8 @@ def list_runs(
             limit=limit,
         )
 
-    page = with_runs(settings, work)
+    with usage_errors():  # no run index written: say which setting writes it
+        page = with_runs(settings, work)
     if json_lines:
         for entry in page.runs:
             record = {"runId": entry.run_id, "status": entry.status, "at": entry.at.isoformat()}
@@ -186,7 +187,8 @@ def show(
     # Answers carry no time of their own: a pause was answered by the time its next step was
     # stored (the next pause's creation, or the result's finish).
     ends = [s.created_at for s in run.snapshots[1:]]
-    ends.append(run.result.finished_at if run.result is not None else None)
+    if run.snapshots:  # a run that ended in its first step has no pause to have answered
+        ends.append(run.result.finished_at if run.result is not None else None)
     for snapshot, resumed_at in zip(run.snapshots, ends, strict=True):
         for part in snapshot.paused.interrupts:
             ref = part.tool_request.ref or ""
@@ -358,6 +360,7 @@ def fork(
                 replace_input=answers.replace_input or None,
                 answered_by=answered_by,
                 tokens=tokens,
+                run_index=settings.run_index,
             )
 
     try:

@@ -55,6 +55,8 @@ async def serve_dev(
     if settings.resume_token_secret is None:
         secret = pydantic.SecretStr(await asyncio.to_thread(_token_secret, directory))
         settings = settings.model_copy(update={"resume_token_secret": secret})
+    # A local directory's writes cost nothing: `runs list` works in dev as it comes.
+    settings = settings.model_copy(update={"run_index": True})
     authenticator, login = authentication(settings, default="dev")
     app_ai = ai or load_app(settings.app)
     topics = settings.topics

@@ -29,6 +29,7 @@ from ..errors import UsageError
 from ..service.ports import Publisher, SnapshotStore
 from ..service.runs.announce import Announcer, interrupt_raised
 from ..service.runs.audit import FORKED_FROM
+from ..service.runs.index import RunIndex
 from ..service.runs.journal import Journal
 from ..service.runs.sealing import Sealer, pause_digest
 from ..service.runs.snapshots import Loaded, Snapshots
@@ -63,6 +64,7 @@ async def start_from_pause(
     tags: Mapping[str, str],
     tokens: ResumeTokens | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    run_index: bool = False,
 ) -> InterruptRaised:
     """Store ``parent``'s pause as step 1 of the new run ``run_id`` and publish it.
 
@@ -72,7 +74,7 @@ async def start_from_pause(
     request = msgspec.structs.replace(
         parent.request, run_id=run_id, idempotency_key=run_id, tags={**parent.request.tags, **tags}
     )
-    snapshots = Snapshots(store, sealer, clock)
+    snapshots = Snapshots(store, sealer, clock, index=RunIndex(store) if run_index else None)
     announcer = Announcer(TracedPublisher(publisher), topics, tokens)
     spec = await RunSpecs(ai).of(request)
     published: list[InterruptRaised] = []
@@ -121,6 +123,7 @@ async def fork_run(
     replace_input: Mapping[str, Any] | None = None,
     answered_by: str = "",
     tokens: ResumeTokens | None = None,
+    run_index: bool = False,
 ) -> Fork:
     """Fork ``run_id`` at pause ``version``; with answers, also resume the fork with them.
 
@@ -129,7 +132,8 @@ async def fork_run(
     ``replace_input`` (restarted ref -> new input). They are checked against the pause's schemas
     as a live answer is (AnswerError naming the field) before anything is stored or sent.
     ``tokens``: the workers' resume tokens (`Settings.resume_tokens`), so that the fork's pause
-    can be answered with a token like any other.
+    can be answered with a token like any other. ``run_index``: list the fork in the run index,
+    as the workers do (`Settings.run_index`).
 
         fork = await fork_run(ai=ai, store=store, sealer=Sealer(None), transport=transport,
                               topics=Topics(), run_id="r1", version=1,
@@ -160,6 +164,7 @@ async def fork_run(
         run_id=child,
         tags={FORKED_FROM: parent},
         tokens=tokens,
+        run_index=run_index,
     )
     resumes: list[ResumeRequested] = []
     if respond or restart:

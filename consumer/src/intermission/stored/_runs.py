@@ -7,12 +7,15 @@ Requests to the store, per call:
   however many runs are stored, since a time bound or a cursor is S3's ``StartAfter``. No
   status given: one request per status the page reaches (at most four). A tag filter is
   checked on the listed keys: ceil(scanned / 1000) requests, where ``scanned`` counts the
-  markers of the status and time range read until the page is full.
+  markers of the status and time range read until the page is full. A first page that comes
+  back empty adds two LISTs of one key, to tell "nothing matches" from "no index is written"
+  (`Settings.run_index` is off: SettingsError).
 - ``load_run``: one LIST of ``runs/{id}/`` and one GET per stored snapshot and for the result.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime
@@ -29,8 +32,9 @@ from intermission_schemas import (
     ToolResponsePart,
 )
 
+from ..errors import SettingsError
 from ..service.ports import SnapshotStore
-from ..service.runs.index import STATUSES, IndexEntry, RunIndex, RunStatus
+from ..service.runs.index import INDEX_PREFIX, STATUSES, IndexEntry, RunIndex, RunStatus
 from ..service.runs.keys import result_key, run_prefix, snapshot_key
 from ..service.runs.sealing import Sealer
 from ..service.runs.snapshots import Snapshots
@@ -84,8 +88,25 @@ async def list_runs(
         if len(found) == limit:
             break
     await scan.aclose()
+    if not found and not after and await _unindexed(store):
+        raise SettingsError(
+            "INTERMISSION_RUN_INDEX",
+            "runs are stored here but none is in the run index: the workers of this bucket do not"
+            " write it. Set INTERMISSION_RUN_INDEX=true on every worker to list the runs they store"
+            " from then on; a run is still read by its id (`runs show`).",
+        )
     # A full page may be the last one: the next call then returns an empty page (one request).
     return RunPage(runs=found, next_cursor=found[-1].key if len(found) == limit else None)
+
+
+async def _unindexed(store: SnapshotStore) -> bool:
+    """Runs are stored and the index holds no marker at all: nobody writes it. (Two LISTs of one
+    key each, only when a first page comes back empty.)"""
+    index, runs = await asyncio.gather(
+        store.list_page(INDEX_PREFIX, start_after="", limit=1),
+        store.list_page("runs/", start_after="", limit=1),
+    )
+    return not index and bool(runs)
 
 
 class Answer(msgspec.Struct, frozen=True, kw_only=True):

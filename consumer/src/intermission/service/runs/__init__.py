@@ -40,6 +40,7 @@ from ..tracing import TracedPublisher, TracedStore
 from .announce import Announcer
 from .claims import Claims
 from .expiry import Expiry
+from .index import RunIndex
 from .lease import Sleep
 from .outage import OutageReport
 from .requests import Requests
@@ -67,6 +68,7 @@ class Runs:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         owner: str | None = None,
         lease: timedelta = timedelta(seconds=30),
+        run_index: bool = False,
         sleep: Sleep = asyncio.sleep,
         elapsed: Callable[[], float] = time.monotonic,
         tokens: ResumeTokens | None = None,
@@ -75,14 +77,15 @@ class Runs:
         use: Sequence[Middleware] = (),
     ) -> None:
         """``use``: hooks (the engine's `Middleware`) around every model and tool call of every
-        step, inside the journal's: a replay answers tools from a recording there."""
+        step, inside the journal's: a replay answers tools from a recording there. ``run_index``:
+        write the run index's markers (`index.py`), which listing runs needs."""
         self.topics = topics
         # Every publish and store write of a run is a span (no-ops without an OpenTelemetry SDK).
         self.publisher = publisher = TracedPublisher(publisher)
         store = TracedStore(store)
         steps = Steps(
             ai=ai,
-            snapshots=Snapshots(store, sealer, clock),
+            snapshots=Snapshots(store, sealer, clock, index=RunIndex(store) if run_index else None),
             announce=Announcer(publisher, topics, tokens),
             clock=clock,
             owner=owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",

@@ -48,11 +48,15 @@ class Snapshots:
         store: SnapshotStore,
         sealer: Sealer,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        index: RunIndex | None = None,
     ) -> None:
+        """``index``: where the run index's markers go; None writes none (the worker's
+        default, `Settings.run_index`)."""
         self.store = store
         self.sealer = sealer
         self.clock = clock
-        self.index = RunIndex(store)
+        self.index = index
 
     async def load(self, run_id: str, version: int) -> Loaded | None:
         """The pause, once its seal is checked and it is shown to be this run's step ``version``
@@ -85,7 +89,7 @@ class Snapshots:
             existing = await self.load(snapshot.run_id, snapshot.snapshot_version)
             assert existing is not None, f"{key} was created, then vanished"
             stored = existing
-        if stored.snapshot.status == "pending":
+        if stored.snapshot.status == "pending" and self.index is not None:
             # After the pause, from what is stored: a retried step writes the same marker.
             # The announcement first: its publish is what the caller waits for.
             await _together(alongside(stored) if alongside else None, self._index_pause(stored.snapshot))
@@ -94,6 +98,7 @@ class Snapshots:
         return stored
 
     async def _index_pause(self, snapshot: Snapshot) -> None:
+        assert self.index is not None
         await self.index.mark(
             "pending", snapshot.created_at, snapshot.run_id, snapshot.snapshot_version, snapshot.request.tags
         )
@@ -138,8 +143,8 @@ class Snapshots:
 
     async def index_result(self, result: RunResult) -> None:
         """The run's end marker (one conditional create), stamped with the stored finish time."""
-        if result.finished_at is None:
-            return  # stored before the index existed
+        if result.finished_at is None or self.index is None:
+            return  # stored before the index existed, or no index is kept
         end = result.completed
         status: RunStatus = "completed" if isinstance(end, RunCompleted) else "failed"
         if isinstance(end, RunFailed) and end.code == "expired":
@@ -180,11 +185,13 @@ class Snapshots:
         marker go, and an expired pause marks its run expired (stamped with the deadline)."""
         request = snapshot.request
         if snapshot.expires_at is not None:
-            if snapshot.status == "expired":
+            if snapshot.status == "expired" and self.index is not None:
                 await self.index.mark("expired", snapshot.expires_at, snapshot.run_id, 0, request.tags)
             await self.store.delete(
                 expiry_key(snapshot.expires_at, snapshot.run_id, snapshot.snapshot_version)
             )
+        if self.index is None:
+            return
         await self.index.unmark(
             "pending", snapshot.created_at, snapshot.run_id, snapshot.snapshot_version, request.tags
         )

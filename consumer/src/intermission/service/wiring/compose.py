@@ -79,6 +79,7 @@ def build_worker(
         sealer=Sealer(settings.seal_secret(), compression=settings.snapshot_compression),
         clock=clock or (lambda: datetime.now(UTC)),
         lease=timedelta(seconds=settings.claim_lease_seconds),
+        run_index=settings.run_index,
         tokens=settings.resume_tokens(),
         answer_keys=settings.answer_key_set(),
         observer=observer,

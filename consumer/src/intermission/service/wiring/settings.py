@@ -63,6 +63,11 @@ class Settings(pydantic.BaseModel):
     # A claimed pause's lease: renewed every third of it while its worker works; another
     # worker takes the pause over only after it lapses.
     claim_lease_seconds: float = pydantic.Field(default=30.0, gt=0)
+    # The run index (`runs list`, `replay --status`): three small writes per cycle (a pause's
+    # marker, its delete, the end's marker), about a fifth of what a cycle costs in S3. Off, the
+    # stored runs are whole and read by id; listing them needs it. Set it on every worker of a
+    # bucket or on none: a worker without it leaves its runs out of the listing.
+    run_index: bool = False
     # SIGTERM: how long records in flight may take to finish. Keep it below the Deployment's
     # terminationGracePeriodSeconds (30 s by default).
     shutdown_grace_seconds: float = pydantic.Field(default=25.0, ge=0)
