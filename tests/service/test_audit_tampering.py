@@ -1,17 +1,19 @@
 """`audit_run` reports every kind of tampering the worker refuses, on the worker's own checks:
-an older copy of a pause put back (a rollback), and an object rewritten and resealed without the
+an older copy of a pause put back or its claim removed (a rollback), a claim that is not a copy
+of its pause, and an object rewritten and resealed without the
 key or with a key not in the ring, wherever in the run it is stored (journal entries included)."""
 
 from __future__ import annotations
 
 import uuid
 
+import msgspec
 import pytest
 from harness import Harness, approve
 from intermission.service import Sealer, audit_run, snapshot_key
 from intermission.service.runs.keyring import KeyRing
-from intermission.service.runs.keys import journal_prefix
-from intermission_schemas import RunCompleted, decode_snapshot
+from intermission.service.runs.keys import claim_key, journal_prefix
+from intermission_schemas import RunCompleted, decode_snapshot, encode_snapshot
 
 SEAL_KEY = b"test-key"
 
@@ -43,16 +45,38 @@ async def test_a_rolled_back_pause_is_reported(harness: Harness) -> None:
     run_id, pending = await _finished_run(harness)
     key = snapshot_key(run_id, 1)
     sealer = Sealer(SEAL_KEY)
+    # A pause one answer settles is never rewritten: its answer created its claim beside it, so
+    # no copy put back can undo the answer. What is left to undo is the claim: removed, the
+    # pause reads pending again under its stored next step.
     current = await harness.backend.store.get(key)
     assert current is not None
-    # The worker stopped after its step: the stored pause was resolved before it did.
-    assert decode_snapshot(sealer.open(key, current.data)).status == "resolved"
-    # The older, validly sealed copy put back: seal and chain hold, the status cannot.
-    await _put(harness, key, pending)
+    assert current.data == pending
+    claim = claim_key(run_id, 1)
+    stored_claim = await harness.backend.store.get(claim)
+    assert stored_claim is not None
+    assert decode_snapshot(sealer.open(claim, stored_claim.data)).status == "resuming"
+    await harness.backend.store.delete(claim)
     audit = await audit_run(harness.backend.store, sealer, run_id)
     assert not audit.intact
     assert "rolled back" in (audit.problem or "")
     assert key in (audit.problem or "")
+
+
+async def test_a_claim_that_is_not_a_copy_of_its_pause_is_reported(harness: Harness) -> None:
+    run_id, _ = await _finished_run(harness)
+    sealer = Sealer(SEAL_KEY)
+    claim = claim_key(run_id, 1)
+    stored = await harness.backend.store.get(claim)
+    assert stored is not None
+    taken = decode_snapshot(sealer.open(claim, stored.data))
+    # Sealed with the key (someone holding it, or a bug): the claim's pause differs from the
+    # stored pause, which the worker refuses before deciding anything on it.
+    forged = msgspec.structs.replace(taken, expires_at=taken.created_at)
+    await _put(harness, claim, sealer.seal(claim, encode_snapshot(forged)))
+    audit = await audit_run(harness.backend.store, sealer, run_id)
+    assert not audit.intact
+    assert "not a copy" in (audit.problem or "")
+    assert claim in (audit.problem or "")
 
 
 RESEALS = {
@@ -62,7 +86,7 @@ RESEALS = {
 
 
 @pytest.mark.parametrize("reseal", list(RESEALS), ids=list(RESEALS))
-@pytest.mark.parametrize("where", ["pause", "journal"])
+@pytest.mark.parametrize("where", ["pause", "claim", "journal"])
 async def test_a_rewrite_resealed_without_the_key_is_reported(
     harness: Harness, reseal: str, where: str
 ) -> None:
@@ -70,6 +94,8 @@ async def test_a_rewrite_resealed_without_the_key_is_reported(
     sealer = Sealer(SEAL_KEY)
     if where == "pause":
         keys = [snapshot_key(run_id, 1)]
+    elif where == "claim":
+        keys = [claim_key(run_id, 1)]
     else:  # the model reply and the tool output the worker reads back instead of running again
         keys = [
             *await harness.backend.store.list(journal_prefix(run_id, 0)),

@@ -20,15 +20,16 @@ from storecount import CountingStore
 
 # run index kept -> (the cycle's requests by method, the request step's), as stored today
 CYCLE: dict[bool, tuple[dict[str, int], dict[str, int]]] = {
-    # claim, model reply, pause, tool output, result; 3 GETs; claim and resolve the pause
-    False: ({"create": 5, "get": 3, "replace": 2}, {"create": 3}),
+    # the first step's claim, its model reply, the pause; the pause read, its claim, the tool's
+    # output, the result
+    False: ({"create": 6, "get": 1}, {"create": 3}),
     # and the pending marker, the end's marker and the pending marker's delete
-    True: ({"create": 7, "get": 3, "replace": 2, "delete": 1}, {"create": 4}),
+    True: ({"create": 8, "get": 1, "delete": 1}, {"create": 4}),
 }
 
 
 @pytest.mark.parametrize("run_index", [False, True], ids=["default", "run-index"])
-async def test_a_cycle_makes_ten_store_requests_and_three_more_with_the_run_index(
+async def test_a_cycle_makes_seven_store_requests_and_three_more_with_the_run_index(
     harness: Harness, run_index: bool
 ) -> None:
     cycle, request_step = CYCLE[run_index]

@@ -15,12 +15,11 @@ from harness import Harness, RealBackend, approve
 from intermission import Intermission, ScriptedModel, ToolContext
 from intermission.errors import StoreUnavailableError
 from intermission.service import Record, Sealer, Topics, snapshot_key
-from intermission.service.runs.keys import journal_claim_key
+from intermission.service.runs.keys import claim_key, journal_claim_key
 from intermission_schemas import (
     ResumeRejected,
     RunCompleted,
     RunFailed,
-    decode_snapshot,
 )
 from pydantic import BaseModel
 from realservices import S3Service
@@ -125,7 +124,7 @@ async def _owner_works_past_its_lease(clock: Clock, claim: ClaimTraffic) -> None
 async def test_a_redelivered_resume_waits_for_the_live_owner_and_runs_nothing(harness: Harness) -> None:
     app, clock = GatedApp(), Clock()
     run_id, ref = await _paused(harness, app)
-    claim = ClaimTraffic(harness.backend.store, snapshot_key(run_id, 1))
+    claim = ClaimTraffic(harness.backend.store, claim_key(run_id, 1))
     first = harness.runs(ai=app.ai, owner="first", lease=LEASE, clock=clock, store=claim)
     second = harness.runs(ai=app.ai, owner="second", lease=LEASE, clock=clock, store=claim)
     event = approve(run_id, ref)
@@ -198,22 +197,12 @@ async def test_a_finished_tool_is_not_run_again_when_its_step_is_redone(harness:
     assert len(app.calls) == 1
 
 
-async def _resolved(harness: Harness, key: str, sealer: Sealer) -> Any:
-    """The stored pause once its status is resolved (that write follows the result's publish)."""
-    for _ in range(200):
-        stored = await harness.backend.store.get(key)
-        if stored is not None and decode_snapshot(sealer.open(key, stored.data)).status == "resolved":
-            return stored
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{key} never resolved")
-
-
 @pytest.mark.parametrize(
     ("seal_key", "compression"),
     [(b"test-key", "none"), (None, "none"), (b"test-key", "zstd")],
     ids=["hmac", "sha256", "hmac-zstd"],
 )
-async def test_a_rolled_back_snapshot_runs_nothing_and_the_run_keeps_its_end(
+async def test_a_pause_put_back_cannot_undo_its_claim_and_runs_nothing(
     harness: Harness, seal_key: bytes | None, compression: str
 ) -> None:
     app = GatedApp()
@@ -227,13 +216,16 @@ async def test_a_rolled_back_snapshot_runs_nothing_and_the_run_keeps_its_end(
     ref = raised.interrupts[0].ref
     await harness.send(harness.backend.topics.resumes, run_id, approve(run_id, ref))
     await harness.result(run_id, RunCompleted)
-    # Put the pause's own older, validly sealed copy back, and answer it again.
-    current = await _resolved(harness, key, Sealer(seal_key))
+    # Put the pause's own validly sealed copy back over it, and answer it again: the answer
+    # created the pause's claim beside it, and no copy of the pause undoes that.
+    current = await harness.backend.store.get(key)
+    assert current is not None
     await harness.backend.store.replace(key, pending.data, current.etag)
     await harness.send(harness.backend.topics.resumes, run_id, approve(run_id, ref, resume_id="again"))
-    await harness.wait_for(lambda: [d for d in harness.dead_letters if d.reason == "tampered"])
+    rejected = await harness.result(run_id, ResumeRejected)
     await worker.stop()
-    # The run had ended: it keeps that end (one terminal event per run), and nothing runs again.
+    assert rejected.reason == "stale"
+    # The run keeps its end (one terminal event per run), and nothing runs again.
     assert not [r for r in harness.results if isinstance(r, RunFailed)]
     assert len(app.calls) == 1
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import test_stored_formats as stored
 from intermission.errors import SettingsError, TamperedSnapshotError
-from intermission.service import Sealer, audit_run, snapshot_key
+from intermission.service import Sealer, audit_run
 from intermission.service.adapters.local import LocalSnapshotStore
 from intermission.service.runs.keyring import KeyRing, new_key_line, parse_key_ring
+from intermission.service.runs.keys import claim_key
 from intermission.service.runs.reseal import reseal
 from intermission.service.runs.snapshots import Snapshots
 from intermission.service.runs.tokens import InvalidToken, ResumeTokens
@@ -137,9 +138,10 @@ async def test_the_previous_release_store_resumes_under_a_rotated_ring(tmp_path:
         ref = announced.interrupts[0].ref
         await service.client.restart(announced, {ref: {"status": "APPROVED"}}, answered_by="bob")
         assert isinstance(await service.result("seal2-pending"), RunCompleted)
-        rewritten = await service.store.get(snapshot_key("seal2-pending", 1))
-        assert rewritten is not None
-        assert rewritten.data.startswith(b"intermission-seal/2 hmac-sha256/k2=")
+        # The old pause is read with the legacy key; its claim, written now, with the ring's first.
+        claimed = await service.store.get(claim_key("seal2-pending", 1))
+        assert claimed is not None
+        assert claimed.data.startswith(b"intermission-seal/2 hmac-sha256/k2=")
         ring = settings.seal_secret()
         assert (await audit_run(service.store, Sealer(ring), "seal2-pending")).intact
         # The finished run was never rewritten: without the legacy key it no longer opens...

@@ -21,11 +21,13 @@ from intermission.service.runs.lifecycle import (
     Pause,
     Reject,
     Renewal,
+    Repeat,
     Republish,
     Takeover,
     Tampered,
     Wait,
     Write,
+    as_read,
     decide,
 )
 from intermission_schemas import (
@@ -97,6 +99,8 @@ STATES: dict[str, Pause] = {
     "pending, run ended (closed)": Pause(snapshot=_snapshot("pending"), ended=True),
     "resuming, my claim": _resuming(ME),
     "resuming, another's claim": _resuming(OTHER),
+    # A claim is not rewritten when its step ends: stored after it, the step says it ended.
+    "resuming, another's claim, next step stored": msgspec.structs.replace(_resuming(OTHER), continued=True),
     "resolved": Pause(snapshot=_snapshot("resolved", applied_resumes=["r-old"], answers={"t1": _ANSWER})),
     "expired": Pause(snapshot=_snapshot("expired")),
 }
@@ -163,6 +167,10 @@ EXPECTED: dict[str, list[Any]] = {
         (R, _STALE), (R, "digest_mismatch"), Wait, Wait, (Write, "resuming", "recover"),
         (R, _STALE), (R, _STALE), Nothing, Wait, (Write, "resuming", "recover"), Lost, Nothing,
     ],
+    "resuming, another's claim, next step stored": [
+        (R, _STALE), (R, "digest_mismatch"), Repeat, (R, "replayed"), Repeat,
+        (R, _STALE), (R, _STALE), Nothing, Wait, (Write, "resuming", "recover"), Lost, Nothing,
+    ],
     "resolved": [
         (R, _STALE), (R, "digest_mismatch"), Nothing, (R, "replayed"), Nothing, (R, _STALE), (R, _STALE),
         Nothing, Nothing, Nothing, Lost, Nothing,
@@ -227,3 +235,20 @@ def test_a_complete_answer_claims_the_pause_for_this_worker() -> None:
     assert isinstance(decision, Write)
     assert decision.snapshot.claim == Claim(owner=ME, lease_until=NOW + LEASE)
     assert (decision.snapshot.resumed_by, decision.snapshot.applied_resumes) == ("r-new", ["r-new"])
+
+
+def test_a_replayed_answer_to_an_ended_claim_repeats_the_step_it_started_first() -> None:
+    """The step's worker may have stopped between storing its end and announcing it: the
+    replay (indistinguishable from the record redelivered) announces it, then is refused."""
+    stepped = STATES["resuming, another's claim, next step stored"]
+    decision = decide(stepped, EVENTS["signed answer r-old"], now=NOW, owner=ME, lease=LEASE)
+    assert decision == Reject(
+        reason="replayed", detail="resume 'r-old' was applied already", repeat_first=True
+    )
+
+
+def test_a_stepped_claim_reads_as_resolved() -> None:
+    stepped = STATES["resuming, another's claim, next step stored"]
+    assert as_read(stepped).status == "resolved"
+    assert as_read(stepped).claim is None
+    assert as_read(STATES["resuming, my claim"]).status == "resuming"

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from fakeclock import Clock
 from harness import Harness
-from intermission.service import snapshot_key
+from intermission.service import Sealer, snapshot_key
 from intermission_schemas import (
     ExpiryPolicy,
     GenerateRequest,
@@ -20,7 +20,6 @@ from intermission_schemas import (
     RunCompleted,
     RunFailed,
     ToolDefinition,
-    decode_snapshot,
 )
 
 
@@ -39,9 +38,12 @@ def _approve(run_id: str, ref: str, version: int = 1, **fields: object) -> Resum
 
 
 async def _stored_status(h: Harness, run_id: str, version: int = 1) -> str:
-    stored = await h.backend.store.get(snapshot_key(run_id, version))
-    assert stored is not None
-    return decode_snapshot(stored.data.partition(b"\n")[2]).status
+    """The pause's status as it stands (read as the inbox and the CLI read it)."""
+    from intermission.stored import StoredRuns
+
+    pause = await StoredRuns(h.backend.store, Sealer(b"test-key")).pause(run_id, version)
+    assert pause is not None
+    return pause.status
 
 
 async def test_pause_publishes_interrupt_with_form_contract(harness: Harness) -> None:
@@ -377,7 +379,7 @@ async def test_the_sweep_expires_a_pause_nobody_answered(harness: Harness, polic
 
 
 async def test_audit_follows_the_chain_and_finds_a_rewritten_step(harness: Harness) -> None:
-    from intermission.service import Sealer, audit_run
+    from intermission.service import audit_run
 
     worker = await harness.start_worker()
     run_id = _run_id()
@@ -400,7 +402,8 @@ async def test_audit_follows_the_chain_and_finds_a_rewritten_step(harness: Harne
     await harness.backend.store.replace(key, sealer.seal(key, body), stored.etag)
     broken = await audit_run(harness.backend.store, sealer, run_id)
     assert not broken.intact
-    assert "does not follow the last pause" in (broken.problem or "")
+    # Its claim, created when it was answered, is a copy of the pause as it was.
+    assert "is not a copy of the pause it claims" in (broken.problem or "")
     # Without the key, a rewrite cannot even be sealed.
     forged = await audit_run(harness.backend.store, Sealer(b"another-key"), run_id)
     assert "seal" in (forged.problem or "")

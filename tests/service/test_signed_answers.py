@@ -94,7 +94,9 @@ async def test_replayed_signed_answer_is_rejected() -> None:
             for r in service.log.topics[service.settings.topics.results]
             if isinstance(decode_result(r.value), RunCompleted)
         ]
-        assert len(completed) == 1  # the transfer ran once
+        # The transfer ran once: a replay (as a redelivery) repeats the stored end, whose
+        # first announcement its worker may not have made, and runs nothing.
+        assert len({r.value for r in completed}) == 1
 
 
 async def test_without_keys_unsigned_answers_still_work() -> None:

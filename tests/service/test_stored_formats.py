@@ -20,6 +20,7 @@ from intermission.errors import TamperedSnapshotError, UnreadableSnapshotError
 from intermission.service import Sealer, audit_run, snapshot_key
 from intermission.service.adapters.local import LocalSnapshotStore
 from intermission.service.runs import compression
+from intermission.service.runs.keys import claim_key
 from intermission.service.runs.sealing import pause_digest
 from intermission.service.runs.snapshots import Snapshots
 from intermission.service.wiring.settings import Settings
@@ -121,11 +122,15 @@ async def test_a_pause_stored_by_the_previous_release_resumes_on_this_one(tmp_pa
         done = await service.result("seal2-pending")
         assert isinstance(done, RunCompleted)
         assert transfers == [{"toAccountId": "ABC123", "amount": 100000}]
-        # Marked resolved: rewritten in this release's form, with the codec of the setting.
-        rewritten = await service.store.get(snapshot_key("seal2-pending", 1))
-        assert rewritten is not None
+        # The old pause is left as stored; its claim is in this release's form, with the codec
+        # of the setting.
+        claimed = await service.store.get(claim_key("seal2-pending", 1))
+        assert claimed is not None
         header = b"intermission-seal/3 zstd " if codec == "zstd" else b"intermission-seal/2 "
-        assert rewritten.data.startswith(header)
+        assert claimed.data.startswith(header)
+        pause = await service.store.get(snapshot_key("seal2-pending", 1))
+        assert pause is not None
+        assert pause.data.startswith(b"intermission-seal/2 hmac-sha256=")
         assert (await audit_run(service.store, Sealer(FIXTURE_KEY), "seal2-pending")).intact
 
 

@@ -124,23 +124,25 @@ async def test_a_stopped_worker_leaves_its_record_to_the_next(tmp_path: Path) ->
     assert await store.list("runs/r1/snapshots/") == ["runs/r1/snapshots/00000001"]
 
 
-class CrashBeforeResolve(LocalSnapshotStore):
-    """The first attempt to mark a pause resolved dies, as a worker killed at that moment would."""
+class CrashAfterResult(LocalSnapshotStore):
+    """The first result stored is the worker's last act: it dies before announcing it, as a
+    worker killed at that moment would."""
 
     crashed = False
 
-    async def replace(self, key: str, data: bytes, etag: str) -> str:
-        if b'"status":"resolved"' in data and not self.crashed:
+    async def create(self, key: str, data: bytes) -> str:
+        etag = await super().create(key, data)
+        if key.endswith("/result") and not self.crashed:
             self.crashed = True
             raise ConnectionError("worker lost mid-resume")
-        return await super().replace(key, data, etag)
+        return etag
 
 
 async def test_a_resume_retried_after_its_result_is_durable_does_not_run_tools_again(tmp_path: Path) -> None:
     from intermission_schemas import RestartAnswer, ResumeRequested, decode_approval
 
     log = MemoryLog()
-    store = CrashBeforeResolve(tmp_path)
+    store = CrashAfterResult(tmp_path)
     ai, transfers = build()
     worker = Worker(Runs(ai=ai, store=store, publisher=log, topics=TOPICS, sealer=Sealer()), retry_delay=0.01)
     subscription = log.subscribe([TOPICS.requests, TOPICS.resumes], "g")
@@ -155,11 +157,12 @@ async def test_a_resume_retried_after_its_result_is_durable_does_not_run_tools_a
         restart=[RestartAnswer(ref=raised.interrupts[0].ref, resumed={"status": "APPROVED"})],
     )
     await log.publish(TOPICS.resumes, "r1", encode(resume))
-    await _until(lambda: len(log.topics[TOPICS.results]) == 2)  # published, then repeated on retry
+    # The retried record finds the pause claimed and its step stored: it announces the stored
+    # end, and runs nothing.
+    await _until(lambda: len(log.topics[TOPICS.results]) == 1)
+    await _until(lambda: log.committed.get(("g", TOPICS.resumes), 0) == 1)
     await subscription.close()
     await serving
     assert store.crashed
     assert len(transfers) == 1
-    stored = await store.get("runs/r1/snapshots/00000001")
-    assert stored is not None
-    assert b'"status":"resolved"' in stored.data
+    assert b"RunCompleted" in log.topics[TOPICS.results][0].value

@@ -25,6 +25,7 @@ from intermission_schemas import RunResult, Snapshot
 from ..service.ports import SnapshotStore
 from ..service.runs.audit import AuditedStep, RunAudit, audit_run
 from ..service.runs.index import STATUSES, IndexEntry, RunStatus
+from ..service.runs.lifecycle import Pause, as_read
 from ..service.runs.sealing import Sealer
 from ..service.runs.snapshots import Snapshots
 from ._runs import (
@@ -75,9 +76,15 @@ class StoredRuns:
         return await load_run(self.store, self.sealer, run_id)
 
     async def pause(self, run_id: str, version: int) -> Snapshot | None:
-        """Pause ``version`` (from 1): one GET."""
-        loaded = await self._snapshots.load(run_id, version)
-        return None if loaded is None else loaded.snapshot
+        """Pause ``version`` (from 1), as it stands: one round trip of two GETs (the pause and
+        its claim), and one more of two for a pause resuming (is its next step stored?)."""
+        loaded = await self._snapshots.current(run_id, version)
+        if loaded is None:
+            return None
+        if loaded.snapshot.status != "resuming":
+            return loaded.snapshot
+        following = await self._snapshots.following(loaded.snapshot)
+        return as_read(Pause(snapshot=loaded.snapshot, continued=following is not None))
 
     async def result(self, run_id: str) -> RunResult | None:
         """The run's end and its final history: one GET."""

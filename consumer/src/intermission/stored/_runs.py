@@ -10,7 +10,8 @@ Requests to the store, per call:
   markers of the status and time range read until the page is full. A first page that comes
   back empty adds two LISTs of one key, to tell "nothing matches" from "no index is written"
   (`Settings.run_index` is off: SettingsError).
-- ``load_run``: one LIST of ``runs/{id}/`` and one GET per stored snapshot and for the result.
+- ``load_run``: one LIST of ``runs/{id}/`` and one GET per stored snapshot, per claim and for the
+  result.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ from intermission_schemas import (
 from ..errors import SettingsError
 from ..service.ports import SnapshotStore
 from ..service.runs.index import INDEX_PREFIX, STATUSES, IndexEntry, RunIndex, RunStatus
-from ..service.runs.keys import result_key, run_prefix, snapshot_key
-from ..service.runs.sealing import Sealer
-from ..service.runs.snapshots import Snapshots
+from ..service.runs.keys import claim_key, result_key, run_prefix, snapshot_key
+from ..service.runs.lifecycle import Pause, as_read
+from ..service.runs.sealing import Sealer, pause_digest
+from ..service.runs.snapshots import Snapshots, check_claim
 
 __all__ = [
     "FORKED_FROM",
@@ -230,7 +232,14 @@ async def load_run(store: SnapshotStore, sealer: Sealer, run_id: str) -> StoredR
         loaded = await snapshots.load(run_id, version)
         if loaded is None:
             break
-        found.append(loaded.snapshot)
+        snapshot = loaded.snapshot
+        if claim_key(run_id, version) in keys and (claim := await snapshots.claim_if_open(run_id, version)):
+            check_claim(snapshot, claim.snapshot)
+            snapshot = claim.snapshot  # the pause as its answer took it
+        found.append(snapshot)
         version += 1
     result = await snapshots.load_result(run_id) if result_key(run_id) in keys else None
-    return StoredRun(run_id=run_id, snapshots=found, result=result)
+    last = pause_digest(found[-1]) if found else None
+    continued = [True] * (len(found) - 1) + [result is not None and result.parent_sha256 == last]
+    read = [as_read(Pause(snapshot=s, continued=c)) for s, c in zip(found, continued, strict=False)]
+    return StoredRun(run_id=run_id, snapshots=read, result=result)

@@ -2,7 +2,8 @@
 
 A replay tool reads the run back with this before trusting it. The checks are the worker's own,
 not copies: each step is read through `Snapshots` (its seal, and that it holds this run's step
-at this key), a pause left pending under a stored next step is `lifecycle.rolled_back`, and each
+at this key), a claim that is not a copy of its pause is refused (`snapshots.check_claim`), a
+pause left pending under a stored next step is `lifecycle.rolled_back`, and each
 journal entry and claim must open with the seal keys as the worker's reads of them do. So a
 snapshot rewritten or resealed without the key (or with a key not in the ring) fails its seal, a
 step removed or swapped breaks the parent chain, and an older copy put back is a rollback.
@@ -17,10 +18,10 @@ from intermission_schemas import DecodeError, RunResult, Snapshot
 
 from ...errors import TamperedSnapshotError
 from ..ports import SnapshotStore
-from .keys import result_key, run_prefix, snapshot_key
-from .lifecycle import Pause, rolled_back
+from .keys import claim_key, result_key, run_prefix, snapshot_key
+from .lifecycle import Pause, as_read, rolled_back
 from .sealing import Sealer, pause_digest, sha256_hex
-from .snapshots import Snapshots
+from .snapshots import Snapshots, check_claim
 
 
 class AuditedStep(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,6 +60,11 @@ async def audit_run(store: SnapshotStore, sealer: Sealer, run_id: str) -> RunAud
             if loaded is None:
                 return ended(f"{key} vanished while auditing")
             snapshot = loaded.snapshot
+            if claim_key(run_id, len(chain) + 1) in keys:
+                claim = await snapshots.claim_if_open(run_id, len(chain) + 1)
+                if claim is not None:
+                    check_claim(snapshot, claim.snapshot)  # the worker's own check
+                    snapshot = claim.snapshot  # the pause as its answer took it
             if not chain and FORKED_FROM in snapshot.request.tags:
                 # A fork's first step follows the pause it was forked from, in another run.
                 forked_from = snapshot.request.tags[FORKED_FROM]
@@ -69,6 +75,8 @@ async def audit_run(store: SnapshotStore, sealer: Sealer, run_id: str) -> RunAud
                 return ended(f"{key} does not follow the step before it")
             if chain and (problem := _rolled_back(run_id, chain[-1])) is not None:
                 return ended(problem)
+            if chain:
+                steps[-1] = _step(steps[-1].key, as_read(Pause(snapshot=chain[-1], continued=True)))
             chain.append(snapshot)
             steps.append(_step(key, snapshot))
         if result_key(run_id) in keys:
@@ -82,6 +90,8 @@ async def audit_run(store: SnapshotStore, sealer: Sealer, run_id: str) -> RunAud
                     return ended(f"{key} does not follow the last pause")
                 if chain and (problem := _rolled_back(run_id, chain[-1])) is not None:
                     return ended(problem)
+                if chain:
+                    steps[-1] = _step(steps[-1].key, as_read(Pause(snapshot=chain[-1], continued=True)))
                 steps.append(_result_step(key, result, body))
         # Journal entries and claims: the worker opens each one it reads, and refuses a bad seal.
         steps_read = {result_key(run_id), *(snapshot_key(run_id, n + 1) for n in range(len(chain)))}

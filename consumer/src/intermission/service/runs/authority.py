@@ -20,7 +20,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 import msgspec
-from intermission_schemas import AnswerProblem, ApprovalRule, GenerateRequest, RestartAnswer
+from intermission_schemas import AnswerProblem, ApprovalRule, GenerateRequest, RestartAnswer, Snapshot
 
 from .names import person, persons
 
@@ -47,6 +47,14 @@ def approvers_for(request: GenerateRequest, tool: str) -> list[str]:
 def required_approvals(request: GenerateRequest, tool: str) -> int:
     rule = rule_for(request, tool)
     return rule.required if rule is not None else 1
+
+
+def one_answer_settles(snapshot: Snapshot) -> bool:
+    """One question that one answer settles (no approval quorum): no answer to it is ever
+    partial, so the answer that settles it creates the pause's claim (`Snapshots.claim`) instead
+    of rewriting the pause."""
+    interrupts = snapshot.paused.interrupts
+    return len(interrupts) == 1 and required_approvals(snapshot.request, interrupts[0].tool_request.name) == 1
 
 
 def authorize(request: GenerateRequest, tool: str, ref: str, answerer: Answerer) -> None:

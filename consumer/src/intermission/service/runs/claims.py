@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Literal, TypeAlias, assert_never
 
 from intermission_schemas import (
@@ -33,7 +34,7 @@ from ...errors import ResumeError, TamperedSnapshotError
 from ..observe.events import AnswerCollected, AnswerRejected
 from ..ports import PreconditionFailed
 from .announce import pending_interrupt
-from .authority import Answerer, authorize, required_approvals, same_approval
+from .authority import Answerer, authorize, one_answer_settles, required_approvals, same_approval
 from .expiry import Expiry
 from .keys import snapshot_key
 from .lease import ClaimWatch, wait_interval
@@ -41,10 +42,12 @@ from .lifecycle import (
     Answer,
     Check,
     Collected,
+    Decision,
     Lost,
     Nothing,
     Pause,
     Reject,
+    Repeat,
     Republish,
     Tampered,
     Wait,
@@ -55,7 +58,7 @@ from .names import person, persons
 from .observed import EXPIRY_RESUME_ID, resumed
 from .sealing import pause_digest
 from .signatures import AnswerKeys
-from .snapshots import Loaded
+from .snapshots import Loaded, PauseClosed, check_claim
 from .spec import RunSpec
 from .steps import Steps
 
@@ -65,7 +68,8 @@ log = logging.getLogger("intermission.worker")
 
 _CONFLICTS = 8  # lost writes in a row of a new answer (other answers landing) before "stale"
 
-Outcome: TypeAlias = Literal["done", "retry", "conflict"]
+# "claimed": a pause one answer settles was claimed by another answer or its expiry first
+Outcome: TypeAlias = Literal["done", "retry", "conflict", "claimed"]
 
 
 class Claims:
@@ -96,6 +100,8 @@ class Claims:
                     return
                 case "retry":
                     continue  # an applied answer waits or retries as long as it takes
+                case "claimed":
+                    continue  # decided on the claim, as a redelivery or a stale answer
                 case "conflict":
                     conflicts += 1
                     if conflicts >= _CONFLICTS:
@@ -119,30 +125,71 @@ class Claims:
 
     async def _try(self, event: ResumeRequested) -> Outcome:
         steps = self.steps
-        # What a resume may need, side by side in one round trip: the pause, the step that
-        # continued it (if any) and the run's end. The journal of the step it would start is
-        # listed only when taking a claimed pause over: a pending pause's step has not begun.
-        loaded, following, ended = await steps.snapshots.around(event.run_id, event.snapshot_version)
+        run_id, version = event.run_id, event.snapshot_version
+        loaded = await steps.snapshots.load(run_id, version)
         if loaded is None:
-            if not await steps.snapshots.known(event.run_id):
-                raise AnswerProblem("unknown_run", f"no run {event.run_id!r}")
-            raise AnswerProblem("stale", f"no pause version {event.snapshot_version}")
-        snapshot = loaded.snapshot
-        now = steps.clock()
-        pause = Pause(snapshot=snapshot, continued=following is not None, ended=ended is not None)
+            if not await steps.snapshots.known(run_id):
+                raise AnswerProblem("unknown_run", f"no run {run_id!r}")
+            raise AnswerProblem("stale", f"no pause version {version}")
+        if loaded.snapshot.status == "pending" and one_answer_settles(loaded.snapshot):
+            # Its claim is a separate object, created by the one answer that takes it: the
+            # usual answer reads the pause and creates the claim, nothing more. Whatever else
+            # the pending pause would say is decided on its claim, if one exists.
+            decision = self._decide(event, Pause(snapshot=loaded.snapshot))
+            if isinstance(decision, Check):
+                outcome = await self._apply(event, loaded)
+                if outcome != "claimed":
+                    return outcome
+            try:
+                claim = await steps.snapshots.load_claim(run_id, version)
+            except PauseClosed:
+                raise AnswerProblem("stale", f"run {run_id!r} has ended") from None
+            if claim is None:
+                if isinstance(decision, Check):
+                    return "retry"  # created, then removed: look again
+                return await self._act(event, loaded, decision, None)
+            check_claim(loaded.snapshot, claim.snapshot)
+            loaded = claim
+        # A claimed pause, or one that collects several answers: what it may need, side by
+        # side in one round trip (the step that continued it, and the run's end). The journal
+        # of the step it would start is listed only when taking a claimed pause over.
+        following, ended = await steps.snapshots.beyond(loaded.snapshot)
+        pause = Pause(snapshot=loaded.snapshot, continued=following is not None, ended=ended is not None)
+        return await self._act(event, loaded, self._decide(event, pause), following)
+
+    def _decide(self, event: ResumeRequested, pause: Pause) -> Decision:
+        steps = self.steps
+        snapshot = pause.snapshot
         answer = Answer(
             resume_id=event.resume_id,
             signed=event.signature is not None,
             digest_matches=event.pause_digest is None or event.pause_digest == pause_digest(snapshot),
-            seen_for=self._watch.seen_for((snapshot.run_id, snapshot.snapshot_version), snapshot.claim),
+            # Only a claim is watched: a pending pause read on the way to its claim must not
+            # restart the count of how long the claim was seen unchanged.
+            seen_for=self._watch.seen_for((snapshot.run_id, snapshot.snapshot_version), snapshot.claim)
+            if snapshot.status != "pending"
+            else timedelta(0),
         )
-        decision = decide(pause, answer, now=now, owner=steps.owner, lease=steps.lease)
+        return decide(pause, answer, now=steps.clock(), owner=steps.owner, lease=steps.lease)
+
+    async def _act(
+        self,
+        event: ResumeRequested,
+        loaded: Loaded,
+        decision: Decision,
+        following: Loaded | RunResult | None,
+    ) -> Outcome:
+        steps = self.steps
+        snapshot = loaded.snapshot
         match decision:
             case Check():
                 return await self._apply(event, loaded)
             case Republish():
                 # A partial answer: its InterruptRaised may not have gone out before the crash.
                 await steps.announce.interrupts(loaded, await steps.specs.of(snapshot.request))
+                return "done"
+            case Repeat():
+                await self._repeat(loaded, following)
                 return "done"
             case Nothing():
                 return "done"
@@ -157,9 +204,11 @@ class Claims:
                 log.info("taking over pause %s/%s (lease lapsed)", snapshot.run_id, snapshot.snapshot_version)
                 await self._recover(claimed, following)
                 return "done"
-            case Reject(reason=reason, detail=detail, expire_first=expire_first):
+            case Reject(reason=reason, detail=detail, expire_first=expire_first, repeat_first=repeat_first):
                 if expire_first:
                     await self.expiry.expire(loaded)
+                if repeat_first:
+                    await self._repeat(loaded, following)
                 raise AnswerProblem(reason, detail)
             case Tampered(detail=detail):
                 raise TamperedSnapshotError(snapshot_key(snapshot.run_id, snapshot.snapshot_version), detail)
@@ -199,9 +248,13 @@ class Claims:
         assert isinstance(decision, Write), decision
         updated = decision.snapshot
         try:
-            claimed = await steps.snapshots.replace(loaded, updated)
+            if one_answer_settles(snapshot):
+                claimed = await steps.snapshots.claim(updated)
+            else:
+                claimed = await steps.snapshots.replace(loaded, updated)
         except PreconditionFailed:
-            return "conflict"
+            # Taken by another answer (or the expiry) first: this one is decided on the claim.
+            return "claimed" if one_answer_settles(snapshot) else "conflict"
         if decision.then == "resume":
             for observation in resumed(updated, event.resume_id):
                 steps.observer.observe(observation)
@@ -221,15 +274,18 @@ class Claims:
     async def _recover(self, claimed: Loaded, following: Loaded | RunResult | None) -> None:
         """Finish a claim whose worker stopped. If the next step is already durable, repeat its
         event; otherwise continue from the journal, which keeps finished work finished."""
-        steps = self.steps
-        snapshot = claimed.snapshot
         if following is None:
-            await steps.resume_claimed(claimed)  # lists the journal: the step may have begun
+            await self.steps.resume_claimed(claimed)  # lists the journal: the step may have begun
             return
+        await self._repeat(claimed, following)
+
+    async def _repeat(self, claimed: Loaded, following: Loaded | RunResult | None) -> None:
+        """Announce the stored step after the pause again, and settle the pause."""
+        steps = self.steps
         if isinstance(following, Loaded):
             await steps.announce.interrupts(following, await steps.specs.of(following.snapshot.request))
-        else:
-            await steps.announce.result(following.completed, snapshot.request)
+        elif following is not None:
+            await steps.announce.result(following.completed, claimed.snapshot.request)
         await steps.mark_resolved(claimed)
 
 

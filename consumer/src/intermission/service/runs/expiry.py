@@ -1,8 +1,9 @@
 """Pauses nobody answered in time: the sweep that finds them and the policy that ends them.
 
-Every worker sweeps; each pause changes by conditional replace, so only one sweeper (or one
-late resume) acts on it. ``reject`` fails the run with code ``expired``; ``respond`` answers the
-open interrupts with the policy's default output and the run continues.
+Every worker sweeps; each pause changes by conditional replace (or, for a pause one answer
+settles, by creating its claim), so only one sweeper (or one late resume) acts on it.
+``reject`` fails the run with code ``expired``; ``respond`` answers the open interrupts with the
+policy's default output and the run continues.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from intermission_schemas import RunFailed
 
 from ..observe.events import InterruptResolved
 from ..ports import PreconditionFailed
+from .authority import one_answer_settles
 from .lifecycle import Due, Pause, Write, decide
 from .observed import EXPIRY_RESUME_ID, ended, resumed
 from .snapshots import Loaded
@@ -49,9 +51,12 @@ class Expiry:
         if not isinstance(decision, Write):
             return  # answered, claimed or settled meanwhile
         try:
-            replaced = await steps.snapshots.replace(loaded, decision.snapshot)
+            if not loaded.claimed and one_answer_settles(snapshot):
+                replaced = await steps.snapshots.claim(decision.snapshot)  # as an answer would
+            else:
+                replaced = await steps.snapshots.replace(loaded, decision.snapshot)
         except PreconditionFailed:
-            return
+            return  # answered (claimed) meanwhile
         if decision.then == "resume":
             for observation in resumed(decision.snapshot, EXPIRY_RESUME_ID):
                 steps.observer.observe(observation)

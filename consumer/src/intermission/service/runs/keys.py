@@ -1,6 +1,8 @@
 """Where everything of a run lives in the store (relative to the store's prefix).
 
 runs/{run_id}/snapshots/{version:08d}   one pause; version 1 is the first
+runs/{run_id}/claims/{version:08d}      the claim on a pause one answer settles: the pause as its
+                                        answer (or its expiry) took it, created once
 runs/{run_id}/result                    the end of the run
 expiries/{deadline}/{run_id}/{version}  an empty marker per pause with a deadline, so a
                                         sweep finds due pauses without reading every run
@@ -13,6 +15,7 @@ from urllib.parse import quote
 
 __all__ = [
     "EXPIRY_PREFIX",
+    "claim_key",
     "expiry_key",
     "journal_claim_key",
     "journal_model_key",
@@ -29,6 +32,10 @@ __all__ = [
 
 def snapshot_key(run_id: str, version: int) -> str:
     return f"runs/{run_id}/snapshots/{version:08d}"
+
+
+def claim_key(run_id: str, version: int) -> str:
+    return f"runs/{run_id}/claims/{version:08d}"
 
 
 def result_key(run_id: str) -> str:

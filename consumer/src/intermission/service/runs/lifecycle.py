@@ -3,7 +3,9 @@ to do. No I/O: claims.py, expiry.py, lease.py and steps.py read the pause, ask `
 write and publish what it returns (each write a conditional replace on the etag read, so of two
 workers deciding on the same pause only one write lands).
 
-    pending --answer (all refs)--> resuming --step stored--> resolved
+    pending --answer (all refs)--> resuming --step stored--> resolved (or resuming, read as
+                                   resolved once the step after it is stored: a claim is not
+                                   rewritten when its step ends)
     pending --answer (some refs)-> pending (answers and approvals so far)
     pending --deadline, reject---> expired
     pending --deadline, respond--> resuming (default outputs)
@@ -47,11 +49,13 @@ __all__ = [
     "Pause",
     "Reject",
     "Renewal",
+    "Repeat",
     "Republish",
     "Takeover",
     "Tampered",
     "Wait",
     "Write",
+    "as_read",
     "decide",
     "new_claim",
     "rolled_back",
@@ -114,6 +118,7 @@ class Reject(msgspec.Struct, frozen=True, kw_only=True):
     reason: RejectReason
     detail: str
     expire_first: bool = False  # the pause is overdue: apply its expiry policy, then reject
+    repeat_first: bool = False  # the step after it is stored: announce it again (`Repeat`), then reject
 
 
 class Tampered(msgspec.Struct, frozen=True, kw_only=True):
@@ -127,6 +132,11 @@ class Check(msgspec.Struct, frozen=True, kw_only=True):
 class Republish(msgspec.Struct, frozen=True, kw_only=True):
     """A redelivered partial answer: announce the pause again (its first announcement may have
     been lost in a crash)."""
+
+
+class Repeat(msgspec.Struct, frozen=True, kw_only=True):
+    """A redelivered answer whose step is stored: announce the step's pause or end again (its
+    worker may have stopped between storing it and publishing it). Nothing is written."""
 
 
 class Wait(msgspec.Struct, frozen=True, kw_only=True):
@@ -160,7 +170,7 @@ class Write(msgspec.Struct, frozen=True, kw_only=True):
     then: Then
 
 
-Decision: TypeAlias = Reject | Tampered | Check | Republish | Wait | Nothing | Lost | Write
+Decision: TypeAlias = Reject | Tampered | Check | Republish | Repeat | Wait | Nothing | Lost | Write
 
 
 def decide(pause: Pause, event: Event, *, now: datetime, owner: str, lease: timedelta) -> Decision:
@@ -192,25 +202,31 @@ def _answer(pause: Pause, event: Answer, *, now: datetime, owner: str, lease: ti
             reason="digest_mismatch", detail="the answer names another pause digest than this pause's"
         )
     applied = event.resume_id in snapshot.applied_resumes
-    if applied and event.signed and snapshot.status in ("resolved", "expired"):
+    # Resuming, with its next step stored: the step ended (a claim is not rewritten then); only
+    # the step's announcement may be missing, if its worker stopped right after storing it.
+    stepped = snapshot.status == "resuming" and pause.continued
+    if applied and event.signed and (snapshot.status in ("resolved", "expired") or stepped):
         # Applied once; a signed answer arriving again after its pause was settled is a replay:
         # say so (nothing runs again either way).
-        return Reject(reason="replayed", detail=f"resume {event.resume_id!r} was applied already")
+        return Reject(
+            reason="replayed", detail=f"resume {event.resume_id!r} was applied already", repeat_first=stepped
+        )
     if applied or (snapshot.status == "resuming" and snapshot.resumed_by == event.resume_id):
         # A redelivery: finish what it started; never reject an answer that was applied.
         match snapshot.status:
             case "pending":
                 return Republish()
             case "resuming":
+                if stepped:
+                    return Repeat()
                 return _takeover(snapshot, event.seen_for, now=now, owner=owner, lease=lease)
             case "resolved" | "expired":
                 return Nothing()
             case never:
                 assert_never(never)
     if snapshot.status != "pending":
-        return Reject(
-            reason="stale", detail=f"pause {snapshot.snapshot_version} is already {snapshot.status}"
-        )
+        status = "resolved" if stepped else snapshot.status
+        return Reject(reason="stale", detail=f"pause {snapshot.snapshot_version} is already {status}")
     if (tampered := rolled_back(pause)) is not None:
         return tampered
     if pause.ended:
@@ -222,6 +238,15 @@ def _answer(pause: Pause, event: Answer, *, now: datetime, owner: str, lease: ti
             expire_first=True,
         )
     return Check()
+
+
+def as_read(pause: Pause) -> Snapshot:
+    """The pause as readers see it: a claim is not rewritten when its step ends, so a resuming
+    pause whose next step is stored reads as resolved."""
+    snapshot = pause.snapshot
+    if snapshot.status == "resuming" and pause.continued:
+        return msgspec.structs.replace(snapshot, status="resolved", claim=None)
+    return snapshot
 
 
 def rolled_back(pause: Pause) -> Tampered | None:

@@ -42,7 +42,7 @@ class Requests:
             first: Loaded | None = None
             if not journal.fresh:
                 result, first = await asyncio.gather(
-                    steps.snapshots.load_result(request.run_id), steps.snapshots.load(request.run_id, 1)
+                    steps.snapshots.load_result(request.run_id), steps.snapshots.current(request.run_id, 1)
                 )
             if await self._repeat_if_done(request, result, first):
                 return

@@ -3,6 +3,12 @@
 A new object is created with If-None-Match, so of two workers reaching the same step the first
 writer's object is the step; a status change is a replace with If-Match on the etag read, so of
 two workers holding the same pause only one moves it.
+
+A pause that one answer settles (one question, one approval) is never rewritten: the answer (or
+its expiry) creates its claim, ``claims/N``, a copy of the pause as taken, with If-None-Match.
+Of several answers exactly one creates it, and no copy of the pause put back in the bucket can
+undo it. Later changes (lease renewals, a takeover) replace the claim. A pause that collects
+several answers changes in place, as it always did.
 """
 
 from __future__ import annotations
@@ -27,19 +33,30 @@ from intermission_schemas import (
 from ...errors import TamperedSnapshotError
 from ..ports import PreconditionFailed, SnapshotStore
 from .index import RunIndex, RunStatus
-from .keys import EXPIRY_PREFIX, expiry_key, parse_expiry_key, result_key, run_prefix, snapshot_key
+from .keys import EXPIRY_PREFIX, claim_key, expiry_key, parse_expiry_key, result_key, run_prefix, snapshot_key
 from .sealing import Sealer, pause_digest
 
-__all__ = ["Loaded", "Snapshots"]
+__all__ = ["Loaded", "PauseClosed", "Snapshots", "check_claim"]
 
 _DEADLINE_PAGE = 1000  # S3 ListObjectsV2's largest page
 
 
+# A claim created to close a pause rather than to take it: its run failed as tampered, so no
+# answer may claim it any more (`Snapshots.close`).
+_CLOSED = b'{"closed":"the run failed as tampered"}'
+
+
+class PauseClosed(Exception):
+    """The pause's claim closes it: its run ended (failed as tampered) while it was open."""
+
+
 class Loaded(msgspec.Struct, frozen=True):
-    """A snapshot as read, with the etag a conditional replace must name."""
+    """A snapshot as read, with the etag a conditional replace must name. ``claimed``: read
+    from the pause's claim (``claims/N``), where its replaces go."""
 
     snapshot: Snapshot
     etag: str
+    claimed: bool = False
 
 
 class Snapshots:
@@ -59,18 +76,63 @@ class Snapshots:
         self.index = index
 
     async def load(self, run_id: str, version: int) -> Loaded | None:
-        """The pause, once its seal is checked and it is shown to be this run's step ``version``
-        (TamperedSnapshotError otherwise)."""
-        key = snapshot_key(run_id, version)
+        """The pause as first stored, once its seal is checked and it is shown to be this run's
+        step ``version`` (TamperedSnapshotError otherwise)."""
+        return await self._load(snapshot_key(run_id, version), run_id, version, claimed=False)
+
+    async def load_claim(self, run_id: str, version: int) -> Loaded | None:
+        """The pause's claim (``claims/N``), checked as `load` checks the pause."""
+        return await self._load(claim_key(run_id, version), run_id, version, claimed=True)
+
+    async def current(self, run_id: str, version: int) -> Loaded | None:
+        """The pause as it stands: its claim if one was created, else the pause itself (one round
+        trip of two GETs; a closed pause reads as stored). A claim that is not a copy of its
+        pause is tampered with."""
+        pause, claim = await asyncio.gather(self.load(run_id, version), self.claim_if_open(run_id, version))
+        if pause is None or claim is None:
+            return pause
+        check_claim(pause.snapshot, claim.snapshot)
+        return claim
+
+    async def _load(self, key: str, run_id: str, version: int, *, claimed: bool) -> Loaded | None:
         stored = await self.store.get(key)
         if stored is None:
             return None
-        snapshot = decode_snapshot(self.sealer.open(key, stored.data))
+        body = self.sealer.open(key, stored.data)
+        if claimed and body == _CLOSED:
+            raise PauseClosed(key)
+        snapshot = decode_snapshot(body)
         if snapshot.run_id != run_id or snapshot.snapshot_version != version:
             raise TamperedSnapshotError(
                 key, f"holds run {snapshot.run_id!r} step {snapshot.snapshot_version}, not its own"
             )
-        return Loaded(snapshot, stored.etag)
+        return Loaded(snapshot, stored.etag, claimed)
+
+    async def claim_if_open(self, run_id: str, version: int) -> Loaded | None:
+        """`load_claim`, with a closed pause read as having no claim (its run's end says why)."""
+        try:
+            return await self.load_claim(run_id, version)
+        except PauseClosed:
+            return None
+
+    async def close(self, run_id: str) -> None:
+        """Close every pause of the run that has no claim yet, by creating its claim as a
+        closure: the run failed as tampered, and a pause put back afterwards must not be
+        answerable (a pause one answer settles is read without the run's end). One LIST, one
+        create per pause."""
+        prefix = f"{run_prefix(run_id)}snapshots/"
+        for key in await self.store.list(prefix):
+            version = int(key.rsplit("/", 1)[1])
+            with contextlib.suppress(PreconditionFailed):
+                closing = claim_key(run_id, version)
+                await self.store.create(closing, self.sealer.seal(closing, _CLOSED))
+
+    async def claim(self, updated: Snapshot) -> Loaded:
+        """Create the pause's claim holding ``updated`` (the pause as taken). Raises
+        PreconditionFailed when it exists: another answer or the expiry took the pause first."""
+        key = claim_key(updated.run_id, updated.snapshot_version)
+        etag = await self.store.create(key, self.sealer.seal(key, encode_snapshot(updated)))
+        return Loaded(updated, etag, True)
 
     async def create(
         self, snapshot: Snapshot, *, alongside: Callable[[Loaded], Awaitable[object]] | None = None
@@ -104,10 +166,12 @@ class Snapshots:
         )
 
     async def replace(self, loaded: Loaded, updated: Snapshot) -> Loaded:
-        """Raises PreconditionFailed when the pause changed since ``loaded`` was read."""
-        key = snapshot_key(updated.run_id, updated.snapshot_version)
+        """Raises PreconditionFailed when the pause (or its claim) changed since ``loaded`` was
+        read."""
+        run_id, version = updated.run_id, updated.snapshot_version
+        key = claim_key(run_id, version) if loaded.claimed else snapshot_key(run_id, version)
         etag = await self.store.replace(key, self.sealer.seal(key, encode_snapshot(updated)), loaded.etag)
-        return Loaded(updated, etag)
+        return Loaded(updated, etag, loaded.claimed)
 
     async def load_result(self, run_id: str) -> RunResult | None:
         key = result_key(run_id)
@@ -154,25 +218,18 @@ class Snapshots:
     async def known(self, run_id: str) -> bool:
         return bool(await self.store.list(run_prefix(run_id)))
 
-    async def around(
-        self, run_id: str, version: int
-    ) -> tuple[Loaded | None, Loaded | RunResult | None, RunResult | None]:
-        """Pause ``version``, the step that continued it (None if none is stored) and the run's
-        end if it has one, read side by side: one round trip."""
-        loaded, following, result = await asyncio.gather(
-            self.load(run_id, version), self.load(run_id, version + 1), self.load_result(run_id)
-        )
-        if loaded is None:
-            return None, None, result
-        return loaded, _continuation(loaded.snapshot, following, result), result
-
     async def following(self, snapshot: Snapshot) -> Loaded | RunResult | None:
         """The step that continued this pause, if one is stored: the next snapshot or the run's
         result, naming this pause's digest as its parent."""
+        return (await self.beyond(snapshot))[0]
+
+    async def beyond(self, snapshot: Snapshot) -> tuple[Loaded | RunResult | None, RunResult | None]:
+        """The step that continued this pause (`following`) and the run's end if it has one,
+        read side by side: one round trip."""
         following, result = await asyncio.gather(
             self.load(snapshot.run_id, snapshot.snapshot_version + 1), self.load_result(snapshot.run_id)
         )
-        return _continuation(snapshot, following, result)
+        return _continuation(snapshot, following, result), result
 
     # -- deadlines --------------------------------------------------------------------------
 
@@ -227,6 +284,14 @@ async def _together(*steps: Awaitable[object] | None) -> None:
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
+
+
+def check_claim(pause: Snapshot, claim: Snapshot) -> None:
+    """A claim must be a copy of its pause (the digest covers everything but what a claim
+    changes): one that is not was written by someone else than a worker."""
+    if pause_digest(claim) != pause_digest(pause):
+        key = claim_key(claim.run_id, claim.snapshot_version)
+        raise TamperedSnapshotError(key, "is not a copy of the pause it claims")
 
 
 def _continuation(

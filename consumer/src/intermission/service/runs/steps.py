@@ -167,7 +167,12 @@ class Steps:
         )
 
     async def mark_resolved(self, claimed: Loaded) -> None:
-        """resuming -> resolved, unless another worker moved the pause on first."""
+        """resuming -> resolved, unless another worker moved the pause on first. A claim
+        (``claims/N``) is not rewritten: the stored step after it shows the pause resolved, so
+        only its markers go."""
+        if claimed.claimed:
+            await self.snapshots.drop_deadline(claimed.snapshot)
+            return
         current: Loaded | None = claimed
         while current is not None:
             decision = decide(
@@ -210,6 +215,7 @@ class Steps:
         run that already ended keeps its end, published again: one terminal event per run."""
         failure = RunFailed(run_id=run_id, code="tampered", message=detail)
         mark_failed("run failed: tampered")
+        await self.snapshots.close(run_id)
         try:
             stored = await self.snapshots.create_result(
                 RunResult(run_id=run_id, completed=failure),
