@@ -112,18 +112,18 @@ def test_demo_store_dir_keeps_the_snapshot_and_the_result(tmp_path: Path) -> Non
     assert f"runs/{run_id[1]}/snapshots/00000001" in out
     assert f"runs/{run_id[1]}/result" in out
     names = sorted(unquote(p.name) for p in (store / "objects").iterdir())
-    steps = [n for n in names if n.startswith("runs/") and "/journal/" not in n]
+    steps = [n for n in names if n.startswith("runs/") and "/journal/" not in n and "/claims/" not in n]
     assert steps == [f"runs/{run_id[1]}/result", f"runs/{run_id[1]}/snapshots/00000001"]
     # No run index: it is off unless INTERMISSION_RUN_INDEX is set (the cycle's cost).
     assert not [n for n in names if n.startswith("index/")]
-    assert len(names) == len(steps) + 3  # and the three journal entries
-    # The journal keeps the first step's claim, the model reply that asked for the transfer, and
-    # the transfer's output.
+    assert len(names) == len(steps) + 3  # and the pause's claim and the two journal entries
+    # The journal keeps the first step's claim (with the model reply that asked for the transfer)
+    # and the transfer's output; the pause's claim sits beside the pause.
     assert [n.rsplit("/", 2)[-2:] for n in names if "/journal/" in n] == [
         ["00000000", "claim"],
-        ["00000000", "model-00001"],
         ["00000001", "tool-transferMoney-1-0"],
     ]
+    assert f"runs/{run_id[1]}/claims/00000001" in names
 
 
 def test_demo_runs_as_a_module_in_a_fresh_process() -> None:

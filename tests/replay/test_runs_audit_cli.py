@@ -1,5 +1,6 @@
 """`intermission runs audit` reports the tampering the worker refuses, on real Kafka + SeaweedFS:
-a rolled-back pause, and a journal entry resealed without the key. Exit 1, and the problem."""
+a pause's claim removed (a rollback), and a journal entry resealed without the key. Exit 1, and
+the problem."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 from conftest import TOOLS, answer, cli_env
 from harness import Harness
 from intermission.cli import app
-from intermission.service import Sealer, snapshot_key
-from intermission.service.runs.keys import journal_prefix
+from intermission.service import Sealer
+from intermission.service.runs.keys import claim_key, journal_claim_key
 from intermission_schemas import RunCompleted
 from realservices.plugin import S3Bucket
 from typer.testing import CliRunner, Result
@@ -38,8 +39,6 @@ async def test_runs_audit_reports_a_rollback_and_a_keyless_reseal(
     try:
         await harness.submit("audited", "order 3", tools=TOOLS)
         await harness.approval("audited")
-        pending = await harness.backend.store.get(snapshot_key("audited", 1))
-        assert pending is not None
         await answer(harness, "audited", "S", "alice")
         await harness.result("audited", RunCompleted)
     finally:
@@ -48,14 +47,19 @@ async def test_runs_audit_reports_a_rollback_and_a_keyless_reseal(
     assert intact.exit_code == 0, intact.output
     assert "audit: intact" in intact.output
 
-    resolved = await _put(harness, snapshot_key("audited", 1), pending.data)
+    # The pause was never rewritten (its answer created its claim): what can be undone is the
+    # claim, and without it the pause reads pending under its stored next step.
+    claim = await harness.backend.store.get(claim_key("audited", 1))
+    assert claim is not None
+    await harness.backend.store.delete(claim_key("audited", 1))
     rolled_back = await _audit(env, "audited")
     assert rolled_back.exit_code == 1, rolled_back.output
     assert "audit: BROKEN" in rolled_back.output
     assert "rolled back" in " ".join(rolled_back.output.split())
-    await _put(harness, snapshot_key("audited", 1), resolved)
+    await harness.backend.store.create(claim_key("audited", 1), claim.data)
 
-    model = next(k for k in await harness.backend.store.list(journal_prefix("audited", 0)) if "/model-" in k)
+    # The first step's claim holds its first model reply, which a redone step reads back.
+    model = journal_claim_key("audited", 0)
     stored = await harness.backend.store.get(model)
     assert stored is not None
     body = Sealer(b"test-key").open(model, stored.data)

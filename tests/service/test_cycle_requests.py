@@ -20,16 +20,16 @@ from storecount import CountingStore
 
 # run index kept -> (the cycle's requests by method, the request step's), as stored today
 CYCLE: dict[bool, tuple[dict[str, int], dict[str, int]]] = {
-    # the first step's claim, its model reply, the pause; the pause read, its claim, the tool's
-    # output, the result
-    False: ({"create": 6, "get": 1}, {"create": 3}),
+    # the first step's claim with its model reply, the pause; the pause read, its claim, the
+    # tool's output, the result
+    False: ({"create": 5, "get": 1}, {"create": 2}),
     # and the pending marker, the end's marker and the pending marker's delete
-    True: ({"create": 8, "get": 1, "delete": 1}, {"create": 4}),
+    True: ({"create": 7, "get": 1, "delete": 1}, {"create": 3}),
 }
 
 
 @pytest.mark.parametrize("run_index", [False, True], ids=["default", "run-index"])
-async def test_a_cycle_makes_seven_store_requests_and_three_more_with_the_run_index(
+async def test_a_cycle_makes_six_store_requests_and_three_more_with_the_run_index(
     harness: Harness, run_index: bool
 ) -> None:
     cycle, request_step = CYCLE[run_index]

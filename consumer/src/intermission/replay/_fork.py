@@ -30,7 +30,7 @@ from ..service.ports import Publisher, SnapshotStore
 from ..service.runs.announce import Announcer, interrupt_raised
 from ..service.runs.audit import FORKED_FROM
 from ..service.runs.index import RunIndex
-from ..service.runs.journal import Journal
+from ..service.runs.journal import create_lapsed_claim
 from ..service.runs.sealing import Sealer, pause_digest
 from ..service.runs.snapshots import Loaded, Snapshots
 from ..service.runs.spec import RunSpecs
@@ -89,7 +89,7 @@ async def start_from_pause(
             await snapshots.add_deadline(expires, run_id, 1)
         # The fork's first step is the copied pause: its claim, lapsed at once, makes a request
         # that reuses the fork's run id look up what is stored, as for any run (`Requests`).
-        await Journal.open_claiming(store, sealer, run_id, 0, ("fork", clock, timedelta(0)))
+        await create_lapsed_claim(store, sealer, run_id, 0, "fork")
         await snapshots.create(
             Snapshot(
                 run_id=run_id,

@@ -11,7 +11,8 @@ killed before the write) has nothing in the journal and runs again, with the sam
 the worker keeps the output and retries its write until the store is back (``outage``).
 
 A final reply (no tool requests) is not journaled: the run's result or next snapshot, written
-right after it, already stands for it.
+right after it, already stands for it. A run's first step writes its first reply with its claim
+(`Journal.unclaimed`): one object where there were two.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -35,7 +36,7 @@ from .lease import Lease, Sleep, new_claim
 from .outage import NO_REPORT, OutageReport, until_written
 from .sealing import Sealer
 
-__all__ = ["Journal"]
+__all__ = ["Journal", "StepTaken", "create_lapsed_claim"]
 
 log = logging.getLogger("intermission.worker")
 
@@ -50,9 +51,28 @@ class _ToolEntry(msgspec.Struct, frozen=True, kw_only=True):
     output: Any
 
 
+class _StepClaim(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A step's claim (a `Claim` on the wire, read by releases that know only that), with the
+    step's first model reply when it asked for tools: written together, one request fewer."""
+
+    owner: str
+    lease_until: datetime
+    takeovers: int = 0
+    first_reply: _ModelEntry | None = None
+    first_position: int | None = None
+
+    def as_claim(self) -> Claim:
+        return Claim(owner=self.owner, lease_until=self.lease_until, takeovers=self.takeovers)
+
+
+class StepTaken(Exception):
+    """Another attempt at the step created its claim first: a redelivered or duplicated record,
+    or a run id used again. Not an IntermissionError: it is no failure of the run."""
+
+
 _model_entry = msgspec.json.Decoder(_ModelEntry)
 _tool_entry = msgspec.json.Decoder(_ToolEntry)
-_claim = msgspec.json.Decoder(Claim)
+_claim = msgspec.json.Decoder(_StepClaim)
 
 
 class Journal(Middleware):
@@ -69,10 +89,12 @@ class Journal(Middleware):
         self._present = present
         self.replayed = 0  # model replies and tool outputs read back instead of produced
         self.outages: OutageReport = NO_REPORT  # told of an outage a write waits out here
-        # A claim created while the journal was listed (`open_claiming`): (claim, etag), or
-        # (claim, None) when that create lost to an existing claim.
-        self._first_claim: tuple[Claim, str | None] | None = None
-        self.fresh = False  # this worker's claim was the step's first object (`open_claiming`)
+        # `unclaimed`: the terms of the claim to create (owner, clock, lease), and once created,
+        # the claim and its etag, for renewals.
+        self._terms: tuple[str, Callable[[], datetime], timedelta] | None = None
+        self._created: tuple[_StepClaim, str] | None = None
+        # The step's first model reply, read from its claim: (position, _ModelEntry body).
+        self._first_reply: tuple[int, _ModelEntry] | None = None
 
     @classmethod
     async def open(cls, store: SnapshotStore, sealer: Sealer, run_id: str, step: int) -> Journal:
@@ -87,7 +109,7 @@ class Journal(Middleware):
         return cls(store, sealer, run_id, step, frozenset())
 
     @classmethod
-    async def open_claiming(
+    def unclaimed(
         cls,
         store: SnapshotStore,
         sealer: Sealer,
@@ -95,24 +117,51 @@ class Journal(Middleware):
         step: int,
         claim: tuple[str, Callable[[], datetime], timedelta],
     ) -> Journal:
-        """`open`, with the step's claim created first (``claim``: owner, clock, lease).
-
-        A create that makes the claim is the step's first object (``fresh``): entries are
-        written only under a claim, so there is nothing to list, and a run's first step then
-        costs this one request before its model call. A create that meets a claim (a redelivery,
-        a takeover) lists the entries; `claim` settles who holds the step."""
-        owner, clock, duration = claim
-        mine = new_claim(owner, clock(), duration)
-        key = journal_claim_key(run_id, step)
-        try:
-            etag: str | None = await store.create(key, sealer.seal(key, encode(mine)))
-        except PreconditionFailed:
-            etag = None
-        present: list[str] = [] if etag is not None else await store.list(journal_prefix(run_id, step))
-        journal = cls(store, sealer, run_id, step, frozenset(present))
-        journal._first_claim = (mine, etag)
-        journal.fresh = etag is not None
+        """A first attempt at ``step``, which reads nothing and claims nothing before its first
+        model call: the claim (``claim``: owner, clock, lease) is created with the step's first
+        model reply, or before the step's first write if it fails before any reply
+        (`ensure_claimed`). Created, it is the run's first object, so nothing else of the run
+        is stored; when it exists, StepTaken: `claim` settles who holds the step."""
+        journal = cls(store, sealer, run_id, step, frozenset())
+        journal._terms = claim
         return journal
+
+    @property
+    def _claiming(self) -> bool:
+        return self._terms is not None and self._created is None
+
+    async def ensure_claimed(self) -> None:
+        """Create the claim of an `unclaimed` journal that has none yet (StepTaken if another
+        attempt has it): nothing of the step is written before its claim."""
+        if self._claiming:
+            await self._create_claim(None)
+
+    async def _create_claim(self, first: tuple[int, _ModelEntry] | None) -> None:
+        assert self._terms is not None
+        owner, clock, duration = self._terms
+        mine = _StepClaim(
+            owner=owner,
+            lease_until=clock() + duration,
+            first_reply=first[1] if first else None,
+            first_position=first[0] if first else None,
+        )
+        key = journal_claim_key(self.run_id, self.step)
+        try:
+            etag = await self.store.create(key, self.sealer.seal(key, encode(mine)))
+        except PreconditionFailed:
+            raise StepTaken(key) from None
+        self._created = (mine, etag)
+
+    async def renew(self) -> None:
+        """Renew the claim an `unclaimed` journal created (nothing until it has); PreconditionFailed
+        when it is no longer this worker's."""
+        if self._created is None or self._terms is None:
+            return
+        mine, etag = self._created
+        _, clock, duration = self._terms
+        later = msgspec.structs.replace(mine, lease_until=clock() + duration)
+        key = journal_claim_key(self.run_id, self.step)
+        self._created = (later, await self.store.replace(key, self.sealer.seal(key, encode(later)), etag))
 
     def idempotency_key(self, ref: str | None) -> str:
         return f"{self.run_id}:{self.step}:{ref or ''}"
@@ -154,15 +203,11 @@ class Journal(Middleware):
         """
         key = journal_claim_key(self.run_id, self.step)
         now = clock()
-        first, self._first_claim = self._first_claim, None
         etag: str | None = None
-        if first is not None:  # created (or found taken) already, by open_claiming
-            mine, etag = first
-        else:
-            mine = new_claim(owner, now, duration)
-            if key not in self._present:
-                with contextlib.suppress(PreconditionFailed):
-                    etag = await self.store.create(key, self.sealer.seal(key, encode(mine)))
+        mine = _step_claim(new_claim(owner, now, duration))
+        if key not in self._present:
+            with contextlib.suppress(PreconditionFailed):
+                etag = await self.store.create(key, self.sealer.seal(key, encode(mine)))
         while etag is None:
             stored = await self.store.get(key)
             if stored is None:  # removed meanwhile: try to create it again
@@ -172,10 +217,18 @@ class Journal(Middleware):
                     continue
                 break
             held = _claim.decode(self.sealer.open(key, stored.data))
-            live = seen_for(held) < duration if seen_for is not None else held.lease_until > now
+            if held.first_reply is not None and held.first_position is not None:
+                self._first_reply = (held.first_position, held.first_reply)
+            live = seen_for(held.as_claim()) < duration if seen_for is not None else held.lease_until > now
             if held.owner != owner and live:
-                return held
-            mine = new_claim(owner, now, duration, held.takeovers + (held.owner != owner))
+                return held.as_claim()
+            # Taken over with the step's first reply kept: the step replays it.
+            mine = msgspec.structs.replace(
+                held,
+                owner=owner,
+                lease_until=now + duration,
+                takeovers=held.takeovers + (held.owner != owner),
+            )
             try:
                 etag = await self.store.replace(key, self.sealer.seal(key, encode(mine)), stored.etag)
             except PreconditionFailed:
@@ -194,18 +247,29 @@ class Journal(Middleware):
         # The history's length names the turn: a step replays the same history up to here.
         position = len(request.messages)
         key = journal_model_key(self.run_id, self.step, position)
+        if self._first_reply is not None and self._first_reply[0] == position:
+            self.replayed += 1
+            return _response(self._first_reply[1])
         recorded = await self._read(key)
         if recorded is not None:
             self.replayed += 1
             return _decode_model(recorded)
         response = await call_next(request)
-        if not response.message.tool_requests:
-            return response
-        entry = _ModelEntry(
-            message=msgspec.Raw(encode(response.message)),
-            finish_reason=response.finish_reason,
-            usage=response.usage,
+        entry = (
+            _ModelEntry(
+                message=msgspec.Raw(encode(response.message)),
+                finish_reason=response.finish_reason,
+                usage=response.usage,
+            )
+            if response.message.tool_requests
+            else None
         )
+        if self._claiming:
+            # The step's first reply: written with its claim, the step's first object.
+            await self._create_claim((position, entry) if entry is not None else None)
+            return response if entry is None else _response(entry)
+        if entry is None:
+            return response
         body = await until_written(lambda: self._write(key, encode(entry)), what=key, report=self.outages)
         return _decode_model(body)
 
@@ -225,6 +289,24 @@ class Journal(Middleware):
 
 
 def _decode_model(body: bytes) -> ModelResponse:
-    entry = _model_entry.decode(body)
+    return _response(_model_entry.decode(body))
+
+
+def _response(entry: _ModelEntry) -> ModelResponse:
     [message] = decode_messages(b"[" + bytes(entry.message) + b"]")
     return ModelResponse(message=message, finish_reason=entry.finish_reason, usage=entry.usage)
+
+
+def _step_claim(claim: Claim) -> _StepClaim:
+    return _StepClaim(owner=claim.owner, lease_until=claim.lease_until, takeovers=claim.takeovers)
+
+
+async def create_lapsed_claim(
+    store: SnapshotStore, sealer: Sealer, run_id: str, step: int, owner: str
+) -> None:
+    """A claim on ``step`` that has lapsed already (a fork's first step, which is a copied
+    pause): a request that reuses the run id meets it and looks up what is stored."""
+    key = journal_claim_key(run_id, step)
+    lapsed = _StepClaim(owner=owner, lease_until=datetime.fromtimestamp(0, UTC))
+    with contextlib.suppress(PreconditionFailed):
+        await store.create(key, sealer.seal(key, encode(lapsed)))

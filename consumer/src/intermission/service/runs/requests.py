@@ -8,7 +8,7 @@ from intermission_schemas import GenerateRequest, RunFailed, RunResult
 
 from ...errors import IntermissionError
 from ..observe.events import RunStarted
-from .journal import Journal
+from .journal import Journal, StepTaken
 from .lease import ClaimLost, ClaimWatch, Lease
 from .observed import ended
 from .snapshots import Loaded
@@ -32,18 +32,26 @@ class Requests:
 
     async def _handle(self, request: GenerateRequest) -> None:
         steps = self.steps
+        # A first delivery, the usual case, reads nothing and claims nothing before its model
+        # call: the step's claim is created with the first reply, and being the run's first
+        # object it proves nothing else of the run is stored. A redelivered or duplicated
+        # record meets that claim (StepTaken; its model call was wasted) and reads what the
+        # first delivery stored.
+        journal = steps.unclaimed_journal(request.run_id, 0)
+        try:
+            await Lease(journal.renew, duration=steps.lease, sleep=steps.sleep).hold(
+                self._first_step(request, journal)
+            )
+            return
+        except ClaimLost:
+            return
+        except StepTaken:
+            pass
         while True:
-            # The claim first: a claim that is the run's first object proves nothing else of
-            # the run is stored (every step, result and journal entry is written under it), so
-            # a new request, the usual case, looks nothing up. A redelivered or duplicated one
-            # meets a claim and reads what its first delivery stored.
-            journal = await steps.claiming_journal(request.run_id, 0)
-            result: RunResult | None = None
-            first: Loaded | None = None
-            if not journal.fresh:
-                result, first = await asyncio.gather(
-                    steps.snapshots.load_result(request.run_id), steps.snapshots.current(request.run_id, 1)
-                )
+            journal = await steps.journal(request.run_id, 0)
+            result, first = await asyncio.gather(
+                steps.snapshots.load_result(request.run_id), steps.snapshots.current(request.run_id, 1)
+            )
             if await self._repeat_if_done(request, result, first):
                 return
             claimed = await journal.claim(
@@ -74,6 +82,7 @@ class Requests:
             spec = await steps.specs.of(request)
             messages = await steps.specs.first_messages(request)
         except IntermissionError as exc:
+            await journal.ensure_claimed()  # nothing of the run is written before its claim
             await steps.fail(request, exc, started_at=started_at)
             return
         await steps.advance(spec, messages, None, journal=journal, parent=None, started_at=started_at)

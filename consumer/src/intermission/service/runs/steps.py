@@ -100,11 +100,12 @@ class Steps:
         journal.outages = self.outages
         return journal
 
-    async def claiming_journal(self, run_id: str, step: int) -> Journal:
-        """The journal, with this worker's claim on the step created first (`Journal.open_claiming`)."""
+    def unclaimed_journal(self, run_id: str, step: int) -> Journal:
+        """A first attempt's journal: the step's claim is created with its first model reply
+        (`Journal.unclaimed`)."""
         snapshots = self.snapshots
         claim = (self.owner, self.clock, self.lease)
-        journal = await Journal.open_claiming(snapshots.store, snapshots.sealer, run_id, step, claim)
+        journal = Journal.unclaimed(snapshots.store, snapshots.sealer, run_id, step, claim)
         journal.outages = self.outages
         return journal
 
@@ -123,6 +124,7 @@ class Steps:
         try:
             response = await spec.generate(self.ai, messages, resume, journal, self.observer, self.use)
         except IntermissionError as exc:
+            await journal.ensure_claimed()  # a step that failed before its first reply
             await self.fail(spec.request, exc, version=journal.step + 1, started_at=started_at)
             return
         await self._settle(spec, response, version=journal.step + 1, parent=parent, started_at=started_at)
