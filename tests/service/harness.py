@@ -220,14 +220,18 @@ class Harness:
         max_record_bytes: int = 64 * 1024,
         shutdown_grace: float = 10.0,
         reply_topics: tuple[str, ...] = (),
+        retry_delay: float = 0.01,
+        max_backoff: float = 0.5,
+        sweep_interval: float | None = None,
         **runs_options: Any,
     ) -> RunningWorker:
         t = self.backend.topics
         subscription = await self.backend.subscribe([t.requests, t.resumes], self.group)
         worker = Worker(
             self.runs(**runs_options),
-            retry_delay=0.01,
-            max_backoff=0.5,
+            retry_delay=retry_delay,
+            max_backoff=max_backoff,
+            sweep_interval=sweep_interval,
             max_record_bytes=max_record_bytes,
             shutdown_grace=shutdown_grace,
             reply_topics=reply_topics,
