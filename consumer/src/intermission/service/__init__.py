@@ -12,7 +12,6 @@ stateless resumes. See the README's architecture section for the picture.
 from intermission_schemas import Topics
 
 from ..errors import SettingsError, StoreUnavailableError, TamperedSnapshotError
-from .clock import Clock
 from .ports import PreconditionFailed, Publisher, Record, SnapshotStore, StoredObject, Subscription
 from .runs.audit import AuditedStep, RunAudit, audit_run
 from .runs.keys import result_key, snapshot_key
@@ -23,7 +22,6 @@ from .worker import Worker
 
 __all__ = [
     "AuditedStep",
-    "Clock",
     "PreconditionFailed",
     "Publisher",
     "Record",
