@@ -419,21 +419,27 @@ async def test_the_offset_stays_while_a_dead_letter_cannot_be_published(harness:
     published: list[str] = []
     failing = asyncio.Event()
     failing.set()
+    refused = asyncio.Semaphore(0)
 
     class Publisher:
         async def publish(self, topic: str, key: str, value: bytes, headers: Any = ()) -> None:
             if topic == harness.backend.topics.dead_letter and failing.is_set():
+                refused.release()
                 raise RuntimeError("dead-letter topic refused the record")
             published.append(topic)
 
     from intermission.service import Worker
 
-    worker = Worker(harness.runs(publisher=Publisher()), retry_delay=0.01, max_backoff=0.05, attempts=2)
+    # The retries back off on the worker's clock: many tries pass without real time passing.
+    runs = harness.runs(publisher=Publisher(), clock=Clock(auto=True))
+    worker = Worker(runs, retry_delay=0.5, max_backoff=5.0, attempts=2)
     topic = harness.backend.topics.requests
     records = [Record(topic=topic, partition=0, offset=n, key=b"k", value=b"not json") for n in range(3)]
     subscription = _Recorder(records)
     running = asyncio.create_task(worker.run(subscription))
-    await asyncio.sleep(1)
+    async with asyncio.timeout(10):
+        for _ in range(10):
+            await refused.acquire()
     assert subscription.commits == []  # the first bad record could not be dead-lettered
     failing.clear()
     for _ in range(100):
