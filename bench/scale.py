@@ -57,6 +57,7 @@ from fakeclock import Clock
 from intermission.replay import list_runs
 from intermission.service import Sealer, SnapshotStore, Topics
 from intermission.service.adapters.local import MemoryLog
+from intermission.service.clock import Clock as TimeSource
 from intermission.service.runs import Runs
 from intermission.service.runs.compression import CODECS, Compression
 from intermission.service.runs.index import RunStatus
@@ -109,7 +110,12 @@ class Service:
     def __post_init__(self) -> None:
         ai, _ = engine_cycle._engine()
         self.runs = Runs(
-            ai=ai, store=self.store, publisher=self.log, topics=TOPICS, sealer=SEALER, clock=self.clock
+            ai=ai,
+            store=self.store,
+            publisher=self.log,
+            topics=TOPICS,
+            sealer=SEALER,
+            clock=TimeSource(now=self.clock),
         )
 
     def _last(self, topic: str, run_id: str) -> bytes:

@@ -14,9 +14,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from fakeclock import Clock
 from intermission import Intermission
 from intermission.service import Publisher, Sealer, SnapshotStore, Subscription, Topics, Worker
 from intermission.service.adapters.local import LocalSnapshotStore, MemoryLog
+from intermission.service.clock import REAL_CLOCK
+from intermission.service.clock import Clock as TimeSource
 from intermission.service.runs import Runs
 from intermission.service.runs.compression import Compression
 from intermission.service.runs.keyring import KeyRing
@@ -132,6 +135,20 @@ class GatedStore:
         await self.inner.delete(key)
 
 
+def time_source(clock: Clock | TimeSource | Callable[[], datetime] | None) -> TimeSource:
+    """A test's Clock moves every timer (lease renewals, claim waits, sweep, backoff); a bare
+    function sets only the wall time; none is the real clock."""
+    match clock:
+        case None:
+            return REAL_CLOCK
+        case Clock():
+            return clock.injected()
+        case TimeSource():
+            return clock
+        case _:
+            return TimeSource(now=clock)
+
+
 @dataclass
 class RunningWorker:
     worker: Worker
@@ -171,7 +188,7 @@ class Harness:
     def runs(
         self,
         *,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | TimeSource | Callable[[], datetime] | None = None,
         ai: Intermission | None = None,
         store: SnapshotStore | None = None,
         publisher: Publisher | None = None,
@@ -183,11 +200,8 @@ class Harness:
         lease: timedelta = timedelta(seconds=30),
         run_index: bool = False,
     ) -> Runs:
-        """A fresh Runs: what a new worker process would build."""
-        options: dict[str, Any] = {"clock": clock} if clock else {}
-        if hasattr(clock, "sleep"):  # a test's Clock: the lease timer and claim waits run on it too
-            options["sleep"] = clock.sleep
-            options["elapsed"] = clock.elapsed
+        """A fresh Runs: what a new worker process would build. ``clock``: a test's Clock runs
+        every timer of the worker (`time_source`)."""
         return Runs(
             ai=ai or self.ai,
             store=store or self.backend.store,
@@ -199,7 +213,7 @@ class Harness:
             owner=owner,
             lease=lease,
             run_index=run_index,
-            **options,
+            clock=time_source(clock),
         )
 
     async def start_worker(
@@ -208,14 +222,18 @@ class Harness:
         max_record_bytes: int = 64 * 1024,
         shutdown_grace: float = 10.0,
         reply_topics: tuple[str, ...] = (),
+        retry_delay: float = 0.01,
+        max_backoff: float = 0.5,
+        sweep_interval: float | None = None,
         **runs_options: Any,
     ) -> RunningWorker:
         t = self.backend.topics
         subscription = await self.backend.subscribe([t.requests, t.resumes], self.group)
         worker = Worker(
             self.runs(**runs_options),
-            retry_delay=0.01,
-            max_backoff=0.5,
+            retry_delay=retry_delay,
+            max_backoff=max_backoff,
+            sweep_interval=sweep_interval,
             max_record_bytes=max_record_bytes,
             shutdown_grace=shutdown_grace,
             reply_topics=reply_topics,

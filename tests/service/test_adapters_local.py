@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from intermission.errors import UsageError
 from intermission.service import Record
 from intermission.service.adapters.local import LocalSnapshotStore, MemoryLog
+from intermission.service.ports import PreconditionFailed
 from store_contract import CONTRACT, Check
 
 _WAIT_S = 5.0
@@ -54,6 +56,45 @@ async def _take(records: AsyncIterator[Record], count: int) -> list[Record]:
             if len(taken) == count:
                 break
     return taken
+
+
+async def test_a_replace_whose_caller_was_cancelled_still_excludes_the_next_one(tmp_path: Path) -> None:
+    """A lease renewal cancelled mid-replace (its step ended) leaves its thread running; the
+    step's own replace, with the same etag, must not pass its compare before that thread's
+    rename lands, or both win and the renewal overwrites the resolved pause. Seen once the
+    renewals ran on a test's auto-advancing clock (issue 20): the asyncio lock was released by
+    the cancel while the thread still held the compare-and-rename."""
+    store = LocalSnapshotStore(tmp_path)
+    etag = await store.create("pause", b"resuming")
+    renewing, release, compared = threading.Event(), threading.Event(), threading.Event()
+    write_temp, read = store._write_temp, store._read
+
+    def slow_write_temp(data: bytes) -> str:
+        if data == b"renewed":  # compared already, not yet renamed
+            renewing.set()
+            release.wait(_WAIT_S)
+        return write_temp(data)
+
+    def noted_read(key: str) -> bytes | None:
+        if renewing.is_set():
+            compared.set()
+        return read(key)
+
+    store._write_temp, store._read = slow_write_temp, noted_read  # type: ignore[method-assign]
+    renewal = asyncio.create_task(store.replace("pause", b"renewed", etag))
+    await asyncio.to_thread(renewing.wait, _WAIT_S)
+    renewal.cancel()
+    await asyncio.gather(renewal, return_exceptions=True)
+    resolving = asyncio.create_task(store.replace("pause", b"resolved", etag))
+    # With the compare-and-rename held by the renewal's thread, the second compare waits, and
+    # this bounded wait runs out; without it, the second compare happens now.
+    await asyncio.to_thread(compared.wait, 1.0)
+    release.set()
+    (outcome,) = await asyncio.gather(resolving, return_exceptions=True)
+    assert isinstance(outcome, PreconditionFailed), "both replaces with one etag won"
+    stored = await store.get("pause")
+    assert stored is not None
+    assert stored.data == b"renewed"
 
 
 async def test_memory_log_redelivers_what_was_not_committed() -> None:

@@ -1,49 +1,30 @@
 """Taking over a claim whose owner died (issue 20 defect 1, issue 21 skew): the successor waits
 as long as the lease says, measured by its own clock since it first saw the claim, never a
-fixed number of tries; and an applied answer is never told "stale". Injected clocks only."""
+fixed number of tries; and an applied answer is never told "stale". Every wait runs on an
+injected clock (issue 20): a production-sized lease passes in virtual time, not real time."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from claim_kit import LEASE, PacedLooks, TakeoverTimes, owner_renews_while_waiter_looks
 from fakeclock import Clock
 from harness import Harness, approve
 from intermission import Intermission, ScriptedModel, ToolContext, reply, tool_call
-from intermission.service import snapshot_key
-from intermission.service.ports import SnapshotStore, StoredObject
 from intermission.service.runs import Runs
-from intermission.service.runs.keys import journal_claim_key
+from intermission.service.runs.keys import claim_key, journal_claim_key
 from intermission_schemas import GenerateRequest, Message, ResumeRejected, RunCompleted, TextPart
-from storecount import CountingStore
 from test_fault_tolerance import GatedApp, _paused
 
-LEASE = timedelta(seconds=0.4)
-
-
-class WatchedStore(CountingStore):
-    """Counts reads of one key and wakes whoever waits for enough of them."""
-
-    def __init__(self, inner: SnapshotStore, key: str) -> None:
-        super().__init__(inner)
-        self.key = key
-        self.read = asyncio.Condition()
-
-    async def get(self, key: str) -> StoredObject | None:
-        found = await super().get(key)
-        if key == self.key:
-            async with self.read:
-                self.read.notify_all()
-        return found
-
-    async def reads(self, at_least: int) -> None:
-        """Until the pause was read ``at_least`` times (a waiting successor polls it)."""
-        async with asyncio.timeout(30), self.read:
-            await self.read.wait_for(lambda: self.requests.count(("get", self.key)) >= at_least)
+# A waiter looks every 2 s of its own time at most: it takes over at a lease after its first
+# look, or within one more look of it.
+LATEST = LEASE + timedelta(seconds=2)
 
 
 async def _dies_in_its_tool(work: Coroutine[Any, Any, None], app: GatedApp | SlowLookup) -> None:
@@ -51,7 +32,8 @@ async def _dies_in_its_tool(work: Coroutine[Any, Any, None], app: GatedApp | Slo
     and never renews it again."""
     app.gate.clear()
     dying = asyncio.create_task(work)
-    await asyncio.wait_for(app.entered.wait(), 10)
+    async with asyncio.timeout(10):
+        await app.entered.wait()
     dying.cancel()
     await asyncio.gather(dying, return_exceptions=True)
     app.gate.set()
@@ -65,19 +47,50 @@ async def _completed_unrejected(harness: Harness, run_id: str) -> RunCompleted:
 
 
 async def _owner_working_and_a_waiter(
-    harness: Harness, app: GatedApp, clock: Clock
-) -> tuple[str, asyncio.Task[None], WatchedStore, Runs, asyncio.Task[None]]:
+    harness: Harness, app: GatedApp, owner_clock: Clock
+) -> tuple[str, asyncio.Task[None], PacedLooks, Runs, asyncio.Task[None]]:
     """A paused run whose answer an owner is working on (in its tool, at the gate), and a
-    second worker handling the same answer, waiting on the owner's claim."""
+    second worker on its own auto-advancing clock handling the same answer, waiting on the
+    owner's claim, with its looks paced by the test."""
     run_id, ref = await _paused(harness, app)
     event = approve(run_id, ref)
-    owner = harness.runs(ai=app.ai, owner="owner", lease=LEASE, clock=clock)
+    owner = harness.runs(ai=app.ai, owner="owner", lease=LEASE, clock=owner_clock)
     app.gate.clear()
     working = asyncio.create_task(owner.on_resume(event))
-    await asyncio.wait_for(app.entered.wait(), 10)
-    store = WatchedStore(harness.backend.store, snapshot_key(run_id, 1))
-    second = harness.runs(ai=app.ai, owner="second", lease=LEASE, clock=clock, store=store)
-    return run_id, working, store, second, asyncio.create_task(second.on_resume(event))
+    async with asyncio.timeout(10):
+        await app.entered.wait()
+    looks = PacedLooks(harness.backend.store, claim_key(run_id, 1))
+    second = harness.runs(ai=app.ai, owner="second", lease=LEASE, clock=Clock(auto=True), store=looks)
+    waiting = asyncio.create_task(second.on_resume(event))
+    await looks.waiting()
+    return run_id, working, looks, second, waiting
+
+
+@pytest.mark.parametrize(
+    "backend", ["memory", pytest.param("real", marks=[pytest.mark.kafka, pytest.mark.s3])], indirect=True
+)
+async def test_a_dead_owners_claim_with_a_production_lease_is_taken_over_in_virtual_time(
+    harness: Harness,
+) -> None:
+    """A 30 s lease, as deployed: the successor takes the pause over once 30 s have passed on
+    its clock since it first saw the claim, never before, and within a few real seconds."""
+    app = GatedApp()
+    run_id, ref = await _paused(harness, app)
+    event = approve(run_id, ref)
+    doomed = harness.runs(ai=app.ai, owner="doomed", lease=LEASE, clock=Clock())
+    await _dies_in_its_tool(doomed.on_resume(event), app)
+
+    ours = Clock(auto=True)
+    times = TakeoverTimes(harness.backend.store, claim_key(run_id, 1), ours)
+    successor = harness.runs(ai=app.ai, owner="successor", lease=LEASE, clock=ours, store=times)
+    started = time.monotonic()
+    async with asyncio.timeout(20):
+        await successor.on_resume(event)
+    assert time.monotonic() - started < 10  # generous: a few event-loop turns per look
+    assert LEASE <= times.waited() <= LATEST
+    assert times.requests.count(("get", times.key)) > 8  # it kept looking (the old 8 tries)
+    assert "COMPLETED" in (await _completed_unrejected(harness, run_id)).text
+    assert len(set(app.calls)) == 1  # run again, under the same idempotency key
 
 
 @pytest.mark.parametrize("backend", ["memory"], indirect=True)
@@ -88,22 +101,19 @@ async def test_an_abandoned_claim_is_taken_over_after_a_lease_seen_here(
     app = GatedApp()
     run_id, ref = await _paused(harness, app)
     event = approve(run_id, ref)
-    theirs, ours = Clock(), Clock()
+    theirs, ours = Clock(), Clock(auto=True)
     theirs.now = ours.now + owner_clock_ahead
     doomed = harness.runs(ai=app.ai, owner="doomed", lease=LEASE, clock=theirs)
     await _dies_in_its_tool(doomed.on_resume(event), app)
 
-    store = WatchedStore(harness.backend.store, snapshot_key(run_id, 1))
-    successor = harness.runs(ai=app.ai, owner="successor", lease=LEASE, clock=ours, store=store)
-    taking_over = asyncio.create_task(successor.on_resume(event))
-    # No time passes on the successor's clock: however often it looks (more than the old eight
-    # tries), it waits, and it never rejects the answer that was applied.
-    await store.reads(at_least=12)
-    assert not taking_over.done()
-    assert not [r for r in harness.results if isinstance(r, ResumeRejected)]
-
-    ours.now += LEASE  # a whole lease seen here, whatever the owner's clock said
-    await asyncio.wait_for(taking_over, 20)
+    times = TakeoverTimes(harness.backend.store, claim_key(run_id, 1), ours)
+    successor = harness.runs(ai=app.ai, owner="successor", lease=LEASE, clock=ours, store=times)
+    async with asyncio.timeout(20):
+        await successor.on_resume(event)
+    # A whole lease seen here, whatever the owner's clock said; however often it looked before
+    # (more than the old eight tries), it waited, and never rejected the applied answer.
+    assert LEASE <= times.waited() <= LATEST
+    assert times.requests.count(("get", times.key)) > 8
     assert "COMPLETED" in (await _completed_unrejected(harness, run_id)).text
     assert len(set(app.calls)) == 1  # run again, under the same idempotency key
 
@@ -111,16 +121,17 @@ async def test_an_abandoned_claim_is_taken_over_after_a_lease_seen_here(
 @pytest.mark.parametrize("backend", ["memory"], indirect=True)
 async def test_a_renewing_owner_is_never_taken_over(harness: Harness) -> None:
     """The owner is alive and renews: each renewal is a new claim, so the wait starts again,
-    and the successor never takes over, however long the owner works."""
-    app, clock = GatedApp(), Clock()
-    run_id, working, store, _second, waiting = await _owner_working_and_a_waiter(harness, app, clock)
-    for round_ in range(1, 4):
-        # Less than a lease passes between renewals (the owner renews every third of one).
-        clock.now += LEASE / 2
-        await store.reads(at_least=4 * round_)
-        assert not waiting.done()
+    and the successor never takes over, however long the owner works (here two leases of the
+    successor's time)."""
+    app, owner_clock = GatedApp(), Clock()
+    run_id, working, looks, _second, waiting = await _owner_working_and_a_waiter(harness, app, owner_clock)
+    await owner_renews_while_waiter_looks(owner_clock, looks)
+    assert not waiting.done()
     app.gate.set()
-    await asyncio.wait_for(asyncio.gather(working, waiting), 20)
+    async with asyncio.timeout(20):
+        await working  # before the waiter looks again: its clock would outrun the owner's work
+        await looks.open()
+        await waiting
     await _completed_unrejected(harness, run_id)
     assert len(app.calls) == 1
 
@@ -133,18 +144,16 @@ async def test_a_first_step_abandoned_by_an_owner_with_a_fast_clock_is_taken_ove
     The successor takes over after one lease on its own clock, not an hour."""
     app = SlowLookup()
     request = app.request(f"first-{uuid.uuid4().hex[:8]}")
-    theirs, ours = Clock(), Clock()
+    theirs, ours = Clock(), Clock(auto=True)
     theirs.now = ours.now + timedelta(hours=1)
     doomed = harness.runs(ai=app.ai, owner="doomed", lease=LEASE, clock=theirs)
     await _dies_in_its_tool(doomed.on_request(request), app)
 
-    store = WatchedStore(harness.backend.store, journal_claim_key(request.run_id, 0))
-    successor = harness.runs(ai=app.ai, owner="successor", lease=LEASE, clock=ours, store=store)
-    taking_over = asyncio.create_task(successor.on_request(request))
-    await store.reads(at_least=6)
-    assert not taking_over.done()
-    ours.now += LEASE
-    await asyncio.wait_for(taking_over, 20)
+    times = TakeoverTimes(harness.backend.store, journal_claim_key(request.run_id, 0), ours)
+    successor = harness.runs(ai=app.ai, owner="successor", lease=LEASE, clock=ours, store=times)
+    async with asyncio.timeout(20):
+        await successor.on_request(request)
+    assert LEASE <= times.waited() <= LATEST
     done = await harness.result(request.run_id, RunCompleted)
     assert done.text == "looked it up"
     assert app.calls == [f"{request.run_id}:0:lookup-1"] * 2  # cut off mid-call: once more, same key
@@ -185,30 +194,33 @@ async def test_a_waiter_that_is_cancelled_forgets_the_claims_it_watched(harness:
     """A worker waiting on another's claim keeps how long it has seen it; when its handling
     ends (here: cancelled, as on a rebalance or shutdown) the entry goes, or a long-lived worker
     would keep one per run that ever waited."""
-    app, clock = GatedApp(), Clock()
-    run_id, working, store, second, waiting = await _owner_working_and_a_waiter(harness, app, clock)
-    await store.reads(at_least=3)
+    app = GatedApp()
+    run_id, working, looks, second, waiting = await _owner_working_and_a_waiter(harness, app, Clock())
+    await looks.allow(3)
     assert second._claims._watch._seen  # it is waiting, and watching the owner's claim
     waiting.cancel()
     await asyncio.gather(waiting, return_exceptions=True)
     assert second._claims._watch._seen == {}
     app.gate.set()
-    await asyncio.wait_for(working, 20)
+    async with asyncio.timeout(20):
+        await working
     await _completed_unrejected(harness, run_id)
 
     request = SlowLookup().request(f"first-{uuid.uuid4().hex[:8]}")
     lookup = SlowLookup()
-    first = harness.runs(ai=lookup.ai, owner="first", lease=LEASE, clock=clock)
+    first = harness.runs(ai=lookup.ai, owner="first", lease=LEASE, clock=Clock())
     lookup.gate.clear()
     running = asyncio.create_task(first.on_request(request))
-    await asyncio.wait_for(lookup.entered.wait(), 10)
-    journal = WatchedStore(harness.backend.store, journal_claim_key(request.run_id, 0))
-    other = harness.runs(ai=lookup.ai, owner="other", lease=LEASE, clock=clock, store=journal)
+    async with asyncio.timeout(10):
+        await lookup.entered.wait()
+    journal = PacedLooks(harness.backend.store, journal_claim_key(request.run_id, 0))
+    other = harness.runs(ai=lookup.ai, owner="other", lease=LEASE, clock=Clock(auto=True), store=journal)
     held_off = asyncio.create_task(other.on_request(request))
-    await journal.reads(at_least=3)
+    await journal.allow(3)
     assert other._requests._watch._seen
     held_off.cancel()
     await asyncio.gather(held_off, return_exceptions=True)
     assert other._requests._watch._seen == {}
     lookup.gate.set()
-    await asyncio.wait_for(running, 20)
+    async with asyncio.timeout(20):
+        await running

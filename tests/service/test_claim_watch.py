@@ -6,12 +6,14 @@ lengthened the wait by J. It reads a monotonic clock now; the wall clock is not 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
+from intermission.service.clock import REAL_CLOCK
+from intermission.service.runs import Runs
 from intermission.service.runs.lease import ClaimWatch
 from intermission.service.runs.lifecycle import new_claim
-from intermission.service.runs.steps import Steps
 
 
 def test_the_wait_counts_elapsed_time_whatever_the_wall_clock_does() -> None:
@@ -30,5 +32,7 @@ def test_the_wait_counts_elapsed_time_whatever_the_wall_clock_does() -> None:
 
 
 def test_the_production_worker_waits_on_the_monotonic_clock() -> None:
-    defaults = Steps.__init__.__kwdefaults__ or {}
-    assert defaults["elapsed"] is time.monotonic
+    defaults = Runs.__init__.__kwdefaults__ or {}
+    assert defaults["clock"] is REAL_CLOCK
+    assert REAL_CLOCK.elapsed is time.monotonic
+    assert REAL_CLOCK.sleep is asyncio.sleep

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import pytest
+from claim_kit import LEASE, PacedLooks, owner_renews_while_waiter_looks
 from fakeclock import Clock
 from harness import Harness, RealBackend, approve
 from intermission import Intermission, ScriptedModel, ToolContext
@@ -26,7 +26,6 @@ from realservices import S3Service
 from realservices.kafka import fast_consumer_kwargs
 from realservices.plugin import S3Bucket
 from service_app import scripted
-from storecount import CountingStore
 
 
 class Transfer(BaseModel):
@@ -77,67 +76,28 @@ async def _paused(harness: Harness, app: GatedApp) -> tuple[str, str]:
     return run_id, raised.interrupts[0].ref
 
 
-LEASE = timedelta(seconds=0.4)  # on an injected clock: sets how often a waiter looks, in real time
-
-
-class ClaimTraffic(CountingStore):
-    """Wakes the test on each renewal (replace) and each look (get) of the claim at ``key``."""
-
-    def __init__(self, inner: Any, key: str) -> None:
-        super().__init__(inner)
-        self.key = key
-        self.changed = asyncio.Condition()
-
-    async def replace(self, key: str, data: bytes, etag: str) -> str:
-        etag = await super().replace(key, data, etag)
-        await self._notify(key)
-        return etag
-
-    async def get(self, key: str) -> Any:
-        found = await super().get(key)
-        await self._notify(key)
-        return found
-
-    async def _notify(self, key: str) -> None:
-        if key == self.key:
-            async with self.changed:
-                self.changed.notify_all()
-
-    def count(self, method: str) -> int:
-        return self.requests.count((method, self.key))
-
-    async def until(self, method: str, at_least: int) -> None:
-        async with asyncio.timeout(30), self.changed:
-            await self.changed.wait_for(lambda: self.count(method) >= at_least)
-
-
-async def _owner_works_past_its_lease(clock: Clock, claim: ClaimTraffic) -> None:
-    """Two leases pass on the clock, half a lease at a time. Each time the owner's renewal timer
-    fires and its renewal is stored, then the waiting worker looks again."""
-    for _ in range(4):
-        renewals, looks = claim.count("replace"), claim.count("get")
-        clock.now += LEASE / 2
-        await claim.until("replace", renewals + 1)
-        await claim.until("get", looks + 2)  # one look at least after the renewal
-
-
 async def test_a_redelivered_resume_waits_for_the_live_owner_and_runs_nothing(harness: Harness) -> None:
-    app, clock = GatedApp(), Clock()
+    app, owner_clock = GatedApp(), Clock()
     run_id, ref = await _paused(harness, app)
-    claim = ClaimTraffic(harness.backend.store, claim_key(run_id, 1))
-    first = harness.runs(ai=app.ai, owner="first", lease=LEASE, clock=clock, store=claim)
-    second = harness.runs(ai=app.ai, owner="second", lease=LEASE, clock=clock, store=claim)
+    first = harness.runs(ai=app.ai, owner="first", lease=LEASE, clock=owner_clock)
     event = approve(run_id, ref)
     app.gate.clear()
     owner = asyncio.create_task(first.on_resume(event))
-    await asyncio.wait_for(app.entered.wait(), 10)
+    async with asyncio.timeout(10):
+        await app.entered.wait()
     # The same record, redelivered to another worker after a rebalance, while the owner runs
-    # the tool for longer than a lease: renewals keep the claim, the second worker waits.
+    # the tool for longer than a lease of the second worker's time: renewals keep the claim,
+    # the second worker waits.
+    looks = PacedLooks(harness.backend.store, claim_key(run_id, 1))  # the pause's claim
+    second = harness.runs(ai=app.ai, owner="second", lease=LEASE, clock=Clock(auto=True), store=looks)
     redelivered = asyncio.create_task(second.on_resume(event))
-    await _owner_works_past_its_lease(clock, claim)
+    await owner_renews_while_waiter_looks(owner_clock, looks)
     assert not redelivered.done()
     app.gate.set()
-    await asyncio.wait_for(asyncio.gather(owner, redelivered), 20)
+    async with asyncio.timeout(20):
+        await owner  # before the waiter looks again: its clock would outrun the owner's work
+        await looks.open()
+        await redelivered
     await harness.result(run_id, RunCompleted)
     assert len(app.calls) == 1
     assert not [r for r in harness.results if isinstance(r, ResumeRejected)]
@@ -146,7 +106,7 @@ async def test_a_redelivered_resume_waits_for_the_live_owner_and_runs_nothing(ha
 async def test_a_lapsed_claim_is_taken_over_and_finished_work_is_not_repeated(harness: Harness) -> None:
     app = GatedApp()
     run_id, ref = await _paused(harness, app)
-    doomed = harness.runs(ai=app.ai, owner="doomed", lease=timedelta(seconds=1))
+    doomed = harness.runs(ai=app.ai, owner="doomed", lease=LEASE)
     event = approve(run_id, ref)
     # The owner dies after the tool's effect, before the tool returned: the tool is unfinished,
     # so the successor runs it again, with the same idempotency key.
@@ -156,7 +116,8 @@ async def test_a_lapsed_claim_is_taken_over_and_finished_work_is_not_repeated(ha
     dying.cancel()
     await asyncio.gather(dying, return_exceptions=True)
     app.gate.set()
-    successor = harness.runs(ai=app.ai, owner="successor", lease=timedelta(seconds=1))
+    # A whole lease passes on the successor's clock while it waits, not in real time.
+    successor = harness.runs(ai=app.ai, owner="successor", lease=LEASE, clock=Clock(auto=True))
     await asyncio.wait_for(successor.on_resume(event), 20)
     done = await harness.result(run_id, RunCompleted)
     assert "COMPLETED" in done.text
@@ -185,13 +146,14 @@ async def test_a_finished_tool_is_not_run_again_when_its_step_is_redone(harness:
 
     slow = Intermission(model=ScriptedModel(slow_second_turn))
     slow.define_tool(app.ai.tool("transferMoney").fn, name="transferMoney", description="Transfers money.")  # type: ignore[arg-type]
-    doomed = harness.runs(ai=slow, owner="doomed", lease=timedelta(seconds=1))
+    doomed = harness.runs(ai=slow, owner="doomed", lease=LEASE)
     event = approve(run_id, ref)
     dying = asyncio.create_task(doomed.on_resume(event))
     await asyncio.wait_for(reached_model.wait(), 10)
     dying.cancel()
     await asyncio.gather(dying, return_exceptions=True)
-    successor = harness.runs(ai=app.ai, owner="successor", lease=timedelta(seconds=1))
+    # A whole lease passes on the successor's clock while it waits, not in real time.
+    successor = harness.runs(ai=app.ai, owner="successor", lease=LEASE, clock=Clock(auto=True))
     await asyncio.wait_for(successor.on_resume(event), 20)
     await harness.result(run_id, RunCompleted)
     assert len(app.calls) == 1
@@ -320,13 +282,14 @@ class FlakyStore:
 async def test_a_store_outage_loses_nothing_and_dead_letters_nothing(harness: Harness) -> None:
     app = GatedApp()
     flaky = FlakyStore(harness.backend.store)
-    worker = await harness.start_worker(ai=app.ai, store=flaky)
+    # The retry backoff waits on the worker's clock: tries come without real time passing.
+    worker = await harness.start_worker(ai=app.ai, store=flaky, clock=Clock(auto=True))
     flaky.up.clear()
     runs = [_run_id() for _ in range(5)]
     for run_id in runs:
         await harness.submit(run_id, "transfer", tools=["transferMoney"])
-    await asyncio.sleep(3)
-    assert flaky.refused > 0
+    async with asyncio.timeout(30):
+        await flaky.refused_at_least(5)
     assert not worker.worker.health.healthy
     flaky.up.set()
     raised = [await harness.approval(run_id) for run_id in runs]
@@ -448,21 +411,27 @@ async def test_the_offset_stays_while_a_dead_letter_cannot_be_published(harness:
     published: list[str] = []
     failing = asyncio.Event()
     failing.set()
+    refused = asyncio.Semaphore(0)
 
     class Publisher:
         async def publish(self, topic: str, key: str, value: bytes, headers: Any = ()) -> None:
             if topic == harness.backend.topics.dead_letter and failing.is_set():
+                refused.release()
                 raise RuntimeError("dead-letter topic refused the record")
             published.append(topic)
 
     from intermission.service import Worker
 
-    worker = Worker(harness.runs(publisher=Publisher()), retry_delay=0.01, max_backoff=0.05, attempts=2)
+    # The retries back off on the worker's clock: many tries pass without real time passing.
+    runs = harness.runs(publisher=Publisher(), clock=Clock(auto=True))
+    worker = Worker(runs, retry_delay=0.5, max_backoff=5.0, attempts=2)
     topic = harness.backend.topics.requests
     records = [Record(topic=topic, partition=0, offset=n, key=b"k", value=b"not json") for n in range(3)]
     subscription = _Recorder(records)
     running = asyncio.create_task(worker.run(subscription))
-    await asyncio.sleep(1)
+    async with asyncio.timeout(10):
+        for _ in range(10):
+            await refused.acquire()
     assert subscription.commits == []  # the first bad record could not be dead-lettered
     failing.clear()
     for _ in range(100):
@@ -522,17 +491,21 @@ async def test_a_first_run_redelivered_while_its_owner_works_runs_its_tools_once
         messages=[Message(role="user", content=[TextPart("what is my balance?")])],
         tools=["lookup"],
     )
-    clock = Clock()
-    claim = ClaimTraffic(harness.backend.store, journal_claim_key(run_id, 0))
-    first = harness.runs(ai=ai, owner="first", lease=LEASE, clock=clock, store=claim)
-    second = harness.runs(ai=ai, owner="second", lease=LEASE, clock=clock, store=claim)
+    owner_clock = Clock()
+    first = harness.runs(ai=ai, owner="first", lease=LEASE, clock=owner_clock)
     owner = asyncio.create_task(first.on_request(request))
-    await asyncio.wait_for(entered.wait(), 10)
+    async with asyncio.timeout(10):
+        await entered.wait()
+    looks = PacedLooks(harness.backend.store, journal_claim_key(run_id, 0))
+    second = harness.runs(ai=ai, owner="second", lease=LEASE, clock=Clock(auto=True), store=looks)
     redelivered = asyncio.create_task(second.on_request(request))
-    await _owner_works_past_its_lease(clock, claim)  # the owner's renewals keep it
+    await owner_renews_while_waiter_looks(owner_clock, looks)  # the owner's renewals keep it
     assert not redelivered.done()
     gate.set()
-    await asyncio.wait_for(asyncio.gather(owner, redelivered), 20)
+    async with asyncio.timeout(20):
+        await owner
+        await looks.open()
+        await redelivered
     done = await harness.result(run_id, RunCompleted)
     assert done.text == "looked it up"
     assert calls == [f"{run_id}:0:lookup-1"]

@@ -80,6 +80,7 @@ class Worker:
         reply_topics: tuple[str, ...] = (),
     ) -> None:
         self.runs = runs
+        self._clock = runs.clock  # the sweep and the backoff wait on the runs' time
         self.topics: Topics = runs.topics
         self.publisher: Publisher = runs.publisher
         self.observer = observer
@@ -233,7 +234,7 @@ class Worker:
         sure each pause expires once."""
         assert self._sweep_interval is not None
         while True:
-            await asyncio.sleep(self._sweep_interval)
+            await self._clock.sleep(self._sweep_interval)
             try:
                 swept = await self.runs.sweep_expired()
             except UnavailableError as exc:
@@ -349,7 +350,7 @@ class Worker:
                     outcome = "dead_letter"
                     continue
                 log.warning("record %s failed (attempt %d): %s", _where(record), failures, exc)
-            await asyncio.sleep(self._backoff(failures))
+            await self._clock.sleep(self._backoff(failures))
 
     def _outcome_for(
         self, record: Record, exc: Exception

@@ -13,6 +13,7 @@ import hashlib
 import itertools
 import os
 import tempfile
+import threading
 from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
@@ -38,8 +39,8 @@ class LocalSnapshotStore:
 
     Each key is one file whose name is the percent-encoded key, so any S3 key works, "a" and
     "a/b" included, and listing is one directory read. create is atomic even across processes
-    (a hard link fails if the name exists). replace is compare-then-rename under an asyncio
-    lock: atomic within this process only; two processes replacing the same key could both win.
+    (a hard link fails if the name exists). replace is compare-then-rename under a lock: atomic
+    within this process only; two processes replacing the same key could both win.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -48,7 +49,9 @@ class LocalSnapshotStore:
         self._tmp = Path(root) / "tmp"
         self._objects.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(parents=True, exist_ok=True)
-        self._lock = asyncio.Lock()
+        # A thread lock, held by the thread doing the compare-and-rename: a caller cancelled
+        # mid-replace leaves its thread running, and the next replace must wait for it.
+        self._replacing = threading.Lock()
 
     def _path(self, key: str) -> Path:
         if key in {"", ".", ".."}:
@@ -74,11 +77,12 @@ class LocalSnapshotStore:
         return _etag(data)
 
     def _replace_sync(self, key: str, data: bytes, etag: str) -> str:
-        current = self._read(key)
-        if current is None or _etag(current) != etag:
-            raise PreconditionFailed(key)
-        os.replace(self._write_temp(data), self._path(key))
-        return _etag(data)
+        with self._replacing:
+            current = self._read(key)
+            if current is None or _etag(current) != etag:
+                raise PreconditionFailed(key)
+            os.replace(self._write_temp(data), self._path(key))
+            return _etag(data)
 
     def _read(self, key: str) -> bytes | None:
         try:
@@ -94,9 +98,7 @@ class LocalSnapshotStore:
         return await asyncio.to_thread(self._create_sync, key, data)
 
     async def replace(self, key: str, data: bytes, etag: str) -> str:
-        # The lock makes compare-and-rename one step for every task of this process.
-        async with self._lock:
-            return await asyncio.to_thread(self._replace_sync, key, data, etag)
+        return await asyncio.to_thread(self._replace_sync, key, data, etag)
 
     async def get(self, key: str) -> StoredObject | None:
         data = await asyncio.to_thread(self._read, key)

@@ -22,18 +22,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
-import time
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 
 from intermission_schemas import GenerateRequest, ResumeRequested, RunCompleted, RunFailed, Topics
 
 from ..._app import Intermission
 from ..._middleware import Middleware
+from ..clock import REAL_CLOCK, Clock
 from ..observe.observer import NO_OBSERVER, Observer
 from ..ports import Publisher, SnapshotStore
 from ..tracing import TracedPublisher, TracedStore
@@ -41,7 +40,6 @@ from .announce import Announcer
 from .claims import Claims
 from .expiry import Expiry
 from .index import RunIndex
-from .lease import Sleep
 from .outage import OutageReport
 from .requests import Requests
 from .sealing import Sealer
@@ -65,33 +63,31 @@ class Runs:
         publisher: Publisher,
         topics: Topics,
         sealer: Sealer,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = REAL_CLOCK,
         owner: str | None = None,
         lease: timedelta = timedelta(seconds=30),
         run_index: bool = False,
-        sleep: Sleep = asyncio.sleep,
-        elapsed: Callable[[], float] = time.monotonic,
         tokens: ResumeTokens | None = None,
         answer_keys: AnswerKeys | None = None,
         observer: Observer = NO_OBSERVER,
         use: Sequence[Middleware] = (),
     ) -> None:
-        """``use``: hooks (the engine's `Middleware`) around every model and tool call of every
+        """``clock``: the time every timer of these runs waits on (the real one, or a test's).
+        ``use``: hooks (the engine's `Middleware`) around every model and tool call of every
         step, inside the journal's: a replay answers tools from a recording there. ``run_index``:
         write the run index's markers (`index.py`), which listing runs needs."""
         self.topics = topics
+        self.clock = clock  # the worker's sweep and backoff wait on it too
         # Every publish and store write of a run is a span (no-ops without an OpenTelemetry SDK).
         self.publisher = publisher = TracedPublisher(publisher)
         store = TracedStore(store)
         steps = Steps(
             ai=ai,
-            snapshots=Snapshots(store, sealer, clock, index=RunIndex(store) if run_index else None),
+            snapshots=Snapshots(store, sealer, clock.now, index=RunIndex(store) if run_index else None),
             announce=Announcer(publisher, topics, tokens),
             clock=clock,
             owner=owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
             lease=lease,
-            sleep=sleep,  # the lease timer, on ``clock``'s time
-            elapsed=elapsed,  # claims seen unchanged: monotonic, or a test's clock
             observer=observer,
             use=use,
         )

@@ -13,7 +13,6 @@ at most once; a redelivered answer that was applied is never rejected, however l
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
@@ -194,7 +193,7 @@ class Claims:
             case Nothing():
                 return "done"
             case Wait(remaining=remaining):
-                await asyncio.sleep(wait_interval(remaining, steps.lease))
+                await steps.sleep(wait_interval(remaining, steps.lease))
                 return "retry"
             case Write(snapshot=taken):
                 try:

@@ -9,7 +9,7 @@ from intermission_schemas import GenerateRequest, RunFailed, RunResult
 from ...errors import IntermissionError
 from ..observe.events import RunStarted
 from .journal import Journal, StepTaken
-from .lease import ClaimLost, ClaimWatch, Lease
+from .lease import ClaimLost, ClaimWatch, Lease, wait_interval
 from .observed import ended
 from .snapshots import Loaded
 from .steps import Steps
@@ -66,9 +66,7 @@ class Requests:
             # Another worker holds the first step (a rebalance handed this record over while
             # it ran): wait for its outcome, or for a whole lease to pass here unrenewed.
             remaining = steps.lease - self._watch.seen_for(request.run_id, claimed)
-            await asyncio.sleep(
-                max(0.05, min(remaining.total_seconds(), steps.lease.total_seconds() / 4, 2.0))
-            )
+            await steps.sleep(wait_interval(remaining, steps.lease))
         try:
             await claimed.hold(self._first_step(request, journal))
         except ClaimLost:

@@ -8,10 +8,8 @@ finds the stored object and publishes it again.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,6 +37,7 @@ from ...errors import (
     ToolError,
     UnknownToolError,
 )
+from ..clock import Clock
 from ..observe.events import RunPaused
 from ..observe.observer import NO_OBSERVER, Observer
 from ..ports import PreconditionFailed
@@ -46,7 +45,7 @@ from ..tracing import current_trace_context, mark_failed, resuming
 from .announce import Announcer
 from .journal import Journal
 from .keys import result_key
-from .lease import ClaimLost, Sleep, snapshot_lease
+from .lease import ClaimLost, snapshot_lease
 from .lifecycle import Finished, Pause, Write, decide, new_claim
 from .observed import ended
 from .outage import NO_REPORT, OutageReport
@@ -68,11 +67,9 @@ class Steps:
         ai: Intermission,
         snapshots: Snapshots,
         announce: Announcer,
-        clock: Callable[[], datetime],
+        clock: Clock,
         owner: str,
         lease: timedelta,
-        sleep: Sleep = asyncio.sleep,
-        elapsed: Callable[[], float] = time.monotonic,
         observer: Observer = NO_OBSERVER,
         use: Sequence[Middleware] = (),
     ) -> None:
@@ -82,11 +79,12 @@ class Steps:
         self.specs = RunSpecs(ai)
         self.snapshots = snapshots
         self.announce = announce
-        self.clock = clock
+        # The parts of ``clock`` every kind of record uses, by the names they use.
+        self.clock = clock.now
         self.owner = owner  # this worker, as named in the claims it holds
         self.lease = lease
-        self.sleep = sleep  # on ``clock``'s time: the lease renewal timer
-        self.elapsed = elapsed  # seconds, never stepped: how long a claim was seen unchanged
+        self.sleep = clock.sleep  # lease renewals, and waits on another worker's claim
+        self.elapsed = clock.elapsed  # seconds, never stepped: how long a claim was seen unchanged
         self.outages: OutageReport = NO_REPORT  # the worker's Health, once a worker runs these
 
     async def journal(self, run_id: str, step: int) -> Journal:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from ..._app import Intermission
 from ..._middleware import Middleware
 from ..._model import Model
 from ...errors import SettingsError
+from ..clock import REAL_CLOCK, Clock
 from ..observe.log_lines import LogLines
 from ..observe.observer import NO_OBSERVER, Observer, Observers
 from ..observe.timed_ports import TimedPublisher, TimedSnapshotStore
@@ -57,14 +58,15 @@ def build_worker(
     store: SnapshotStore,
     publisher: Publisher,
     ai: Intermission | None = None,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock | Callable[[], datetime] | None = None,
     observer: Observer = NO_OBSERVER,
     use: Sequence[Middleware] = (),
 ) -> Worker:
     """A worker on these seams, with the app of ``settings.app`` unless ``ai`` is given.
 
     Every worker writes the run lifecycle's log lines; ``observer`` (metrics) also sees every
-    observation, the store's operations and the publishes timed."""
+    observation, the store's operations and the publishes timed. ``clock``: every timer's time
+    (a `Clock`), or only the wall time (a function returning it); the real one by default."""
     app = ai or load_app(settings.app)
     if observer is not NO_OBSERVER:
         store, publisher = TimedSnapshotStore(store, observer), TimedPublisher(publisher, observer)
@@ -77,7 +79,7 @@ def build_worker(
         publisher=publisher,
         topics=settings.topics,
         sealer=Sealer(settings.seal_secret(), compression=settings.snapshot_compression),
-        clock=clock or (lambda: datetime.now(UTC)),
+        clock=_time_source(clock),
         lease=timedelta(seconds=settings.claim_lease_seconds),
         run_index=settings.run_index,
         tokens=settings.resume_tokens(),
@@ -94,3 +96,10 @@ def build_worker(
         observer=observer,
         reply_topics=settings.reply_topic_patterns,
     )
+
+
+def _time_source(clock: Clock | Callable[[], datetime] | None) -> Clock:
+    """The one time source of a worker, built once here."""
+    if clock is None:
+        return REAL_CLOCK
+    return clock if isinstance(clock, Clock) else Clock(now=clock)
