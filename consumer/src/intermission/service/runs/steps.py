@@ -33,6 +33,7 @@ from ...errors import (
     ModelError,
     ResumeError,
     SchemaError,
+    ServiceError,
     TamperedSnapshotError,
     ToolError,
     UnknownToolError,
@@ -121,6 +122,10 @@ class Steps:
         ``started_at``: when the run's first step began (None where an older pause lacks it)."""
         try:
             response = await spec.generate(self.ai, messages, resume, journal, self.observer, self.use)
+        except ServiceError:
+            # The store or the log failed under the journal (its claim, a read back): the
+            # worker's fault, never the run's. The record is tried again.
+            raise
         except IntermissionError as exc:
             await journal.ensure_claimed()  # a step that failed before its first reply
             await self.fail(spec.request, exc, version=journal.step + 1, started_at=started_at)
