@@ -23,6 +23,7 @@ from intermission_schemas import (
     pending_interrupts,
     tool_request_refs,
     with_metadata,
+    with_ref,
 )
 
 from ._middleware import Middleware, ModelNext, model_chain
@@ -78,7 +79,7 @@ class Generation:
         if resume is not None:
             messages, waiting = await self._resume(messages, resume)
             if waiting:
-                return self._paused(messages, None)
+                return self._paused(messages, None, pending_interrupts(messages))
             await self._stream_tools(messages[-1])
         definitions = [tool.definition for tool in self.tools.values()]
         output_schema = self.output.json_schema if self.output is not None else None
@@ -99,7 +100,6 @@ class Generation:
             usage = _add_usage(usage, reply.usage)
             # Stored as the model sent it; a request without a ref is named by tool_request_refs.
             message = reply.message
-            refs = tool_request_refs(message, len(messages))
             requests = message.tool_requests
             if not requests:
                 messages.append(message)
@@ -110,6 +110,7 @@ class Generation:
                     usage=usage,
                     output_schema=self.output,
                 )
+            refs = tool_request_refs(message, len(messages))
             outcomes = await _all(
                 [
                     self._call(part.tool_request, refs[index])
@@ -118,8 +119,9 @@ class Generation:
                 ]
             )
             if any(isinstance(o, Paused) for o in outcomes):
-                messages.append(_mark(message, dict(zip(map(id, requests), outcomes, strict=True))))
-                return self._paused(messages, usage)
+                marked = _mark(message, dict(zip(map(id, requests), outcomes, strict=True)))
+                messages.append(marked)
+                return self._paused(messages, usage, _interrupts(marked, refs))
             messages.append(message)
             messages.append(_tool_message(requests, outcomes))
             await self._stream_tools(messages[-1])
@@ -130,11 +132,13 @@ class Generation:
         if self.on_chunk is not None:
             await self.on_chunk(ModelChunk(content=list(message.content), role="tool"))
 
-    def _paused(self, messages: list[Message], usage: Usage | None) -> GenerateResponse:
+    def _paused(
+        self, messages: list[Message], usage: Usage | None, interrupts: list[ToolRequestPart]
+    ) -> GenerateResponse:
         return GenerateResponse(
             messages=messages,
             finish_reason="interrupted",
-            interrupts=pending_interrupts(messages),
+            interrupts=interrupts,
             usage=usage,
             output_schema=self.output,
         )
@@ -259,6 +263,16 @@ def _paused_turn(messages: Sequence[Message]) -> tuple[Message, dict[int, str]]:
     if not any(p.is_interrupted for p in last.tool_requests):
         raise ResumeError("not_interrupted", "the last model turn has no pending interrupt")
     return last, tool_request_refs(last, len(messages) - 1)
+
+
+def _interrupts(marked: Message, refs: Mapping[int, str]) -> list[ToolRequestPart]:
+    """What `pending_interrupts` finds in a history that ends in ``marked``, from the refs the
+    turn already derived (at the position ``marked`` took in the history)."""
+    return [
+        with_ref(part, refs[index])
+        for index, part in enumerate(marked.content)
+        if isinstance(part, ToolRequestPart) and part.is_interrupted
+    ]
 
 
 def _match_answers(
