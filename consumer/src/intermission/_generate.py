@@ -118,8 +118,8 @@ class Generation:
                     if isinstance(part, ToolRequestPart)
                 ]
             )
-            if any(isinstance(o, Paused) for o in outcomes):
-                marked = _mark(message, dict(zip(map(id, requests), outcomes, strict=True)))
+            if any(outcome.__class__ is Paused for outcome in outcomes):
+                marked = _mark(message, outcomes)
                 messages.append(marked)
                 return self._paused(messages, usage, _interrupts(marked, refs))
             messages.append(message)
@@ -180,7 +180,7 @@ class Generation:
             if Marker.PENDING_OUTPUT in metadata:
                 parts[index], responses[index] = _replayed(part)
                 continue
-            if not part.is_interrupted:
+            if Marker.INTERRUPT not in metadata:
                 raise ResumeError(
                     "not_interrupted",
                     f"tool request {ref!r} has neither an interrupt nor pending output",
@@ -194,7 +194,7 @@ class Generation:
                 # Genkit puts the answer in the history as it was given (interruptResponse and all).
                 responses[index] = _response(request, output, answer.metadata)
             else:
-                if not tool.restartable:
+                if tool.fn is None:  # not restartable
                     raise ResumeError(
                         "not_restartable",
                         f"{tool.name!r} is an interrupt with no function; answer it with respond",
@@ -228,12 +228,12 @@ class Generation:
         # Genkit JS writes responses as they settle: answers and replayed output at once, in
         # call order, then restarted tools once they ran. Restarted tools here are in call order
         # too, which is Genkit's whenever they take equal time (README: differences).
-        restarted = {index for index, _, _ in restarts}
-        tool_message = Message(
-            role="tool",
-            content=[responses[i] for i in sorted(responses, key=lambda i: (i in restarted, i))],
-            metadata={Marker.RESUMED: resumed},
-        )
+        if len(responses) == 1:
+            content: list[Part] = list(responses.values())
+        else:
+            restarted = {index for index, _, _ in restarts}
+            content = [responses[i] for i in sorted(responses, key=lambda i: (i in restarted, i))]
+        tool_message = Message(role="tool", content=content, metadata={Marker.RESUMED: resumed})
         return [*messages[:-1], model_message, tool_message], False
 
     async def _restart(self, part: ToolRequestPart, answer: ToolRequestPart, ref: str) -> Outcome:
@@ -260,7 +260,10 @@ def _paused_turn(messages: Sequence[Message]) -> tuple[Message, dict[int, str]]:
     last = messages[-1] if messages else None
     if last is None or last.role != "model":
         raise ResumeError("not_interrupted", "the history does not end in a paused model turn")
-    if not any(p.is_interrupted for p in last.tool_requests):
+    for part in last.content:
+        if isinstance(part, ToolRequestPart) and part.metadata and Marker.INTERRUPT in part.metadata:
+            break
+    else:
         raise ResumeError("not_interrupted", "the last model turn has no pending interrupt")
     return last, tool_request_refs(last, len(messages) - 1)
 
@@ -357,14 +360,19 @@ def _response(request: ToolRequest, output: Any, metadata: dict[str, Any] | None
     )
 
 
-def _mark(message: Message, outcomes: Mapping[int, Outcome]) -> Message:
-    """The model message with each request marked as paused or as finished with pending output."""
+def _mark(message: Message, outcomes: Sequence[Outcome]) -> Message:
+    """The model message with each request marked as paused or as finished with pending output;
+    ``outcomes`` are its requests', in order."""
     parts: list[Part] = []
+    settled = iter(outcomes)
     for part in message.content:
         if isinstance(part, ToolRequestPart):
-            outcome = outcomes[id(part)]
+            outcome = next(settled)
             if isinstance(outcome, Paused):
-                part = with_metadata(part, interrupt=outcome.metadata)
+                # Paused metadata is never None (see Tool.run): nothing for with_metadata to drop.
+                metadata = dict(part.metadata) if part.metadata else {}
+                metadata[Marker.INTERRUPT] = outcome.metadata
+                part = ToolRequestPart(part.tool_request, metadata=metadata)
             else:
                 part = _hold(part, outcome.output)
         parts.append(part)

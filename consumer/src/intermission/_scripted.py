@@ -45,7 +45,11 @@ class ScriptedModel:
             del self.requests[0]
         if self._function is not None:
             produced = self._function(request)
-            answer = await produced if inspect.isawaitable(produced) else produced
+            # A reply is checked first: inspect.isawaitable is the slower question.
+            if isinstance(produced, (Message, ModelResponse, str)):
+                answer: Reply = produced
+            else:
+                answer = await produced if inspect.isawaitable(produced) else produced
         else:
             if self._next >= len(self._replies):
                 raise UsageError(f"the scripted model ran out after {len(self._replies)} replies")
@@ -59,6 +63,8 @@ class ScriptedModel:
 
 
 def _as_response(answer: Reply) -> ModelResponse:
+    if answer.__class__ is Message:
+        return ModelResponse(message=answer, finish_reason="stop")
     if isinstance(answer, ModelResponse):
         return answer
     if isinstance(answer, str):

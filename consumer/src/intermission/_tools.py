@@ -96,6 +96,9 @@ class Tool:
         self.input: Schema = schema_of(input_schema)
         self.output: Schema = schema_of(output_schema)
         self.fn = fn
+        # What a failed check names, formatted once rather than on every call.
+        self._input_what = f"input for tool {name!r}"
+        self._output_what = f"output of tool {name!r}"
         self.definition = ToolDefinition(
             name=name,
             description=description,
@@ -189,7 +192,7 @@ class Tool:
         use: Sequence[Middleware] = (),
     ) -> Outcome:
         # Checked before pausing too: an approver must never be shown input the schema forbids.
-        value = self.input.validate(request.input, f"input for tool {self.name!r}")
+        value = self.input.validate(request.input, self._input_what)
         if self.fn is None:
             return Paused(True)
         ctx = ToolContext(
@@ -212,4 +215,5 @@ class Tool:
             raise
         except Exception as exc:
             raise ToolError(self.name, request.ref) from exc
-        return Done(self.output.dump(self.output.validate(result, f"output of tool {self.name!r}")))
+        output = self.output
+        return Done(output.dump(output.validate(result, self._output_what)))
