@@ -243,9 +243,14 @@ class Intermission:
             history.append(Message(role="user", content=content))
         if not history:
             raise UsageError("generate() needs a prompt or messages")
+        resolved: dict[str, Tool] = {}
+        for tool in tools:
+            if isinstance(tool, str):
+                tool = self.tool(tool)
+            resolved[tool.name] = tool
         generation = Generation(
             model=self._model(model),
-            tools={t.name: t for t in map(self._resolve_tool, tools)},
+            tools=resolved,
             context=context or {},
             config=config,
             output=schema_of(output_schema) if output_schema is not None else None,
@@ -317,9 +322,6 @@ class Intermission:
                 raise UnknownToolError("model", model)
             return found
         return model
-
-    def _resolve_tool(self, tool: Tool | str) -> Tool:
-        return self.tool(tool) if isinstance(tool, str) else tool
 
 
 def _check_pending(messages: Sequence[Message], interrupts: Sequence[Any]) -> None:

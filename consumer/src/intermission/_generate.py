@@ -31,7 +31,7 @@ from ._model import ChunkCallback, Model, ModelChunk, ModelRequest, Usage
 from ._response import GenerateResponse, Resume
 from ._schema import Schema, to_json_data
 from ._tools import Done, Outcome, Paused, Tool
-from ._tracing import model_call_span, note_pause, note_reply, tool_call_span
+from ._tracing import model_call_span, note_pause, note_reply, recording, tool_call_span
 from .errors import MaxTurnsError, ResumeError, UnknownToolError
 
 T = TypeVar("T")
@@ -91,16 +91,20 @@ class Generation:
                 config=self.config,
                 output_schema=output_schema,
             )
-            with model_call_span() as span:
-                if self.call_model is None:
-                    reply = await self.model.generate(request, self.on_chunk)
-                else:
-                    reply = await self.call_model(request)
-                note_reply(span, reply)
+            call = self.call_model
+            if recording():
+                with model_call_span() as span:
+                    reply = await (
+                        self.model.generate(request, self.on_chunk) if call is None else call(request)
+                    )
+                    note_reply(span, reply)
+            else:
+                # No span, and no `with` either: a cycle makes two model and two tool calls.
+                reply = await (self.model.generate(request, self.on_chunk) if call is None else call(request))
             usage = _add_usage(usage, reply.usage)
             # Stored as the model sent it; a request without a ref is named by tool_request_refs.
             message = reply.message
-            requests = message.tool_requests
+            requests = [part for part in message.content if isinstance(part, ToolRequestPart)]
             if not requests:
                 messages.append(message)
                 return GenerateResponse(
@@ -156,6 +160,10 @@ class Generation:
         tool = self._tool(request.name)
         if request.ref != ref:
             request = msgspec.structs.replace(request, ref=ref)
+        if not recording():
+            return await tool.run(
+                request, self.context, resumed=resumed, original_input=original_input, use=self.use
+            )
         with tool_call_span(request.name, request.ref) as span:
             outcome = await tool.run(
                 request, self.context, resumed=resumed, original_input=original_input, use=self.use

@@ -99,6 +99,7 @@ class Tool:
         # What a failed check names, formatted once rather than on every call.
         self._input_what = f"input for tool {name!r}"
         self._output_what = f"output of tool {name!r}"
+        self._interrupt_what = f"interrupt metadata of {name!r}"
         self.definition = ToolDefinition(
             name=name,
             description=description,
@@ -208,7 +209,7 @@ class Tool:
             else:
                 result = await self.fn(value, ctx)
         except ToolInterrupt as signal:
-            metadata = to_json_data(signal.metadata, f"interrupt metadata of {self.name!r}")
+            metadata = to_json_data(signal.metadata, self._interrupt_what)
             # Genkit: ``interrupt: metadata || true``, so empty metadata marks the request too.
             return Paused(metadata if metadata else True)
         except IntermissionError:
