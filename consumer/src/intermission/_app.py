@@ -249,7 +249,7 @@ class Intermission:
                 tool = self.tool(tool)
             resolved[tool.name] = tool
         generation = Generation(
-            model=self._model(model),
+            model=self.model if model is None and self.model is not None else self._model(model),
             tools=resolved,
             context=context or {},
             config=config,

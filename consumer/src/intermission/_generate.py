@@ -71,7 +71,7 @@ class Generation:
         self.output = output
         self.max_turns = max_turns
         self.on_chunk = on_chunk
-        self.use = tuple(use)
+        self.use = use if use.__class__ is tuple else tuple(use)
         # Without middleware the model is called directly: the loop's cost stays the engine's.
         self.call_model: ModelNext | None = model_chain(model, on_chunk, self.use) if self.use else None
 
@@ -80,7 +80,8 @@ class Generation:
             messages, waiting = await self._resume(messages, resume)
             if waiting:
                 return self._paused(messages, None, pending_interrupts(messages))
-            await self._stream_tools(messages[-1])
+            if self.on_chunk is not None:
+                await self._stream_tools(messages[-1])
         definitions = [tool.definition for tool in self.tools.values()]
         output_schema = self.output.json_schema if self.output is not None else None
         usage: Usage | None = None
@@ -101,7 +102,8 @@ class Generation:
             else:
                 # No span, and no `with` either: a cycle makes two model and two tool calls.
                 reply = await (self.model.generate(request, self.on_chunk) if call is None else call(request))
-            usage = _add_usage(usage, reply.usage)
+            if reply.usage is not None:
+                usage = _add_usage(usage, reply.usage)
             # Stored as the model sent it; a request without a ref is named by tool_request_refs.
             message = reply.message
             requests = [part for part in message.content if isinstance(part, ToolRequestPart)]
@@ -117,7 +119,7 @@ class Generation:
             refs = tool_request_refs(message, len(messages))
             outcomes = await _all(
                 [
-                    self._call(part.tool_request, refs[index])
+                    self._call(self._tool(part.tool_request.name), part.tool_request, refs[index])
                     for index, part in enumerate(message.content)
                     if isinstance(part, ToolRequestPart)
                 ]
@@ -128,13 +130,14 @@ class Generation:
                 return self._paused(messages, usage, _interrupts(marked, refs))
             messages.append(message)
             messages.append(_tool_message(requests, outcomes))
-            await self._stream_tools(messages[-1])
+            if self.on_chunk is not None:
+                await self._stream_tools(messages[-1])
         raise MaxTurnsError(self.max_turns)
 
     async def _stream_tools(self, message: Message) -> None:
         """A tool message as a chunk, as Genkit JS streams it: a UI shows tool output as it comes."""
-        if self.on_chunk is not None:
-            await self.on_chunk(ModelChunk(content=list(message.content), role="tool"))
+        assert self.on_chunk is not None, "called only when streaming"
+        await self.on_chunk(ModelChunk(content=list(message.content), role="tool"))
 
     def _paused(
         self, messages: list[Message], usage: Usage | None, interrupts: list[ToolRequestPart]
@@ -154,10 +157,10 @@ class Generation:
         return tool
 
     async def _call(
-        self, request: ToolRequest, ref: str, resumed: Any = None, original_input: Any = None
+        self, tool: Tool, request: ToolRequest, ref: str, resumed: Any = None, original_input: Any = None
     ) -> Outcome:
-        """Run ``request``; its tool sees ``ref`` as ``ctx.ref`` (the model's, or the derived one)."""
-        tool = self._tool(request.name)
+        """Run ``request`` (of ``tool``); the tool sees ``ref`` as ``ctx.ref`` (the model's, or the
+        derived one)."""
         if request.ref != ref:
             request = msgspec.structs.replace(request, ref=ref)
         if not recording():
@@ -174,11 +177,11 @@ class Generation:
 
     async def _resume(self, messages: list[Message], resume: Resume) -> tuple[list[Message], bool]:
         """The history with the answers applied; True when a restarted tool paused again."""
-        last, refs = _paused_turn(messages)
-        answers = _match_answers(last, refs, resume)
+        last, refs, pending = _paused_turn(messages)
+        answers = _match_answers(pending, refs, resume)
         parts: list[Part] = list(last.content)
         responses: dict[int, ToolResponsePart] = {}
-        restarts: list[tuple[int, ToolRequestPart, ToolRequestPart]] = []
+        restarts: list[tuple[int, ToolRequestPart, ToolRequestPart, Tool]] = []
         for index, part in enumerate(parts):
             if not isinstance(part, ToolRequestPart):
                 continue
@@ -208,11 +211,13 @@ class Generation:
                         f"{tool.name!r} is an interrupt with no function; answer it with respond",
                         ref=ref,
                     )
-                restarts.append((index, part, answer))
+                restarts.append((index, part, answer, tool))
         waiting = False
         if restarts:
-            outcomes = await _all([self._restart(part, answer, refs[i]) for i, part, answer in restarts])
-            for (index, part, answer), outcome in zip(restarts, outcomes, strict=True):
+            outcomes = await _all(
+                [self._restart(tool, part, answer, refs[i]) for i, part, answer, tool in restarts]
+            )
+            for (index, part, answer, _), outcome in zip(restarts, outcomes, strict=True):
                 if isinstance(outcome, Paused):
                     parts[index] = _paused_again(part, answer, outcome)
                     waiting = True
@@ -239,13 +244,12 @@ class Generation:
         if len(responses) == 1:
             content: list[Part] = list(responses.values())
         else:
-            restarted = {index for index, _, _ in restarts}
+            restarted = {restart[0] for restart in restarts}
             content = [responses[i] for i in sorted(responses, key=lambda i: (i in restarted, i))]
         tool_message = Message(role="tool", content=content, metadata={Marker.RESUMED: resumed})
         return [*messages[:-1], model_message, tool_message], False
 
-    async def _restart(self, part: ToolRequestPart, answer: ToolRequestPart, ref: str) -> Outcome:
-        tool = self._tool(part.tool_request.name)
+    async def _restart(self, tool: Tool, part: ToolRequestPart, answer: ToolRequestPart, ref: str) -> Outcome:
         answer_metadata = answer.metadata or {}
         request = part.tool_request
         original_input = None
@@ -256,6 +260,7 @@ class Generation:
             original_input = request.input
             request = ToolRequest(name=request.name, ref=request.ref, input=new_input)
         return await self._call(
+            tool,
             request,
             ref,
             resumed=answer_metadata.get(Marker.RESUMED, True),
@@ -263,17 +268,23 @@ class Generation:
         )
 
 
-def _paused_turn(messages: Sequence[Message]) -> tuple[Message, dict[int, str]]:
-    """The paused model turn a resume answers, and the ref of each of its tool requests."""
+def _paused_turn(
+    messages: Sequence[Message],
+) -> tuple[Message, dict[int, str], dict[int, ToolRequestPart]]:
+    """The paused model turn a resume answers, the ref of each of its tool requests, and its
+    pending requests; each by its index in the turn's content."""
     last = messages[-1] if messages else None
     if last is None or last.role != "model":
         raise ResumeError("not_interrupted", "the history does not end in a paused model turn")
-    for part in last.content:
+    pending: dict[int, ToolRequestPart] = {}
+    index = 0
+    for part in last.content:  # counted by hand: enumerate costs more than this loop's work
         if isinstance(part, ToolRequestPart) and part.metadata and Marker.INTERRUPT in part.metadata:
-            break
-    else:
+            pending[index] = part
+        index += 1  # noqa: SIM113
+    if not pending:
         raise ResumeError("not_interrupted", "the last model turn has no pending interrupt")
-    return last, tool_request_refs(last, len(messages) - 1)
+    return last, tool_request_refs(last, len(messages) - 1), pending
 
 
 def _interrupts(marked: Message, refs: Mapping[int, str]) -> list[ToolRequestPart]:
@@ -287,19 +298,14 @@ def _interrupts(marked: Message, refs: Mapping[int, str]) -> list[ToolRequestPar
 
 
 def _match_answers(
-    last: Message, refs: Mapping[int, str], resume: Resume
+    pending: Mapping[int, ToolRequestPart], refs: Mapping[int, str], resume: Resume
 ) -> dict[int, ToolResponsePart | ToolRequestPart]:
-    """Each pending request's answer, by its index in ``last.content``.
+    """Each pending request's answer, by its index in the paused turn (as ``pending``).
 
     An answer names its request by ref (the model's or the derived one, see tool_request_refs).
     An answer without a ref takes every pending request of its tool that the model sent without
     one, as Genkit JS matches name plus ref.
     """
-    pending = {
-        index: part
-        for index, part in enumerate(last.content)
-        if isinstance(part, ToolRequestPart) and part.is_interrupted
-    }
     by_ref = {refs[index]: index for index in pending}
     answers: dict[int, ToolResponsePart | ToolRequestPart] = {}
     for answer in [*resume.respond, *resume.restart]:
@@ -330,8 +336,8 @@ def _match_answers(
                     "duplicate_answer", f"ref {refs[index]!r} is answered twice", ref=refs[index]
                 )
             answers[index] = answer
-    missing = [refs[index] for index in pending if index not in answers]
-    if missing:
+    if len(answers) < len(pending):  # every answer went to a pending request
+        missing = [refs[index] for index in pending if index not in answers]
         raise ResumeError(
             "missing_answer", f"no answer for pending ref(s) {', '.join(missing)}", ref=missing[0]
         )
