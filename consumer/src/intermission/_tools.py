@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, NamedTuple, NoReturn, TypeAlias
+from typing import Any, NoReturn, TypeAlias
 
+import msgspec
 from intermission_schemas import (
     Marker,
     ToolDefinition,
@@ -62,11 +63,13 @@ class ToolContext:
 ToolFunction: TypeAlias = Callable[[Any, ToolContext], Awaitable[Any]]
 
 
-class Done(NamedTuple):
+# Structs rather than NamedTuples: built in C, where a NamedTuple's __new__ is a Python call,
+# and every tool call makes one.
+class Done(msgspec.Struct, frozen=True):
     output: Any
 
 
-class Paused(NamedTuple):
+class Paused(msgspec.Struct, frozen=True):
     metadata: Any
 
 
