@@ -293,7 +293,7 @@ def _interrupts(marked: Message, refs: Mapping[int, str]) -> list[ToolRequestPar
     return [
         with_ref(part, refs[index])
         for index, part in enumerate(marked.content)
-        if isinstance(part, ToolRequestPart) and part.is_interrupted
+        if isinstance(part, ToolRequestPart) and part.metadata and Marker.INTERRUPT in part.metadata
     ]
 
 

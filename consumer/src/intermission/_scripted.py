@@ -55,7 +55,12 @@ class ScriptedModel:
                 raise UsageError(f"the scripted model ran out after {len(self._replies)} replies")
             answer = self._replies[self._next]
             self._next += 1
-        response = _as_response(answer)
+        # A Message, the usual reply, is wrapped here without a call of _as_response.
+        response = (
+            ModelResponse(message=answer, finish_reason="stop")
+            if answer.__class__ is Message
+            else _as_response(answer)
+        )
         if on_chunk is not None:
             for part in response.message.content:
                 await on_chunk(ModelChunk(content=[part]))
@@ -63,8 +68,6 @@ class ScriptedModel:
 
 
 def _as_response(answer: Reply) -> ModelResponse:
-    if answer.__class__ is Message:
-        return ModelResponse(message=answer, finish_reason="stop")
     if isinstance(answer, ModelResponse):
         return answer
     if isinstance(answer, str):

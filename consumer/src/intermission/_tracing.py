@@ -53,11 +53,9 @@ class _Installed:
         self.module: Any = None
 
     def check(self) -> bool:
-        module = self.module
-        if module and module._TRACER_PROVIDER is None:
-            return False
+        """Ask the API (recording() has answered the usual no without a call)."""
         provider, no_sdk, _ = _api()
-        if module is None:
+        if self.module is None:
             from opentelemetry import trace
 
             # An API without the global (a future release) is asked every time, as before.
@@ -72,7 +70,12 @@ _installed = _Installed()
 
 def recording() -> bool:
     """Whether an SDK (any real tracer provider) is installed, so that spans are recorded."""
-    return _installed.yes or _installed.check()
+    if _installed.yes:
+        return True
+    module = _installed.module
+    if module and module._TRACER_PROVIDER is None:
+        return False  # the usual answer without an SDK, with no further call
+    return _installed.check()
 
 
 def model_call_span() -> AbstractContextManager[Span | None]:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from ._messages import Message, ToolRequestPart
+from ._messages import Marker, Message, ToolRequestPart
 
 
 def tool_request_refs(message: Message, position: int) -> dict[int, str]:
@@ -66,5 +66,6 @@ def pending_interrupts(messages: Sequence[Message]) -> list[ToolRequestPart]:
     return [
         with_ref(part, refs[index])
         for index, part in enumerate(last.content)
-        if isinstance(part, ToolRequestPart) and part.is_interrupted
+        # ToolRequestPart.is_interrupted, without a property call per part
+        if isinstance(part, ToolRequestPart) and part.metadata and Marker.INTERRUPT in part.metadata
     ]
