@@ -248,15 +248,15 @@ class Intermission:
             if isinstance(tool, str):
                 tool = self.tool(tool)
             resolved[tool.name] = tool
-        generation = Generation(
-            model=self.model if model is None and self.model is not None else self._model(model),
-            tools=resolved,
-            context=context or {},
-            config=config,
-            output=schema_of(output_schema) if output_schema is not None else None,
-            max_turns=max_turns,
-            on_chunk=on_chunk,
-            use=use,
+        generation = Generation(  # by position, as Generation.__init__ says why
+            self.model if model is None and self.model is not None else self._model(model),
+            resolved,
+            context or {},
+            config,
+            schema_of(output_schema) if output_schema is not None else None,
+            max_turns,
+            on_chunk,
+            use,
         )
         return await generation.run(history, resume)
 

@@ -8,6 +8,7 @@ any process holding the messages can resume. Nothing here keeps state between ca
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -36,6 +37,8 @@ from .errors import MaxTurnsError, ResumeError, UnknownToolError
 
 T = TypeVar("T")
 
+_definition = operator.attrgetter("definition")
+
 
 class Generation:
     """One call of generate(): the inputs that stay fixed while the loop runs."""
@@ -52,9 +55,8 @@ class Generation:
         "use",
     )
 
-    def __init__(
+    def __init__(  # positional: see GenerateResponse.__init__
         self,
-        *,
         model: Model,
         tools: Mapping[str, Tool],
         context: Mapping[str, Any],
@@ -82,7 +84,7 @@ class Generation:
                 return self._paused(messages, None, pending_interrupts(messages))
             if self.on_chunk is not None:
                 await self._stream_tools(messages[-1])
-        definitions = [tool.definition for tool in self.tools.values()]
+        definitions = [*map(_definition, self.tools.values())]
         output_schema = self.output.json_schema if self.output is not None else None
         usage: Usage | None = None
         for _ in range(self.max_turns):
@@ -109,13 +111,7 @@ class Generation:
             requests = [part for part in message.content if isinstance(part, ToolRequestPart)]
             if not requests:
                 messages.append(message)
-                return GenerateResponse(
-                    messages=messages,
-                    finish_reason=reply.finish_reason,
-                    interrupts=[],
-                    usage=usage,
-                    output_schema=self.output,
-                )
+                return GenerateResponse(messages, reply.finish_reason, [], usage, self.output)
             refs = tool_request_refs(message, len(messages))
             outcomes = await _all(
                 [
@@ -124,10 +120,11 @@ class Generation:
                     if isinstance(part, ToolRequestPart)
                 ]
             )
-            if any(outcome.__class__ is Paused for outcome in outcomes):
-                marked = _mark(message, outcomes)
-                messages.append(marked)
-                return self._paused(messages, usage, _interrupts(marked, refs))
+            for outcome in outcomes:
+                if outcome.__class__ is Paused:
+                    marked = _mark(message, outcomes)
+                    messages.append(marked)
+                    return self._paused(messages, usage, _interrupts(marked, refs))
             messages.append(message)
             messages.append(_tool_message(requests, outcomes))
             if self.on_chunk is not None:
@@ -142,13 +139,7 @@ class Generation:
     def _paused(
         self, messages: list[Message], usage: Usage | None, interrupts: list[ToolRequestPart]
     ) -> GenerateResponse:
-        return GenerateResponse(
-            messages=messages,
-            finish_reason="interrupted",
-            interrupts=interrupts,
-            usage=usage,
-            output_schema=self.output,
-        )
+        return GenerateResponse(messages, "interrupted", interrupts, usage, self.output)
 
     def _tool(self, name: str) -> Tool:
         tool = self.tools.get(name)

@@ -32,9 +32,10 @@ class ToolContext:
 
     __slots__ = ("context", "idempotency_key", "name", "original_input", "ref", "resumed")
 
+    # Not keyword-only: the engine builds one per tool call, and in Python 3.11 a call of a
+    # class with keywords costs more than twice one with positions.
     def __init__(
         self,
-        *,
         name: str,
         ref: str | None,
         context: Mapping[str, Any],
@@ -199,13 +200,7 @@ class Tool:
         value = self.input.validate(request.input, self._input_what)
         if self.fn is None:
             return Paused(True)
-        ctx = ToolContext(
-            name=self.name,
-            ref=request.ref,
-            context=context,
-            resumed=resumed,
-            original_input=original_input,
-        )
+        ctx = ToolContext(self.name, request.ref, context, resumed, original_input)
         try:
             if use:
                 result = await tool_chain(self, self.fn, use)(value, ctx)
