@@ -113,13 +113,13 @@ class Generation:
                 messages.append(message)
                 return GenerateResponse(messages, reply.finish_reason, [], usage, self.output)
             refs = tool_request_refs(message, len(messages))
-            outcomes = await _all(
-                [
-                    self._call(self._tool(part.tool_request.name), part.tool_request, refs[index])
-                    for index, part in enumerate(message.content)
-                    if isinstance(part, ToolRequestPart)
-                ]
-            )
+            calls = [
+                self._call(self._tool(part.tool_request.name), part.tool_request, refs[index])
+                for index, part in enumerate(message.content)
+                if isinstance(part, ToolRequestPart)
+            ]
+            # One call, the usual turn, is awaited here: no coroutine of _all around it.
+            outcomes = [await calls[0]] if len(calls) == 1 else await _all(calls)
             for outcome in outcomes:
                 if outcome.__class__ is Paused:
                     marked = _mark(message, outcomes)
@@ -205,9 +205,8 @@ class Generation:
                 restarts.append((index, part, answer, tool))
         waiting = False
         if restarts:
-            outcomes = await _all(
-                [self._restart(tool, part, answer, refs[i]) for i, part, answer, tool in restarts]
-            )
+            calls = [self._restart(tool, part, answer, refs[i]) for i, part, answer, tool in restarts]
+            outcomes = [await calls[0]] if len(calls) == 1 else await _all(calls)
             for (index, part, answer, _), outcome in zip(restarts, outcomes, strict=True):
                 if isinstance(outcome, Paused):
                     parts[index] = _paused_again(part, answer, outcome)
@@ -424,9 +423,8 @@ def _add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
 
 
 async def _all(calls: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
-    """Run calls concurrently; the first failure cancels the rest and is raised as itself."""
-    if len(calls) == 1:
-        return [await calls[0]]
+    """Run calls concurrently; the first failure cancels the rest and is raised as itself. (A
+    single call is awaited by the caller.)"""
     try:
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(call) for call in calls]
