@@ -113,8 +113,11 @@ class Generation:
                 messages.append(message)
                 return GenerateResponse(messages, reply.finish_reason, [], usage, self.output)
             refs = tool_request_refs(message, len(messages))
+            tools = self.tools
+            for part in requests:  # every name checked before any call is made
+                self._tool(part.tool_request.name)
             calls = [
-                self._call(self._tool(part.tool_request.name), part.tool_request, refs[index])
+                self._call(tools[part.tool_request.name], part.tool_request, refs[index])
                 for index, part in enumerate(message.content)
                 if isinstance(part, ToolRequestPart)
             ]
@@ -147,17 +150,23 @@ class Generation:
             raise UnknownToolError("tool", name)
         return tool
 
-    async def _call(
+    def _call(
         self, tool: Tool, request: ToolRequest, ref: str, resumed: Any = None, original_input: Any = None
-    ) -> Outcome:
-        """Run ``request`` (of ``tool``); the tool sees ``ref`` as ``ctx.ref`` (the model's, or the
-        derived one)."""
+    ) -> Coroutine[Any, Any, Outcome]:
+        """The run of ``request`` (of ``tool``), to await; the tool sees ``ref`` as ``ctx.ref``
+        (the model's, or the derived one). Without an SDK, the tool's own run: no coroutine of
+        ours around it."""
         if request.ref != ref:
             request = msgspec.structs.replace(request, ref=ref)
         if not recording():
-            return await tool.run(
+            return tool.run(
                 request, self.context, resumed=resumed, original_input=original_input, use=self.use
             )
+        return self._traced_call(tool, request, resumed, original_input)
+
+    async def _traced_call(
+        self, tool: Tool, request: ToolRequest, resumed: Any, original_input: Any
+    ) -> Outcome:
         with tool_call_span(request.name, request.ref) as span:
             outcome = await tool.run(
                 request, self.context, resumed=resumed, original_input=original_input, use=self.use
