@@ -52,6 +52,7 @@ class Generation:
         "on_chunk",
         "output",
         "tools",
+        "traced",
         "use",
     )
 
@@ -76,6 +77,8 @@ class Generation:
         self.use = use if use.__class__ is tuple else tuple(use)
         # Without middleware the model is called directly: the loop's cost stays the engine's.
         self.call_model: ModelNext | None = model_chain(model, on_chunk, self.use) if self.use else None
+        # Asked once per generation: an SDK installed while it runs records from the next one.
+        self.traced = recording()
 
     async def run(self, messages: list[Message], resume: Resume | None) -> GenerateResponse:
         if resume is not None:
@@ -95,7 +98,7 @@ class Generation:
                 output_schema=output_schema,
             )
             call = self.call_model
-            if recording():
+            if self.traced:
                 with model_call_span() as span:
                     reply = await (
                         self.model.generate(request, self.on_chunk) if call is None else call(request)
@@ -158,7 +161,7 @@ class Generation:
         ours around it."""
         if request.ref != ref:
             request = msgspec.structs.replace(request, ref=ref)
-        if not recording():
+        if not self.traced:
             return tool.run(
                 request, self.context, resumed=resumed, original_input=original_input, use=self.use
             )

@@ -66,8 +66,10 @@ class GenerateResponse:
 
     @property
     def text(self) -> str:
-        message = self.message
-        return message.text if message is not None else ""
+        for message in reversed(self.messages):  # self.message, without a second property call
+            if message.role == "model":
+                return message.text
+        return ""
 
     @property
     def output(self) -> Any:
