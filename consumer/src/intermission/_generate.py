@@ -118,7 +118,8 @@ class Generation:
             refs = tool_request_refs(message, len(messages))
             tools = self.tools
             for part in requests:  # every name checked before any call is made
-                self._tool(part.tool_request.name)
+                if part.tool_request.name not in tools:
+                    raise UnknownToolError("tool", part.tool_request.name)
             calls = [
                 self._call(tools[part.tool_request.name], part.tool_request, refs[index])
                 for index, part in enumerate(message.content)
@@ -130,7 +131,8 @@ class Generation:
                 if outcome.__class__ is Paused:
                     marked = _mark(message, outcomes)
                     messages.append(marked)
-                    return self._paused(messages, usage, _interrupts(marked, refs))
+                    interrupts = _interrupts(marked, refs)
+                    return GenerateResponse(messages, "interrupted", interrupts, usage, self.output)
             messages.append(message)
             messages.append(_tool_message(requests, outcomes))
             if self.on_chunk is not None:
@@ -308,7 +310,7 @@ def _match_answers(
     An answer without a ref takes every pending request of its tool that the model sent without
     one, as Genkit JS matches name plus ref.
     """
-    by_ref = {refs[index]: index for index in pending}
+    by_ref = dict(zip(map(refs.__getitem__, pending), pending, strict=True))  # {ref: index}
     answers: dict[int, ToolResponsePart | ToolRequestPart] = {}
     for answer in [*resume.respond, *resume.restart]:
         if isinstance(answer, ToolResponsePart):
