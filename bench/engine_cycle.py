@@ -1,8 +1,14 @@
 """One interrupt -> resume cycle, in process, for Intermission and its peers, side by side.
 
 Usage: ``uv run --group peers python bench/engine_cycle.py [--warmup N] [--iterations M]
-[--turns 0,50]``. A benchmark, not a test: it prints p50/p95 per cycle and our ratio to the
-fastest peer, and never fails on a number.
+[--peer-warmup N] [--peer-iterations M] [--turns 0,50]``. A benchmark, not a test: it prints
+p50/p95 per cycle, the load average before and after, and our ratio to the fastest peer at each
+turn count, and never fails on a number.
+
+Our cycle takes tens of microseconds, so a few hundred samples read high and move between runs:
+the defaults are 300 warm-up and 2,000 timed cycles. A peer's cycle takes milliseconds, so peers
+get 50 warm-up and 500 timed cycles by default (the header says so), which keeps a run near a
+minute and a half; pass ``--peer-iterations 2000`` for the same count as ours.
 
 The cycle is the same for everyone (see peers.py): the scripted model calls a transfer tool that
 needs approval; the run pauses; the paused history is serialized to bytes and deserialized by a
@@ -82,11 +88,20 @@ class IntermissionCycle:
         assert done.text == peers.FINAL_TEXT, done.text
 
 
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages: the cores may be shared with other work."""
+    try:
+        return " ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 async def _run(args: argparse.Namespace) -> None:
     turns = [int(t) for t in args.turns.split(",") if t.strip()]
     print(
         f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cpus; "
-        f"warmup={args.warmup} iterations={args.iterations}"
+        f"intermission: warmup={args.warmup} iterations={args.iterations}; "
+        f"peers: warmup={args.peer_warmup} iterations={args.peer_iterations}; load {_load()}"
     )
     print(f"{'engine':<24} {'turns':>5} {'p50 ms':>8} {'p95 ms':>8}")
     results: dict[int, dict[str, _timing.Summary]] = {t: {} for t in turns}
@@ -96,13 +111,19 @@ async def _run(args: argparse.Namespace) -> None:
             try:
                 engine = factory()
                 await engine.setup(prior_turns)
-                samples = await _timing.measure(engine.cycle, warmup=args.warmup, iterations=args.iterations)
+                ours = factory is IntermissionCycle
+                samples = await _timing.measure(
+                    engine.cycle,
+                    warmup=args.warmup if ours else args.peer_warmup,
+                    iterations=args.iterations if ours else args.peer_iterations,
+                )
             except (ImportError, peers.PeerUnavailable) as exc:
                 print(f"{getattr(factory, '__name__', factory)!s:<24} unavailable: {exc}")
                 break
             summary = _timing.summarize(samples)
             results[prior_turns][engine.name] = summary
             print(f"{engine.name:<24} {prior_turns:>5} {summary.p50_ms:>8.3f} {summary.p95_ms:>8.3f}")
+    print(f"load {_load()}")
     print()
     for prior_turns, by_name in results.items():
         ours = by_name.get("intermission")
@@ -119,8 +140,12 @@ async def _run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--warmup", type=int, default=int(os.environ.get("BENCH_WARMUP", "20")))
-    parser.add_argument("--iterations", type=int, default=int(os.environ.get("BENCH_ITERATIONS", "200")))
+    parser.add_argument("--warmup", type=int, default=int(os.environ.get("BENCH_WARMUP", "300")))
+    parser.add_argument("--iterations", type=int, default=int(os.environ.get("BENCH_ITERATIONS", "2000")))
+    parser.add_argument("--peer-warmup", type=int, default=int(os.environ.get("BENCH_PEER_WARMUP", "50")))
+    parser.add_argument(
+        "--peer-iterations", type=int, default=int(os.environ.get("BENCH_PEER_ITERATIONS", "500"))
+    )
     parser.add_argument("--turns", default=os.environ.get("BENCH_TURNS", "0,50"))
     asyncio.run(_run(parser.parse_args()))
 

@@ -243,15 +243,20 @@ class Intermission:
             history.append(Message(role="user", content=content))
         if not history:
             raise UsageError("generate() needs a prompt or messages")
-        generation = Generation(
-            model=self._model(model),
-            tools={t.name: t for t in map(self._resolve_tool, tools)},
-            context=context or {},
-            config=config,
-            output=schema_of(output_schema) if output_schema is not None else None,
-            max_turns=max_turns,
-            on_chunk=on_chunk,
-            use=use,
+        resolved: dict[str, Tool] = {}
+        for tool in tools:
+            if isinstance(tool, str):
+                tool = self.tool(tool)
+            resolved[tool.name] = tool
+        generation = Generation(  # by position, as Generation.__init__ says why
+            self.model if model is None and self.model is not None else self._model(model),
+            resolved,
+            context or {},
+            config,
+            schema_of(output_schema) if output_schema is not None else None,
+            max_turns,
+            on_chunk,
+            use,
         )
         return await generation.run(history, resume)
 
@@ -317,9 +322,6 @@ class Intermission:
                 raise UnknownToolError("model", model)
             return found
         return model
-
-    def _resolve_tool(self, tool: Tool | str) -> Tool:
-        return self.tool(tool) if isinstance(tool, str) else tool
 
 
 def _check_pending(messages: Sequence[Message], interrupts: Sequence[Any]) -> None:

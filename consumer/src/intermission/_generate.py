@@ -8,6 +8,7 @@ any process holding the messages can resume. Nothing here keeps state between ca
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from intermission_schemas import (
     pending_interrupts,
     tool_request_refs,
     with_metadata,
+    with_ref,
 )
 
 from ._middleware import Middleware, ModelNext, model_chain
@@ -30,10 +32,12 @@ from ._model import ChunkCallback, Model, ModelChunk, ModelRequest, Usage
 from ._response import GenerateResponse, Resume
 from ._schema import Schema, to_json_data
 from ._tools import Done, Outcome, Paused, Tool
-from ._tracing import model_call_span, note_pause, note_reply, tool_call_span
+from ._tracing import model_call_span, note_pause, note_reply, recording, tool_call_span
 from .errors import MaxTurnsError, ResumeError, UnknownToolError
 
 T = TypeVar("T")
+
+_definition = operator.attrgetter("definition")
 
 
 class Generation:
@@ -48,12 +52,12 @@ class Generation:
         "on_chunk",
         "output",
         "tools",
+        "traced",
         "use",
     )
 
-    def __init__(
+    def __init__(  # positional: see GenerateResponse.__init__
         self,
-        *,
         model: Model,
         tools: Mapping[str, Tool],
         context: Mapping[str, Any],
@@ -70,17 +74,20 @@ class Generation:
         self.output = output
         self.max_turns = max_turns
         self.on_chunk = on_chunk
-        self.use = tuple(use)
+        self.use = use if use.__class__ is tuple else tuple(use)
         # Without middleware the model is called directly: the loop's cost stays the engine's.
         self.call_model: ModelNext | None = model_chain(model, on_chunk, self.use) if self.use else None
+        # Asked once per generation: an SDK installed while it runs records from the next one.
+        self.traced = recording()
 
     async def run(self, messages: list[Message], resume: Resume | None) -> GenerateResponse:
         if resume is not None:
             messages, waiting = await self._resume(messages, resume)
             if waiting:
-                return self._paused(messages, None)
-            await self._stream_tools(messages[-1])
-        definitions = [tool.definition for tool in self.tools.values()]
+                return self._paused(messages, None, pending_interrupts(messages))
+            if self.on_chunk is not None:
+                await self._stream_tools(messages[-1])
+        definitions = [*map(_definition, self.tools.values())]
         output_schema = self.output.json_schema if self.output is not None else None
         usage: Usage | None = None
         for _ in range(self.max_turns):
@@ -90,54 +97,57 @@ class Generation:
                 config=self.config,
                 output_schema=output_schema,
             )
-            with model_call_span() as span:
-                if self.call_model is None:
-                    reply = await self.model.generate(request, self.on_chunk)
-                else:
-                    reply = await self.call_model(request)
-                note_reply(span, reply)
-            usage = _add_usage(usage, reply.usage)
+            call = self.call_model
+            if self.traced:
+                with model_call_span() as span:
+                    reply = await (
+                        self.model.generate(request, self.on_chunk) if call is None else call(request)
+                    )
+                    note_reply(span, reply)
+            else:
+                # No span, and no `with` either: a cycle makes two model and two tool calls.
+                reply = await (self.model.generate(request, self.on_chunk) if call is None else call(request))
+            if reply.usage is not None:
+                usage = _add_usage(usage, reply.usage)
             # Stored as the model sent it; a request without a ref is named by tool_request_refs.
             message = reply.message
-            refs = tool_request_refs(message, len(messages))
-            requests = message.tool_requests
+            requests = [part for part in message.content if isinstance(part, ToolRequestPart)]
             if not requests:
                 messages.append(message)
-                return GenerateResponse(
-                    messages=messages,
-                    finish_reason=reply.finish_reason,
-                    interrupts=[],
-                    usage=usage,
-                    output_schema=self.output,
-                )
-            outcomes = await _all(
-                [
-                    self._call(part.tool_request, refs[index])
-                    for index, part in enumerate(message.content)
-                    if isinstance(part, ToolRequestPart)
-                ]
-            )
-            if any(isinstance(o, Paused) for o in outcomes):
-                messages.append(_mark(message, dict(zip(map(id, requests), outcomes, strict=True))))
-                return self._paused(messages, usage)
+                return GenerateResponse(messages, reply.finish_reason, [], usage, self.output)
+            refs = tool_request_refs(message, len(messages))
+            tools = self.tools
+            for part in requests:  # every name checked before any call is made
+                if part.tool_request.name not in tools:
+                    raise UnknownToolError("tool", part.tool_request.name)
+            calls = [
+                self._call(tools[part.tool_request.name], part.tool_request, refs[index])
+                for index, part in enumerate(message.content)
+                if isinstance(part, ToolRequestPart)
+            ]
+            # One call, the usual turn, is awaited here: no coroutine of _all around it.
+            outcomes = [await calls[0]] if len(calls) == 1 else await _all(calls)
+            for outcome in outcomes:
+                if outcome.__class__ is Paused:
+                    marked = _mark(message, outcomes)
+                    messages.append(marked)
+                    interrupts = _interrupts(marked, refs)
+                    return GenerateResponse(messages, "interrupted", interrupts, usage, self.output)
             messages.append(message)
             messages.append(_tool_message(requests, outcomes))
-            await self._stream_tools(messages[-1])
+            if self.on_chunk is not None:
+                await self._stream_tools(messages[-1])
         raise MaxTurnsError(self.max_turns)
 
     async def _stream_tools(self, message: Message) -> None:
         """A tool message as a chunk, as Genkit JS streams it: a UI shows tool output as it comes."""
-        if self.on_chunk is not None:
-            await self.on_chunk(ModelChunk(content=list(message.content), role="tool"))
+        assert self.on_chunk is not None, "called only when streaming"
+        await self.on_chunk(ModelChunk(content=list(message.content), role="tool"))
 
-    def _paused(self, messages: list[Message], usage: Usage | None) -> GenerateResponse:
-        return GenerateResponse(
-            messages=messages,
-            finish_reason="interrupted",
-            interrupts=pending_interrupts(messages),
-            usage=usage,
-            output_schema=self.output,
-        )
+    def _paused(
+        self, messages: list[Message], usage: Usage | None, interrupts: list[ToolRequestPart]
+    ) -> GenerateResponse:
+        return GenerateResponse(messages, "interrupted", interrupts, usage, self.output)
 
     def _tool(self, name: str) -> Tool:
         tool = self.tools.get(name)
@@ -145,13 +155,23 @@ class Generation:
             raise UnknownToolError("tool", name)
         return tool
 
-    async def _call(
-        self, request: ToolRequest, ref: str, resumed: Any = None, original_input: Any = None
-    ) -> Outcome:
-        """Run ``request``; its tool sees ``ref`` as ``ctx.ref`` (the model's, or the derived one)."""
-        tool = self._tool(request.name)
+    def _call(
+        self, tool: Tool, request: ToolRequest, ref: str, resumed: Any = None, original_input: Any = None
+    ) -> Coroutine[Any, Any, Outcome]:
+        """The run of ``request`` (of ``tool``), to await; the tool sees ``ref`` as ``ctx.ref``
+        (the model's, or the derived one). Without an SDK, the tool's own run: no coroutine of
+        ours around it."""
         if request.ref != ref:
             request = msgspec.structs.replace(request, ref=ref)
+        if not self.traced:
+            return tool.run(
+                request, self.context, resumed=resumed, original_input=original_input, use=self.use
+            )
+        return self._traced_call(tool, request, resumed, original_input)
+
+    async def _traced_call(
+        self, tool: Tool, request: ToolRequest, resumed: Any, original_input: Any
+    ) -> Outcome:
         with tool_call_span(request.name, request.ref) as span:
             outcome = await tool.run(
                 request, self.context, resumed=resumed, original_input=original_input, use=self.use
@@ -162,11 +182,11 @@ class Generation:
 
     async def _resume(self, messages: list[Message], resume: Resume) -> tuple[list[Message], bool]:
         """The history with the answers applied; True when a restarted tool paused again."""
-        last, refs = _paused_turn(messages)
-        answers = _match_answers(last, refs, resume)
+        last, refs, pending = _paused_turn(messages)
+        answers = _match_answers(pending, refs, resume)
         parts: list[Part] = list(last.content)
         responses: dict[int, ToolResponsePart] = {}
-        restarts: list[tuple[int, ToolRequestPart, ToolRequestPart]] = []
+        restarts: list[tuple[int, ToolRequestPart, ToolRequestPart, Tool]] = []
         for index, part in enumerate(parts):
             if not isinstance(part, ToolRequestPart):
                 continue
@@ -176,7 +196,7 @@ class Generation:
             if Marker.PENDING_OUTPUT in metadata:
                 parts[index], responses[index] = _replayed(part)
                 continue
-            if not part.is_interrupted:
+            if Marker.INTERRUPT not in metadata:
                 raise ResumeError(
                     "not_interrupted",
                     f"tool request {ref!r} has neither an interrupt nor pending output",
@@ -190,17 +210,18 @@ class Generation:
                 # Genkit puts the answer in the history as it was given (interruptResponse and all).
                 responses[index] = _response(request, output, answer.metadata)
             else:
-                if not tool.restartable:
+                if tool.fn is None:  # not restartable
                     raise ResumeError(
                         "not_restartable",
                         f"{tool.name!r} is an interrupt with no function; answer it with respond",
                         ref=ref,
                     )
-                restarts.append((index, part, answer))
+                restarts.append((index, part, answer, tool))
         waiting = False
         if restarts:
-            outcomes = await _all([self._restart(part, answer, refs[i]) for i, part, answer in restarts])
-            for (index, part, answer), outcome in zip(restarts, outcomes, strict=True):
+            calls = [self._restart(tool, part, answer, refs[i]) for i, part, answer, tool in restarts]
+            outcomes = [await calls[0]] if len(calls) == 1 else await _all(calls)
+            for (index, part, answer, _), outcome in zip(restarts, outcomes, strict=True):
                 if isinstance(outcome, Paused):
                     parts[index] = _paused_again(part, answer, outcome)
                     waiting = True
@@ -224,16 +245,15 @@ class Generation:
         # Genkit JS writes responses as they settle: answers and replayed output at once, in
         # call order, then restarted tools once they ran. Restarted tools here are in call order
         # too, which is Genkit's whenever they take equal time (README: differences).
-        restarted = {index for index, _, _ in restarts}
-        tool_message = Message(
-            role="tool",
-            content=[responses[i] for i in sorted(responses, key=lambda i: (i in restarted, i))],
-            metadata={Marker.RESUMED: resumed},
-        )
+        if len(responses) == 1:
+            content: list[Part] = list(responses.values())
+        else:
+            restarted = {restart[0] for restart in restarts}
+            content = [responses[i] for i in sorted(responses, key=lambda i: (i in restarted, i))]
+        tool_message = Message(role="tool", content=content, metadata={Marker.RESUMED: resumed})
         return [*messages[:-1], model_message, tool_message], False
 
-    async def _restart(self, part: ToolRequestPart, answer: ToolRequestPart, ref: str) -> Outcome:
-        tool = self._tool(part.tool_request.name)
+    async def _restart(self, tool: Tool, part: ToolRequestPart, answer: ToolRequestPart, ref: str) -> Outcome:
         answer_metadata = answer.metadata or {}
         request = part.tool_request
         original_input = None
@@ -244,6 +264,7 @@ class Generation:
             original_input = request.input
             request = ToolRequest(name=request.name, ref=request.ref, input=new_input)
         return await self._call(
+            tool,
             request,
             ref,
             resumed=answer_metadata.get(Marker.RESUMED, True),
@@ -251,31 +272,45 @@ class Generation:
         )
 
 
-def _paused_turn(messages: Sequence[Message]) -> tuple[Message, dict[int, str]]:
-    """The paused model turn a resume answers, and the ref of each of its tool requests."""
+def _paused_turn(
+    messages: Sequence[Message],
+) -> tuple[Message, dict[int, str], dict[int, ToolRequestPart]]:
+    """The paused model turn a resume answers, the ref of each of its tool requests, and its
+    pending requests; each by its index in the turn's content."""
     last = messages[-1] if messages else None
     if last is None or last.role != "model":
         raise ResumeError("not_interrupted", "the history does not end in a paused model turn")
-    if not any(p.is_interrupted for p in last.tool_requests):
+    pending: dict[int, ToolRequestPart] = {}
+    index = 0
+    for part in last.content:  # counted by hand: enumerate costs more than this loop's work
+        if isinstance(part, ToolRequestPart) and part.metadata and Marker.INTERRUPT in part.metadata:
+            pending[index] = part
+        index += 1  # noqa: SIM113
+    if not pending:
         raise ResumeError("not_interrupted", "the last model turn has no pending interrupt")
-    return last, tool_request_refs(last, len(messages) - 1)
+    return last, tool_request_refs(last, len(messages) - 1), pending
+
+
+def _interrupts(marked: Message, refs: Mapping[int, str]) -> list[ToolRequestPart]:
+    """What `pending_interrupts` finds in a history that ends in ``marked``, from the refs the
+    turn already derived (at the position ``marked`` took in the history)."""
+    return [
+        with_ref(part, refs[index])
+        for index, part in enumerate(marked.content)
+        if isinstance(part, ToolRequestPart) and part.metadata and Marker.INTERRUPT in part.metadata
+    ]
 
 
 def _match_answers(
-    last: Message, refs: Mapping[int, str], resume: Resume
+    pending: Mapping[int, ToolRequestPart], refs: Mapping[int, str], resume: Resume
 ) -> dict[int, ToolResponsePart | ToolRequestPart]:
-    """Each pending request's answer, by its index in ``last.content``.
+    """Each pending request's answer, by its index in the paused turn (as ``pending``).
 
     An answer names its request by ref (the model's or the derived one, see tool_request_refs).
     An answer without a ref takes every pending request of its tool that the model sent without
     one, as Genkit JS matches name plus ref.
     """
-    pending = {
-        index: part
-        for index, part in enumerate(last.content)
-        if isinstance(part, ToolRequestPart) and part.is_interrupted
-    }
-    by_ref = {refs[index]: index for index in pending}
+    by_ref = dict(zip(map(refs.__getitem__, pending), pending, strict=True))  # {ref: index}
     answers: dict[int, ToolResponsePart | ToolRequestPart] = {}
     for answer in [*resume.respond, *resume.restart]:
         if isinstance(answer, ToolResponsePart):
@@ -305,8 +340,8 @@ def _match_answers(
                     "duplicate_answer", f"ref {refs[index]!r} is answered twice", ref=refs[index]
                 )
             answers[index] = answer
-    missing = [refs[index] for index in pending if index not in answers]
-    if missing:
+    if len(answers) < len(pending):  # every answer went to a pending request
+        missing = [refs[index] for index in pending if index not in answers]
         raise ResumeError(
             "missing_answer", f"no answer for pending ref(s) {', '.join(missing)}", ref=missing[0]
         )
@@ -343,14 +378,19 @@ def _response(request: ToolRequest, output: Any, metadata: dict[str, Any] | None
     )
 
 
-def _mark(message: Message, outcomes: Mapping[int, Outcome]) -> Message:
-    """The model message with each request marked as paused or as finished with pending output."""
+def _mark(message: Message, outcomes: Sequence[Outcome]) -> Message:
+    """The model message with each request marked as paused or as finished with pending output;
+    ``outcomes`` are its requests', in order."""
     parts: list[Part] = []
+    settled = iter(outcomes)
     for part in message.content:
         if isinstance(part, ToolRequestPart):
-            outcome = outcomes[id(part)]
+            outcome = next(settled)
             if isinstance(outcome, Paused):
-                part = with_metadata(part, interrupt=outcome.metadata)
+                # Paused metadata is never None (see Tool.run): nothing for with_metadata to drop.
+                metadata = dict(part.metadata) if part.metadata else {}
+                metadata[Marker.INTERRUPT] = outcome.metadata
+                part = ToolRequestPart(part.tool_request, metadata=metadata)
             else:
                 part = _hold(part, outcome.output)
         parts.append(part)
@@ -397,9 +437,8 @@ def _add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
 
 
 async def _all(calls: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
-    """Run calls concurrently; the first failure cancels the rest and is raised as itself."""
-    if len(calls) == 1:
-        return [await calls[0]]
+    """Run calls concurrently; the first failure cancels the rest and is raised as itself. (A
+    single call is awaited by the caller.)"""
     try:
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(call) for call in calls]

@@ -40,9 +40,10 @@ class GenerateResponse:
 
     __slots__ = ("_output_schema", "finish_reason", "interrupts", "messages", "usage")
 
+    # Not keyword-only: the engine builds one per generation, and in Python 3.11 a call of a
+    # class with keywords costs more than twice one with positions.
     def __init__(
         self,
-        *,
         messages: list[Message],
         finish_reason: FinishReason,
         interrupts: list[ToolRequestPart],
@@ -65,8 +66,10 @@ class GenerateResponse:
 
     @property
     def text(self) -> str:
-        message = self.message
-        return message.text if message is not None else ""
+        for message in reversed(self.messages):  # self.message, without a second property call
+            if message.role == "model":
+                return message.text
+        return ""
 
     @property
     def output(self) -> Any:

@@ -103,17 +103,22 @@ class TypeSchema:
     def __init__(self, type_: Any) -> None:
         self._adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(type_)
         self.json_schema: dict[str, Any] | None = self._adapter.json_schema()
+        # The adapter's core validator and serializer, called with the adapter's defaults: a tool
+        # call validates twice and dumps once, and the adapter's wrappers cost as much as the work.
+        # Complete here: json_schema() above fails for a type that is not.
+        self._validate_python = self._adapter.validator.validate_python
+        self._to_python = self._adapter.serializer.to_python
 
     def validate(self, value: Any, what: str) -> Any:
         try:
-            return self._adapter.validate_python(value)
+            return self._validate_python(value)
         except pydantic.ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
             raise SchemaError(what, field, first["msg"].lower()) from exc
 
     def dump(self, value: Any) -> Any:
-        return self._adapter.dump_python(value, mode="json", exclude_none=True, by_alias=True)
+        return self._to_python(value, mode="json", exclude_none=True, by_alias=True)
 
     def check(self, value: Any, what: str) -> Any:
         given = answer_data(value, what)

@@ -45,13 +45,22 @@ class ScriptedModel:
             del self.requests[0]
         if self._function is not None:
             produced = self._function(request)
-            answer = await produced if inspect.isawaitable(produced) else produced
+            # A reply is checked first: inspect.isawaitable is the slower question.
+            if isinstance(produced, (Message, ModelResponse, str)):
+                answer: Reply = produced
+            else:
+                answer = await produced if inspect.isawaitable(produced) else produced
         else:
             if self._next >= len(self._replies):
                 raise UsageError(f"the scripted model ran out after {len(self._replies)} replies")
             answer = self._replies[self._next]
             self._next += 1
-        response = _as_response(answer)
+        # A Message, the usual reply, is wrapped here without a call of _as_response.
+        response = (
+            ModelResponse(message=answer, finish_reason="stop")
+            if answer.__class__ is Message
+            else _as_response(answer)
+        )
         if on_chunk is not None:
             for part in response.message.content:
                 await on_chunk(ModelChunk(content=[part]))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, NamedTuple, NoReturn, TypeAlias
+from typing import Any, NoReturn, TypeAlias
 
+import msgspec
 from intermission_schemas import (
     Marker,
     ToolDefinition,
@@ -31,9 +32,10 @@ class ToolContext:
 
     __slots__ = ("context", "idempotency_key", "name", "original_input", "ref", "resumed")
 
+    # Not keyword-only: the engine builds one per tool call, and in Python 3.11 a call of a
+    # class with keywords costs more than twice one with positions.
     def __init__(
         self,
-        *,
         name: str,
         ref: str | None,
         context: Mapping[str, Any],
@@ -62,11 +64,13 @@ class ToolContext:
 ToolFunction: TypeAlias = Callable[[Any, ToolContext], Awaitable[Any]]
 
 
-class Done(NamedTuple):
+# Structs rather than NamedTuples: built in C, where a NamedTuple's __new__ is a Python call,
+# and every tool call makes one.
+class Done(msgspec.Struct, frozen=True):
     output: Any
 
 
-class Paused(NamedTuple):
+class Paused(msgspec.Struct, frozen=True):
     metadata: Any
 
 
@@ -96,6 +100,10 @@ class Tool:
         self.input: Schema = schema_of(input_schema)
         self.output: Schema = schema_of(output_schema)
         self.fn = fn
+        # What a failed check names, formatted once rather than on every call.
+        self._input_what = f"input for tool {name!r}"
+        self._output_what = f"output of tool {name!r}"
+        self._interrupt_what = f"interrupt metadata of {name!r}"
         self.definition = ToolDefinition(
             name=name,
             description=description,
@@ -189,27 +197,22 @@ class Tool:
         use: Sequence[Middleware] = (),
     ) -> Outcome:
         # Checked before pausing too: an approver must never be shown input the schema forbids.
-        value = self.input.validate(request.input, f"input for tool {self.name!r}")
+        value = self.input.validate(request.input, self._input_what)
         if self.fn is None:
             return Paused(True)
-        ctx = ToolContext(
-            name=self.name,
-            ref=request.ref,
-            context=context,
-            resumed=resumed,
-            original_input=original_input,
-        )
+        ctx = ToolContext(self.name, request.ref, context, resumed, original_input)
         try:
             if use:
                 result = await tool_chain(self, self.fn, use)(value, ctx)
             else:
                 result = await self.fn(value, ctx)
         except ToolInterrupt as signal:
-            metadata = to_json_data(signal.metadata, f"interrupt metadata of {self.name!r}")
+            metadata = to_json_data(signal.metadata, self._interrupt_what)
             # Genkit: ``interrupt: metadata || true``, so empty metadata marks the request too.
             return Paused(metadata if metadata else True)
         except IntermissionError:
             raise
         except Exception as exc:
             raise ToolError(self.name, request.ref) from exc
-        return Done(self.output.dump(self.output.validate(result, f"output of tool {self.name!r}")))
+        output = self.output
+        return Done(output.dump(output.validate(result, self._output_what)))

@@ -240,7 +240,7 @@ class ToolInterrupt(BaseException):
     """Raised by ``ctx.interrupt()``; the engine turns it into a pause."""
 
     def __init__(self, metadata: Any = None) -> None:
-        super().__init__("tool interrupted")
+        BaseException.__init__(self, "tool interrupted")  # not super(): raised on every pause
         self.metadata = metadata
 
 

@@ -51,7 +51,8 @@ def decode_messages(data: bytes | str) -> list[Message]:
 
 def decode_paused(data: bytes | str) -> PausedGeneration:
     doc = _decode(_paused_decoder, data)
-    _check_version(doc.schema_version)
+    if doc.schema_version > SCHEMA_VERSION:  # _check_version, inline: read on every resume
+        _check_version(doc.schema_version)
     return doc
 
 

@@ -212,6 +212,16 @@ def publish(messages: list[Message], where: str = "messages") -> list[Message]:
                 and part.resource is None
             ):
                 wide[index] = TextPart(text, part.metadata)  # the common case, kept short
+            elif (
+                text is None
+                and part.tool_request is not None
+                and part.tool_response is None
+                and part.media is None
+                and part.data is _UNSET
+                and part.reasoning is None
+                and part.resource is None
+            ):
+                wide[index] = ToolRequestPart(part.tool_request, part.metadata)  # every paused turn
             else:
                 try:
                     wide[index] = part.to_part()
@@ -237,7 +247,7 @@ class Message(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel", g
 
     @property
     def text(self) -> str:
-        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+        return "".join([p.text for p in self.content if isinstance(p, TextPart)])
 
     @property
     def tool_requests(self) -> list[ToolRequestPart]:

@@ -15,17 +15,25 @@ from collections.abc import Sequence
 
 import msgspec
 
-from ._messages import Message, ToolRequestPart
+from ._messages import Marker, Message, ToolRequestPart
 
 
 def tool_request_refs(message: Message, position: int) -> dict[int, str]:
     """The ref of every tool request in ``message`` (at ``position`` in its history), by the
     request's index in ``message.content``; unique within the message."""
+    content = message.content
+    if len(content) == 1:
+        # One part, the usual turn that calls one tool: nothing to collide with.
+        part = content[0]
+        if not isinstance(part, ToolRequestPart):
+            return {}
+        request = part.tool_request
+        return {0: request.ref or f"{request.name}-{position}-0"}
     # Refs the model chose; a derived ref must not take one a later request already has.
     given = {p.tool_request.ref for p in message.tool_requests if p.tool_request.ref}
     seen: set[str] = set()
     refs: dict[int, str] = {}
-    for index, part in enumerate(message.content):
+    for index, part in enumerate(content):
         if not isinstance(part, ToolRequestPart):
             continue
         ref = part.tool_request.ref
@@ -58,5 +66,6 @@ def pending_interrupts(messages: Sequence[Message]) -> list[ToolRequestPart]:
     return [
         with_ref(part, refs[index])
         for index, part in enumerate(last.content)
-        if isinstance(part, ToolRequestPart) and part.is_interrupted
+        # ToolRequestPart.is_interrupted, without a property call per part
+        if isinstance(part, ToolRequestPart) and part.metadata and Marker.INTERRUPT in part.metadata
     ]
