@@ -121,29 +121,27 @@ from realservices.s3 import start_s3, unique_bucket_name
 # (label, count) refer to the floor ops below.
 CRITICAL_PATH: list[tuple[str, int, str]] = [
     ("hop", 2, "request, ResumeRequested: produce -> consume"),
+    ("hop", 2, "InterruptRaised, RunCompleted: produce -> consume"),
     (
-        "hop_beside_marker",
-        2,
-        "InterruptRaised, RunCompleted: produce -> consume, beside their index marker",
+        "create_snapshot",
+        1,
+        "Journal.model: create(claim of step 0) holding the reply that asks for tools, after the model call",
     ),
-    ("create_claim", 1, "Requests.handle: create(claim of step 0); created, nothing else to read"),
-    ("create_snapshot", 1, "Journal.record_model: the reply asking for tools, before they run"),
     ("create_snapshot", 1, "Steps._settle: store.create(snapshot v1), If-None-Match"),
-    ("get_snapshot", 1, "Claims._try: get(v1), get(v2), get(result), side by side"),
-    ("replace", 1, "Claims._try: claim pending -> resuming with a lease, If-Match"),
+    ("get_snapshot", 1, "Claims._try: get(v1)"),
+    ("create_claim", 1, "Claims._apply: create(claims/v1), the pause as taken, If-None-Match"),
     ("create_snapshot", 1, "journaled tool: the restarted tool's output, before the next model call"),
     ("create_result", 1, "Steps._finish: store.create(result)"),
 ]
 # Made by the worker after RunCompleted is published: they cost worker time, not cycle latency.
 OFF_PATH: list[tuple[str, int, str]] = [
-    ("replace", 1, "Steps.mark_resolved: resuming -> resolved, after the result is published"),
     ("commit", 2, "Worker._finished: one offset commit per consumed record"),
 ]
 FLOOR_LABELS = {
     "hop": "kafka produce->consume hop",
     "hop_beside_marker": "kafka hop beside an s3 create",
     "create_claim": "s3 put If-None-Match claim",
-    "get_snapshot": "s3 get + 2 gets (404), side by side",
+    "get_snapshot": "s3 get",
     "create_snapshot": "s3 put If-None-Match snapshot",
     "create_result": "s3 put If-None-Match result",
     "replace": "s3 put If-Match snapshot",
@@ -511,8 +509,8 @@ class RawChain:
     raw I/O chain a cycle could at best be, with the same ups and downs as a cycle.
 
     Each call below is one of the worker's (see the CRITICAL_PATH labels); after the last hop
-    the worker's off-path calls (mark resolved, drop the pending marker, commit) go on in the
-    background while the next chain starts, as they do after a RunCompleted."""
+    the worker's offset commit goes on in the background while the next chain starts, as it
+    does after a RunCompleted."""
 
     def __init__(self, store: Any, hop: Hop, publish: Callable[[str, str, bytes], Awaitable[Any]]) -> None:
         self.store, self.hop, self.publish = store, hop, publish
@@ -537,33 +535,23 @@ class RawChain:
         if self.hop.last is not None:
             await self.hop.subscription.commit(self.hop.last)
 
-    async def _resolve(self, key: str, etag: str, marker: str) -> None:
-        await self.store.replace(key, self.snapshot, etag)
-        await self.store.delete(marker)
-
     async def __call__(self, _: int) -> float:
         store, hop, publish = self.store, self.hop, self.publish
         run = f"chain-{uuid.uuid4().hex}"
-        v1, v2, result = f"{run}/v1", f"{run}/v2", f"{run}/result"
+        v1, result = f"{run}/v1", f"{run}/result"
         start = time.perf_counter()
         await hop.round_trip(publish, self.payload)  # GenerateRequest reaches a worker
-        await store.create(f"{run}/claim", CLAIM_SIZED)  # created: nothing of the run to read
-        await store.create(f"{run}/journal/0/model", self.snapshot)
-        etag = await store.create(v1, self.snapshot)
-        await asyncio.gather(
-            hop.round_trip(publish, self.payload), store.create(f"{run}/pending-marker", b"")
-        )  # InterruptRaised reaches the approver
+        await store.create(f"{run}/claim", self.snapshot)  # with the first reply: nothing to read
+        await store.create(v1, self.snapshot)
+        await hop.round_trip(publish, self.payload)  # InterruptRaised reaches the approver
         self._after(self._commit())
         await hop.round_trip(publish, self.payload)  # ResumeRequested reaches a worker
-        await asyncio.gather(store.get(v1), store.get(v2), store.get(result))
-        etag = await store.replace(v1, self.snapshot, etag)
+        await store.get(v1)
+        await store.create(f"{run}/claims/v1", self.snapshot)
         await store.create(f"{run}/journal/1/tool", self.snapshot)
         await store.create(result, self.result)
-        await asyncio.gather(
-            hop.round_trip(publish, self.payload), store.create(f"{run}/completed-marker", b"")
-        )  # RunCompleted reaches the caller
+        await hop.round_trip(publish, self.payload)  # RunCompleted reaches the caller
         elapsed = time.perf_counter() - start
-        self._after(self._resolve(v1, etag, f"{run}/pending-marker"))
         self._after(self._commit())
         return elapsed
 
@@ -861,14 +849,8 @@ async def measure_floor(
     async def create_result(i: int) -> None:
         await store.create(f"floor-{run}/{i}/result", result)
 
-    # The worker reads side by side and waits for the slowest: so does the floor.
     async def get(i: int) -> None:
-        found, *_ = await asyncio.gather(
-            store.get(f"floor-{run}/{i}/snapshot"),
-            store.get(f"floor-{run}/{i}/next"),
-            store.get(f"floor-{run}/{i}/result"),
-        )
-        assert found is not None
+        assert await store.get(f"floor-{run}/{i}/snapshot") is not None
 
     async def create_claim(i: int) -> None:
         await store.create(f"floor-{run}/{i}/claim", CLAIM_SIZED)
@@ -983,9 +965,8 @@ def print_floor(ops: dict[str, Series], diag: dict[str, Series], n: int, idle: t
             f"  {name:<40} {_ms(_timing.percentile(series.samples, 50)):>7.2f} "
             f"{_ms(_timing.percentile(series.samples, 95)):>7.2f} {'':>8} {series.cpu_ms:>6.2f}"
         )
-    # request -> raised: two hops, the claim, then two creates (model reply, snapshot).
-    first_half = p50["hop"] + p50["hop_beside_marker"] + p50["create_claim"]
-    floor.first_half = first_half + 2 * p50["create_snapshot"]
+    # request -> raised: two hops, then two creates (the claim with the model reply, the pause).
+    floor.first_half = 2 * p50["hop"] + 2 * p50["create_snapshot"]
     return floor
 
 
