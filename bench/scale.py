@@ -60,7 +60,7 @@ from intermission.service.adapters.local import MemoryLog
 from intermission.service.clock import Clock as TimeSource
 from intermission.service.runs import Runs
 from intermission.service.runs.compression import CODECS, Compression
-from intermission.service.runs.index import RunStatus
+from intermission.service.runs.index import RunIndex, RunStatus
 from intermission.service.runs.keys import EXPIRY_PREFIX, journal_prefix, run_prefix
 from intermission.service.runs.snapshots import Loaded, Snapshots
 from intermission_schemas import (
@@ -116,6 +116,7 @@ class Service:
             topics=TOPICS,
             sealer=SEALER,
             clock=TimeSource(now=self.clock),
+            run_index=True,  # the model lists runs at scale: as workers do with INTERMISSION_RUN_INDEX
         )
 
     def _last(self, topic: str, run_id: str) -> bytes:
@@ -289,7 +290,7 @@ async def store_paused_like(
     for name, body in template.journal.items():
         key = journal_prefix(run_id, 0) + name
         await store.create(key, SEALER.seal(key, body))
-    snapshots = Snapshots(store, SEALER)
+    snapshots = Snapshots(store, SEALER, index=RunIndex(store))
     await snapshots.add_deadline(deadline, run_id, 1)
     await snapshots.create(copy)  # the snapshot, then its pending index marker
 

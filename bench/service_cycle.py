@@ -230,24 +230,37 @@ class Trace:
                 self.timeline.append((name, start, end))
 
 
+def _kind(key: str) -> str:
+    """What a stored object is, from its key (service/runs/keys.py): the trace's breakdown."""
+    if key.endswith("/result"):
+        return "result"
+    if "/claims/" in key:
+        return "pause claim"
+    if "/journal/" in key:
+        return "first-step claim" if key.endswith("/claim") else "journal entry"
+    if "index/" in key:
+        return "index marker"
+    if "expiries/" in key:
+        return "deadline marker"
+    return "snapshot"
+
+
 class TracedStore:
     def __init__(self, inner: S3SnapshotStore, trace: Trace) -> None:
         self.inner, self.trace = inner, trace
 
     async def create(self, key: str, data: bytes) -> str:
-        kind = "result" if key.endswith("/result") else "snapshot"
-        return str(await self.trace.timed(f"s3 create {kind}", self.inner.create(key, data)))
+        return str(await self.trace.timed(f"s3 create {_kind(key)}", self.inner.create(key, data)))
 
     async def replace(self, key: str, data: bytes, etag: str) -> str:
-        return str(await self.trace.timed("s3 replace snapshot", self.inner.replace(key, data, etag)))
+        return str(await self.trace.timed(f"s3 replace {_kind(key)}", self.inner.replace(key, data, etag)))
 
     async def get(self, key: str) -> Any:
         start = time.perf_counter()
         found = await self.inner.get(key)
         if self.trace.enabled:
-            kind = "result" if key.endswith("/result") else "snapshot"
             state = "hit" if found is not None else "absent"
-            self.trace.samples[f"s3 get {kind} ({state})"].append(time.perf_counter() - start)
+            self.trace.samples[f"s3 get {_kind(key)} ({state})"].append(time.perf_counter() - start)
             self.trace.mark("s3 get", start, time.perf_counter())
         return found
 
@@ -986,6 +999,8 @@ def print_trace(trace: Trace, cycles: int) -> None:
             f"  {name:<34} {len(s) / cycles:>9.2f} {_ms(_timing.percentile(s, 50)):>8.2f} "
             f"{_ms(_timing.percentile(s, 95)):>8.2f}"
         )
+    s3 = sum(len(s) for name, s in trace.samples.items() if name.startswith("s3 ")) / cycles
+    print(f"  {'s3 requests, every kind':<34} {s3:>9.2f}")
 
 
 def print_idle(trace: Trace) -> None:

@@ -106,6 +106,49 @@ async def test_a_prompt_run_keeps_its_model_output_schema_and_config_across_resu
     assert done.output == {"day": "Sunday", "food": "tacos", "plannedBy": "planner-model"}, done.text
 
 
+def _announced(h: Harness, run_id: str) -> list[int]:
+    return [a.snapshot.version for a in h.approvals if a.run_id == run_id]
+
+
+async def test_an_old_answer_redelivered_announces_no_pause_that_was_answered_since(harness: Harness) -> None:
+    """A redelivered answer to pause 1 finds its step stored and announces it again (its worker
+    may have stopped before publishing it), but not once pause 2, that step, was answered: an
+    approval view would show it waiting again."""
+    worker = await harness.start_worker()
+    run_id = _run_id()
+    request = GenerateRequest(run_id=run_id, idempotency_key=run_id, prompt="planner", input={"guests": 8})
+    await harness.send(harness.backend.topics.requests, run_id, request)
+    answers: list[ResumeRequested] = []
+    for version, answer in [(1, "Sunday"), (2, "tacos")]:
+        [pending] = (await harness.approval(run_id, version)).interrupts
+        answers.append(
+            ResumeRequested(
+                run_id=run_id,
+                resume_id=uuid.uuid4().hex,
+                snapshot_version=version,
+                respond=[RespondAnswer(ref=pending.ref, output=answer)],
+                answered_by="alice",
+            )
+        )
+        if version == 1:
+            await harness.send(harness.backend.topics.resumes, run_id, answers[0])
+            await harness.approval(run_id, 2)
+            # Redelivered while pause 2 is open: pause 2 is announced again, and nothing else.
+            await harness.send(harness.backend.topics.resumes, run_id, answers[0])
+            await harness.wait_for(lambda: _announced(harness, run_id).count(2) == 2)
+    await harness.send(harness.backend.topics.resumes, run_id, answers[1])
+    await harness.result(run_id, RunCompleted)
+    # Both redelivered once more, after pause 2 was answered and the run ended: the answer to
+    # pause 2 announces the end again; the answer to pause 1 finds pause 2 taken, and announces
+    # nothing (the worker finishes what it fetched before it stops).
+    await harness.send(harness.backend.topics.resumes, run_id, answers[0])
+    await harness.send(harness.backend.topics.resumes, run_id, answers[1])
+    await harness.result(run_id, RunCompleted, count=2)
+    await worker.stop()
+    assert _announced(harness, run_id) == [1, 2, 2]
+    assert not [r for r in harness.results if isinstance(r, ResumeRejected) and r.run_id == run_id]
+
+
 async def test_a_repeated_resume_is_applied_once_and_a_late_one_is_rejected_stale(harness: Harness) -> None:
     from service_app import build
 

@@ -282,7 +282,10 @@ class Claims:
         """Announce the stored step after the pause again, and settle the pause."""
         steps = self.steps
         if isinstance(following, Loaded):
-            await steps.announce.interrupts(following, await steps.specs.of(following.snapshot.request))
+            # Only while that next pause is open: announced again once answered, it would show
+            # as waiting in approval views.
+            if not await steps.snapshots.taken(following):
+                await steps.announce.interrupts(following, await steps.specs.of(following.snapshot.request))
         elif following is not None:
             await steps.announce.result(following.completed, claimed.snapshot.request)
         await steps.mark_resolved(claimed)

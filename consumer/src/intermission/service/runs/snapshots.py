@@ -115,6 +115,14 @@ class Snapshots:
         except PauseClosed:
             return None
 
+    async def taken(self, loaded: Loaded) -> bool:
+        """The pause is no longer open: answered, expired or closed (its claim exists, or an
+        earlier release moved its status)."""
+        if loaded.snapshot.status != "pending":
+            return True
+        key = claim_key(loaded.snapshot.run_id, loaded.snapshot.snapshot_version)
+        return await self.store.get(key) is not None
+
     async def close(self, run_id: str) -> None:
         """Close every pause of the run that has no claim yet, by creating its claim as a
         closure: the run failed as tampered, and a pause put back afterwards must not be
