@@ -19,7 +19,10 @@ from harness import Harness, approve
 from intermission import Intermission, ScriptedModel, ToolContext, reply, tool_call
 from intermission.service.runs import Runs
 from intermission.service.runs.keys import claim_key, journal_claim_key
+from intermission.service.wiring.settings import Settings
+from intermission_producer import AnswerKey, build_resume
 from intermission_schemas import GenerateRequest, Message, ResumeRejected, RunCompleted, TextPart
+from pydantic import SecretStr
 from test_fault_tolerance import GatedApp, _paused
 
 # A waiter looks every 2 s of its own time at most: it takes over at a lease after its first
@@ -224,3 +227,32 @@ async def test_a_waiter_that_is_cancelled_forgets_the_claims_it_watched(harness:
     lookup.gate.set()
     async with asyncio.timeout(20):
         await running
+
+
+@pytest.mark.parametrize("backend", ["memory"], indirect=True)
+async def test_an_applied_signed_answer_whose_signature_expired_is_finished_not_refused(
+    harness: Harness,
+) -> None:
+    """An applied answer is never rejected, however long its redelivery comes after it: not even
+    when its signature has expired by then. It is decided on the pause's claim, not checked again."""
+    app = GatedApp()
+    run_id, _ = await _paused(harness, app)
+    raised = next(a for a in harness.approvals if a.run_id == run_id)
+    keys = Settings(answer_keys=SecretStr("ops=ops-secret"), require_signed_answers=True).answer_key_set()
+    theirs = Clock()
+    event = build_resume(
+        raised,
+        restart={raised.interrupts[0].ref: {"status": "APPROVED"}},
+        answered_by="alice",
+        signing_key=AnswerKey("ops", b"ops-secret"),
+        now=theirs.now,
+        valid_for=60,
+    )
+    doomed = harness.runs(ai=app.ai, owner="doomed", clock=theirs, answer_keys=keys)
+    await _dies_in_its_tool(doomed.on_resume(event), app)
+    ours = Clock(auto=True)
+    ours.now = theirs.now + timedelta(minutes=5)  # the signature expired minutes ago
+    successor = harness.runs(ai=app.ai, owner="successor", clock=ours, answer_keys=keys)
+    async with asyncio.timeout(20):
+        await successor.on_resume(event)
+    assert "COMPLETED" in (await _completed_unrejected(harness, run_id)).text

@@ -135,8 +135,14 @@ class Claims:
             # usual answer reads the pause and creates the claim, nothing more. Whatever else
             # the pending pause would say is decided on its claim, if one exists.
             decision = self._decide(event, Pause(snapshot=loaded.snapshot))
+            refused: AnswerProblem | None = None
             if isinstance(decision, Check):
-                outcome = await self._apply(event, loaded)
+                try:
+                    outcome = await self._apply(event, loaded)
+                except AnswerProblem as problem:
+                    # Maybe applied already: a redelivery (its signature may have expired
+                    # since, its key been rotated) is decided on the claim, never refused.
+                    refused, outcome = problem, "claimed"
                 if outcome != "claimed":
                     return outcome
             try:
@@ -144,6 +150,8 @@ class Claims:
             except PauseClosed:
                 raise AnswerProblem("stale", f"run {run_id!r} has ended") from None
             if claim is None:
+                if refused is not None:
+                    raise refused
                 if isinstance(decision, Check):
                     return "retry"  # created, then removed: look again
                 return await self._act(event, loaded, decision, None)
